@@ -1,0 +1,34 @@
+# Speculators for Swift. `make serve` and `make test` do all set-up on a fresh Debian machine.
+SWIFT ?= swift
+HOST ?= 127.0.0.1
+PORT ?= 8000
+BIN = .build/release/speculators
+
+.PHONY: deps models build serve test bench draft clean
+
+deps: ## system packages: OpenBLAS and zlib headers (apt, only when missing)
+	@missing=""; for p in libopenblas-dev zlib1g-dev; do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "deps: apt-get install$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "deps: libopenblas-dev zlib1g-dev are installed"; fi
+
+models: ## the default verifier (GGUF) and benchmark prompts, sha256-checked
+	@scripts/fetch-models.sh
+
+build: deps
+	$(SWIFT) build -c release --product speculators
+
+serve: deps models build
+	$(BIN) serve --config config/server.json --host $(HOST) --port $(PORT)
+
+test: deps models
+	scripts/test.sh
+
+bench: deps models build
+	$(BIN) bench verifier
+	$(BIN) bench spec
+
+clean:
+	rm -rf .build

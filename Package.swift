@@ -1,0 +1,66 @@
+// swift-tools-version:6.1
+// Speculators for Swift: EAGLE-3 speculative decoding on the CPU.
+//
+// Dependencies point one way:
+//   Tensors <- Checkpoints <- Models <- Engine <- Server
+//   Configs is a leaf; Tokenizers sits beside Models; HTTP knows nothing of models.
+import PackageDescription
+
+let optimised: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "Speculators",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "speculators", targets: ["SpeculatorsCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries (installed by `make deps`).
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+
+        // Numerics: buffers, BLAS-backed kernels, the thread pool.
+        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimised),
+        // File formats: safetensors, GGUF, dequantisation, the tensor-name table.
+        .target(name: "Checkpoints", dependencies: ["Tensors"], swiftSettings: optimised),
+        // Speculator config.json: typed configs, registries, validation, schema. No numerics.
+        .target(name: "Configs"),
+        // Byte-level BPE tokenizers (tokenizer.json or GGUF vocab) and chat templates.
+        .target(name: "Tokenizers", swiftSettings: optimised),
+        // Verifier transformers and the EAGLE-3 draft: one file per architecture.
+        .target(name: "Models", dependencies: ["Tensors", "Checkpoints", "Configs"], swiftSettings: optimised),
+        // Sampling, speculative decoding, batching, the scheduler.
+        .target(name: "Engine", dependencies: ["Models", "Tokenizers", "Configs",
+                                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: optimised),
+        // HTTP/1.1 on sockets with Foundation and Dispatch: parser, connections, responses.
+        .target(name: "HTTP", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        // The inference service: routes, OpenAI schema, metrics, registry endpoints.
+        .target(name: "Server", dependencies: ["Engine", "HTTP", "Configs",
+                                               .product(name: "Logging", package: "swift-log")]),
+        // Data generation, vocabulary mapping and EAGLE-3 training.
+        .target(name: "Training", dependencies: ["Engine", "Models", "Checkpoints", "CZlib",
+                                                 .product(name: "Logging", package: "swift-log")],
+                swiftSettings: optimised),
+        .executableTarget(
+            name: "SpeculatorsCLI",
+            dependencies: ["Server", "Engine", "Training", "Configs", "Checkpoints", "Models", "Tokenizers",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: optimised),
+
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
+        .testTarget(name: "ConfigsTests", dependencies: ["Configs"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Checkpoints", "Tensors"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Models"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "HTTP"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// The Checkpoints module. See Package.swift for what it is for.

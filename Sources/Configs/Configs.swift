@@ -1,0 +1,1 @@
+// The Configs module. See Package.swift for what it is for.

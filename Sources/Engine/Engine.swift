@@ -1,0 +1,1 @@
+// The Engine module. See Package.swift for what it is for.

@@ -1,0 +1,1 @@
+// The HTTP module. See Package.swift for what it is for.

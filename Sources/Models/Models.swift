@@ -1,0 +1,1 @@
+// The Models module. See Package.swift for what it is for.

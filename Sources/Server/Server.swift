@@ -1,0 +1,1 @@
+// The Server module. See Package.swift for what it is for.

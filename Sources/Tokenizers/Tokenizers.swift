@@ -1,0 +1,1 @@
+// The Tokenizers module. See Package.swift for what it is for.

@@ -1,0 +1,1 @@
+// The Training module. See Package.swift for what it is for.

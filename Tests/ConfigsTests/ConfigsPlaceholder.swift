@@ -1,0 +1,6 @@
+import Testing
+import Configs
+
+@Suite struct ConfigsModuleLinks {
+    @Test("The Configs module builds and links") func links() { #expect(Bool(true)) }
+}

@@ -1,0 +1,6 @@
+import Testing
+import Engine
+
+@Suite struct EngineModuleLinks {
+    @Test("The Engine module builds and links") func links() { #expect(Bool(true)) }
+}

@@ -1,0 +1,6 @@
+import Testing
+import HTTP
+
+@Suite struct HTTPModuleLinks {
+    @Test("The HTTP module builds and links") func links() { #expect(Bool(true)) }
+}
