@@ -1,0 +1,9 @@
+import ArgumentParser
+
+/// `speculators`: serve, generate, bench, validate, convert, datagen, train.
+@main
+struct Speculators: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speculators",
+        abstract: "EAGLE-3 speculative decoding on the CPU: serve, generate, bench, validate, convert, datagen, train.")
+}
