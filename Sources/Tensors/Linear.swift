@@ -1,0 +1,39 @@
+/// `y = x · Wᵀ (+ b)` for a batch of rows, with the output features split across the pool.
+///
+/// Splitting the *output features* (rows of `W`) means each thread streams a disjoint half of
+/// the weights: decoding is bound by memory bandwidth, and this is what keeps both cores'
+/// loads busy. For one row OpenBLAS's matrix-vector kernel is used, otherwise its GEMM.
+public struct Linear: Sendable {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public var outFeatures: Int { weight.shape[0] }
+    public var inFeatures: Int { weight.shape[1] }
+
+    public init(weight: Tensor, bias: Tensor? = nil) {
+        precondition(weight.shape.count == 2, "Linear weight must be 2-D")
+        precondition(bias == nil || bias?.count == weight.shape[0], "Linear bias size mismatch")
+        self.weight = weight
+        self.bias = bias
+    }
+
+    /// Writes `rows × outFeatures` values to `output` (leading dimension `ldOutput`).
+    public func apply(
+        _ input: UnsafePointer<Float>, rows: Int, ldInput: Int? = nil,
+        into output: UnsafeMutablePointer<Float>, ldOutput: Int? = nil, pool: ThreadPool
+    ) {
+        let n = outFeatures, k = inFeatures
+        let lda = ldInput ?? k, ldc = ldOutput ?? n
+        let w = UnsafePointer(weight.base)
+        pool.parallelRanges(n, alignment: 16) { range in
+            BLAS.gemmTransposedB(m: rows, n: range.count, k: k, a: input, lda: lda,
+                                 b: w + range.lowerBound * k, ldb: k, c: output + range.lowerBound, ldc: ldc)
+            if let bias {
+                let b = bias.base
+                for r in 0..<rows {
+                    let row = output + r * ldc
+                    for j in range { row[j] += b[j] }
+                }
+            }
+        }
+    }
+}

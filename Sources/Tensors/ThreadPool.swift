@@ -1,0 +1,165 @@
+import Foundation
+import Synchronization
+
+/// A fixed pool of worker threads that runs data-parallel loops with very low dispatch latency.
+///
+/// Decoding one token runs a few hundred parallel regions (one per matrix product), so waking
+/// threads through the OS each time would cost more than the work. Workers therefore spin
+/// briefly on an atomic generation counter after each job and only then sleep on a condition.
+/// The calling thread takes part in every loop, so a pool of `threadCount` uses
+/// `threadCount - 1` extra threads. BLAS itself is kept single-threaded (see `BLAS.configure`):
+/// all parallelism is ours, so two BLAS thread pools never fight over the two cores.
+public final class ThreadPool: @unchecked Sendable {
+    /// Threads taking part in each loop, the caller included.
+    public let threadCount: Int
+    private let core: PoolCore
+
+    /// A pool of `threadCount` threads (the caller included); defaults to the number of cores.
+    public init(threadCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.threadCount = max(1, threadCount)
+        core = PoolCore(threadCount: self.threadCount)
+    }
+
+    deinit { core.stop() }
+
+    /// Runs `body(i)` for every `i` in `0..<count`, spread over the pool; returns when all are done.
+    public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        core.parallelFor(count, body)
+    }
+
+    /// Splits `0..<total` into at most `threadCount` contiguous ranges (multiples of `alignment`)
+    /// and runs `body` on each.
+    public func parallelRanges(_ total: Int, alignment: Int = 1, _ body: (Range<Int>) -> Void) {
+        let parts = ThreadPool.split(total, into: threadCount, alignment: alignment)
+        core.parallelFor(parts.count) { body(parts[$0]) }
+    }
+
+    /// Contiguous ranges covering `0..<total`, at most `parts` of them, boundaries on multiples of `alignment`.
+    public static func split(_ total: Int, into parts: Int, alignment: Int = 1) -> [Range<Int>] {
+        guard total > 0 else { return [] }
+        let units = (total + alignment - 1) / alignment
+        let pieces = max(1, min(parts, units))
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(pieces)
+        var start = 0
+        for piece in 0..<pieces {
+            let endUnit = units * (piece + 1) / pieces
+            let end = min(total, endUnit * alignment)
+            if end > start { ranges.append(start..<end) }
+            start = end
+        }
+        return ranges
+    }
+}
+
+/// The shared state of a pool; worker threads keep it alive until they have stopped.
+private final class PoolCore: @unchecked Sendable {
+    let threadCount: Int
+
+    private let generation = Atomic<Int>(0)
+    /// The next unclaimed task, tagged with its loop's generation in the high 32 bits so that a
+    /// worker still finishing an old loop can never claim a task of the next one.
+    private let claimState = Atomic<Int>(0)
+    private let finishedTasks = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let sleepLock = NSCondition()
+    /// Serialises callers: one loop runs at a time.
+    private let callerLock = NSLock()
+    private nonisolated(unsafe) var taskCount = 0
+    private nonisolated(unsafe) var job: ((Int) -> Void)?
+    private var threads: [Thread] = []
+
+    /// How long (in spin iterations) an idle worker polls before it sleeps.
+    private let spinLimit = 20_000
+
+    init(threadCount: Int) {
+        self.threadCount = threadCount
+        for index in 1..<threadCount {
+            let thread = Thread { self.workerLoop() }
+            thread.name = "speculators-worker-\(index)"
+            thread.stackSize = 8 << 20
+            threads.append(thread)
+            thread.start()
+        }
+    }
+
+    func stop() {
+        stopping.store(true, ordering: .releasing)
+        sleepLock.lock()
+        generation.add(1, ordering: .releasing)
+        sleepLock.broadcast()
+        sleepLock.unlock()
+    }
+
+    /// Runs `body(i)` for every `i` in `0..<count`, spread over the pool; returns when all are done.
+    func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+        if count <= 0 { return }
+        if count == 1 || threadCount == 1 {
+            for index in 0..<count { body(index) }
+            return
+        }
+        callerLock.lock()
+        defer { callerLock.unlock() }
+        withoutActuallyEscaping(body) { escapable in
+            job = escapable
+            taskCount = count
+            finishedTasks.store(0, ordering: .relaxed)
+            let loop = generation.load(ordering: .relaxed) + 1
+            claimState.store(loop << 32, ordering: .releasing)
+            sleepLock.lock()
+            generation.store(loop, ordering: .releasing)
+            sleepLock.broadcast()
+            sleepLock.unlock()
+            runTasks(loop: loop)
+            while finishedTasks.load(ordering: .acquiring) < count { spinPause() }
+            job = nil
+        }
+    }
+
+    /// Claims and runs tasks of loop `loop` until none is left (or the loop is over).
+    private func runTasks(loop: Int) {
+        while true {
+            var current = claimState.load(ordering: .acquiring)
+            var claimed = -1
+            while claimed < 0 {
+                // A different tag means the loop this thread woke for is over.
+                if current >> 32 != loop { return }
+                let index = current & 0xFFFF_FFFF
+                // While an unclaimed index remains, the caller cannot have moved on, so
+                // `taskCount` still belongs to this loop.
+                if index >= taskCount { return }
+                let (exchanged, original) = claimState.compareExchange(
+                    expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
+                if exchanged { claimed = index } else { current = original }
+            }
+            job?(claimed)
+            finishedTasks.add(1, ordering: .releasing)
+        }
+    }
+
+    private func workerLoop() {
+        var seen = 0
+        while true {
+            var spins = 0
+            while generation.load(ordering: .acquiring) == seen {
+                spins += 1
+                if spins < spinLimit {
+                    spinPause()
+                } else {
+                    sleepLock.lock()
+                    while generation.load(ordering: .acquiring) == seen { sleepLock.wait() }
+                    sleepLock.unlock()
+                }
+            }
+            seen = generation.load(ordering: .acquiring)
+            if stopping.load(ordering: .acquiring) { return }
+            runTasks(loop: seen)
+        }
+    }
+
+    @inline(__always) private func spinPause() {
+        #if arch(x86_64) || arch(i386)
+        _ = 0  // a plain reload loop; the atomic load itself paces the spin
+        #endif
+    }
+}

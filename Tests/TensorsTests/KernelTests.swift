@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+import Tensors
+
+/// Small deterministic pseudo-random numbers for test inputs.
+struct TestRandom {
+    var state: UInt64
+    mutating func next() -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(Int64(bitPattern: state >> 11) % 2_000_001) / 1_000_000 - 1
+    }
+    mutating func values(_ count: Int, scale: Float = 1) -> [Float] { (0..<count).map { _ in next() * scale } }
+}
+
+func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
+    zip(a, b).map { abs($0 - $1) / max(1e-6, abs($1)) }.max() ?? 0
+}
+
+@Suite("Kernels")
+struct KernelTests {
+    @Test("Vectorised exp is within 4 ulp of the C library over the float range")
+    func exponential() {
+        var inputs: [Float] = stride(from: -87, through: 88, by: 0.0137).map { Float($0) }
+        inputs += [0, -0.0, 1e-8, -1e-8, 1, -1]
+        var index = 0
+        while index + 16 <= inputs.count {
+            var lanes = SIMD16<Float>()
+            for lane in 0..<16 { lanes[lane] = inputs[index + lane] }
+            let result = Kernels.exp16(lanes)
+            for lane in 0..<16 {
+                let expected = Foundation.exp(inputs[index + lane])
+                #expect(abs(result[lane] - expected) <= 4 * expected.ulp, "exp(\(inputs[index + lane]))")
+            }
+            index += 16
+        }
+        let extremes = Kernels.exp16(SIMD16(repeating: -200))
+        #expect(extremes[0] == 0)
+        #expect(Kernels.exp16(SIMD16(repeating: 200))[0] == .infinity)
+    }
+
+    @Test("RMSNorm matches the textbook formula, with and without a weight, in place")
+    func rmsNorm() {
+        var random = TestRandom(state: 1)
+        let rows = 3, dim = 37
+        let x = random.values(rows * dim, scale: 3)
+        let w = random.values(dim)
+        var out = [Float](repeating: 0, count: rows * dim)
+        Kernels.rmsNorm(x, weight: w, eps: 1e-5, rows: rows, dim: dim, into: &out)
+        var expected: [Float] = []
+        for r in 0..<rows {
+            let row = Array(x[r * dim..<(r + 1) * dim])
+            let ms = row.map { Double($0) * Double($0) }.reduce(0, +) / Double(dim)
+            let inv = 1 / (ms + 1e-5).squareRoot()
+            expected += row.enumerated().map { Float(Double(w[$0.offset]) * Double($0.element) * inv) }
+        }
+        #expect(maxRelativeError(out, expected) < 1e-5)
+        var inPlace = x
+        inPlace.withUnsafeMutableBufferPointer { buffer in
+            Kernels.rmsNorm(buffer.baseAddress!, weight: w, eps: 1e-5, rows: rows, dim: dim, into: buffer.baseAddress!)
+        }
+        #expect(inPlace == out)
+    }
+
+    @Test("Softmax sums to one, is shift invariant and handles -inf entries")
+    func softmax() {
+        var values: [Float] = [1, 2, 3, -Float.infinity, 0.5, 100, 99, 98, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        let expectedMax = values.max()!
+        let reference = values.map { Foundation.exp(Double($0 - expectedMax)) }
+        let total = reference.reduce(0, +)
+        Kernels.softmax(&values, count: values.count)
+        #expect(abs(values.reduce(0, +) - 1) < 1e-6)
+        #expect(maxRelativeError(values.filter { $0 > 1e-30 }, reference.map { Float($0 / total) }.filter { $0 > 1e-30 }) < 1e-5)
+        #expect(values[3] == 0)
+    }
+
+    @Test("SwiGLU multiplies silu(gate) by up for every row")
+    func swiglu() {
+        var random = TestRandom(state: 7)
+        let rows = 2, inner = 35
+        let gateUp = random.values(rows * 2 * inner, scale: 6)
+        var out = [Float](repeating: 0, count: rows * inner)
+        Kernels.siluMultiply(gateUp, rows: rows, inner: inner, into: &out)
+        var expected: [Float] = []
+        for r in 0..<rows {
+            for i in 0..<inner {
+                let g = Double(gateUp[r * 2 * inner + i]), u = Double(gateUp[r * 2 * inner + inner + i])
+                expected.append(Float(g / (1 + Foundation.exp(-g)) * u))
+            }
+        }
+        #expect(zip(out, expected).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
+    }
+
+    @Test("Argmax returns the first of equal maxima, as torch does")
+    func argmax() {
+        #expect(Kernels.argmax([1, 5, 5, 2], count: 4) == 1)
+        #expect(Kernels.argmax([-3, -2, -9], count: 3) == 1)
+    }
+}
+
+@Suite("Linear")
+struct LinearTests {
+    func reference(_ x: [Float], rows: Int, _ w: [Float], out: Int, inner: Int, bias: [Float]?) -> [Float] {
+        var result = [Float](repeating: 0, count: rows * out)
+        for r in 0..<rows {
+            for o in 0..<out {
+                var sum = 0.0
+                for k in 0..<inner { sum += Double(x[r * inner + k]) * Double(w[o * inner + k]) }
+                result[r * out + o] = Float(sum) + (bias?[o] ?? 0)
+            }
+        }
+        return result
+    }
+
+    @Test("A linear layer equals the naive product for 1 to 9 rows, with and without bias, on 1 to 3 threads",
+          arguments: [1, 2, 3])
+    func matchesNaiveProduct(threads: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        var random = TestRandom(state: UInt64(threads))
+        let inner = 70, out = 53
+        let weight = Tensor(shape: [out, inner], values: random.values(out * inner))
+        let bias = Tensor(shape: [out], values: random.values(out))
+        for rows in [1, 2, 4, 9] {
+            let x = random.values(rows * inner)
+            for useBias in [false, true] {
+                let linear = Linear(weight: weight, bias: useBias ? bias : nil)
+                var y = [Float](repeating: .nan, count: rows * out)
+                y.withUnsafeMutableBufferPointer { linear.apply(x, rows: rows, into: $0.baseAddress!, pool: pool) }
+                let expected = reference(x, rows: rows, weight.array, out: out, inner: inner,
+                                         bias: useBias ? bias.array : nil)
+                #expect(zip(y, expected).allSatisfy { abs($0 - $1) < 1e-4 })
+            }
+        }
+    }
+}
