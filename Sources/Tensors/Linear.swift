@@ -25,8 +25,13 @@ public struct Linear: Sendable {
         let lda = ldInput ?? k, ldc = ldOutput ?? n
         let w = UnsafePointer(weight.base)
         pool.parallelRanges(n, alignment: 16) { range in
-            BLAS.gemmTransposedB(m: rows, n: range.count, k: k, a: input, lda: lda,
-                                 b: w + range.lowerBound * k, ldb: k, c: output + range.lowerBound, ldc: ldc)
+            if rows <= SmallBatchProduct.maxRows {
+                SmallBatchProduct.multiply(input, rows: rows, ldx: lda, weight: w, k: k, columns: range,
+                                           output: output, ldy: ldc)
+            } else {
+                BLAS.gemmTransposedB(m: rows, n: range.count, k: k, a: input, lda: lda,
+                                     b: w + range.lowerBound * k, ldb: k, c: output + range.lowerBound, ldc: ldc)
+            }
             if let bias {
                 let b = bias.base
                 for r in 0..<rows {
