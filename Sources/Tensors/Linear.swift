@@ -17,20 +17,29 @@ public struct Linear: Sendable {
     }
 
     /// Writes `rows × outFeatures` values to `output` (leading dimension `ldOutput`).
+    ///
+    /// The first `invariantRows` rows (default: all of them when there are at most
+    /// `SmallBatchProduct.maxRows`, else none) go through the batch-invariant streaming kernel:
+    /// decode and verification rows, whose results must not depend on what else is in the batch.
+    /// The remaining rows (prefill chunks) go through BLAS GEMM.
     public func apply(
         _ input: UnsafePointer<Float>, rows: Int, ldInput: Int? = nil,
-        into output: UnsafeMutablePointer<Float>, ldOutput: Int? = nil, pool: ThreadPool
+        into output: UnsafeMutablePointer<Float>, ldOutput: Int? = nil, pool: ThreadPool,
+        invariantRows: Int? = nil
     ) {
         let n = outFeatures, k = inFeatures
         let lda = ldInput ?? k, ldc = ldOutput ?? n
         let w = UnsafePointer(weight.base)
+        let small = min(rows, invariantRows ?? (rows <= SmallBatchProduct.maxRows ? rows : 0))
         pool.parallelRanges(n, alignment: 16) { range in
-            if rows <= SmallBatchProduct.maxRows {
-                SmallBatchProduct.multiply(input, rows: rows, ldx: lda, weight: w, k: k, columns: range,
+            if small > 0 {
+                SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: w, k: k, columns: range,
                                            output: output, ldy: ldc)
-            } else {
-                BLAS.gemmTransposedB(m: rows, n: range.count, k: k, a: input, lda: lda,
-                                     b: w + range.lowerBound * k, ldb: k, c: output + range.lowerBound, ldc: ldc)
+            }
+            if rows > small {
+                BLAS.gemmTransposedB(m: rows - small, n: range.count, k: k, a: input + small * lda, lda: lda,
+                                     b: w + range.lowerBound * k, ldb: k,
+                                     c: output + small * ldc + range.lowerBound, ldc: ldc)
             }
             if let bias {
                 let b = bias.base
