@@ -1,1 +1,0 @@
-// The Checkpoints module. See Package.swift for what it is for.
