@@ -21,11 +21,13 @@ public struct Linear: Sendable {
     /// The first `invariantRows` rows (default: all of them when there are at most
     /// `SmallBatchProduct.maxRows`, else none) go through the batch-invariant streaming kernel:
     /// decode and verification rows, whose results must not depend on what else is in the batch.
-    /// The remaining rows (prefill chunks) go through BLAS GEMM.
+    /// The remaining rows (prefill chunks) go through BLAS GEMM, one call per range of
+    /// `gemmSegments` (default: one call): OpenBLAS's result for a row depends on where the row
+    /// sits in the call, so each sequence's chunk gets a call of its own.
     public func apply(
         _ input: UnsafePointer<Float>, rows: Int, ldInput: Int? = nil,
         into output: UnsafeMutablePointer<Float>, ldOutput: Int? = nil, pool: ThreadPool,
-        invariantRows: Int? = nil
+        invariantRows: Int? = nil, gemmSegments: [Range<Int>]? = nil
     ) {
         let n = outFeatures, k = inFeatures
         let lda = ldInput ?? k, ldc = ldOutput ?? n
@@ -37,9 +39,11 @@ public struct Linear: Sendable {
                                            output: output, ldy: ldc)
             }
             if rows > small {
-                BLAS.gemmTransposedB(m: rows - small, n: range.count, k: k, a: input + small * lda, lda: lda,
-                                     b: w + range.lowerBound * k, ldb: k,
-                                     c: output + small * ldc + range.lowerBound, ldc: ldc)
+                for segment in gemmSegments ?? [small..<rows] where !segment.isEmpty {
+                    BLAS.gemmTransposedB(m: segment.count, n: range.count, k: k, a: input + segment.lowerBound * lda,
+                                         lda: lda, b: w + range.lowerBound * k, ldb: k,
+                                         c: output + segment.lowerBound * ldc + range.lowerBound, ldc: ldc)
+                }
             }
             if let bias {
                 let b = bias.base

@@ -1,0 +1,66 @@
+import Tensors
+
+/// How the rows of one forward pass are packed: each sequence contributes a run of consecutive
+/// rows, and row `i` of a sequence sits at cache position `cache.length + i`.
+///
+/// One batch may mix a long prefill chunk, several multi-token verification chunks and single
+/// decode tokens; every matrix product runs over all rows at once. Short segments (decode and
+/// verification, at most `SmallBatchProduct.maxRows` rows) are packed first and computed with
+/// batch-invariant kernels, so their results never depend on what else shares the batch.
+public struct BatchLayout: Sendable {
+    public struct Segment: Sendable {
+        public let cache: KVCache
+        /// First packed row of this sequence.
+        public let rowStart: Int
+        public let rowCount: Int
+        /// Cache position of the first row.
+        public let positionStart: Int
+    }
+
+    public private(set) var segments: [Segment] = []
+    public private(set) var rowCount = 0
+    /// For every packed row, the index of its segment.
+    public private(set) var segmentOfRow: [Int] = []
+
+    /// Rows of the leading short segments (computed batch-invariantly).
+    public private(set) var invariantRowCount = 0
+    /// Rows of each long (prefill) segment, each computed by a GEMM call of its own.
+    public var gemmSegments: [Range<Int>] {
+        segments.filter { $0.rowCount > SmallBatchProduct.maxRows }.map { $0.rowStart..<($0.rowStart + $0.rowCount) }
+    }
+    /// For each segment, the index of the request it came from.
+    public private(set) var requestOfSegment: [Int] = []
+    /// For each request, the index of its segment.
+    public private(set) var segmentOfRequest: [Int] = []
+
+    public init() {}
+
+    /// Packs `rowCounts[i]` rows for `caches[i]`, short segments first.
+    public init(caches: [KVCache], rowCounts: [Int]) {
+        let order = rowCounts.indices.filter { rowCounts[$0] <= SmallBatchProduct.maxRows }
+            + rowCounts.indices.filter { rowCounts[$0] > SmallBatchProduct.maxRows }
+        segmentOfRequest = Array(repeating: 0, count: rowCounts.count)
+        for request in order {
+            segmentOfRequest[request] = segments.count
+            requestOfSegment.append(request)
+            append(cache: caches[request], rows: rowCounts[request])
+            if rowCounts[request] <= SmallBatchProduct.maxRows { invariantRowCount = rowCount }
+        }
+    }
+
+    private mutating func append(cache: KVCache, rows: Int) {
+        segmentOfRow.append(contentsOf: repeatElement(segments.count, count: rows))
+        segments.append(Segment(cache: cache, rowStart: rowCount, rowCount: rows, positionStart: cache.length))
+        rowCount += rows
+    }
+
+    /// The cache position of every packed row.
+    public var positions: [Int] {
+        var result: [Int] = []
+        result.reserveCapacity(rowCount)
+        for segment in segments {
+            for i in 0..<segment.rowCount { result.append(segment.positionStart + i) }
+        }
+        return result
+    }
+}

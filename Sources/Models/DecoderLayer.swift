@@ -1,0 +1,228 @@
+import Tensors
+
+/// Weights of one pre-norm decoder layer (Llama family; also the EAGLE-3 draft layers).
+public struct DecoderLayerWeights: Sendable {
+    public var inputNorm: Tensor
+    /// q, k and v stacked into one `[q + 2·kv, in]` projection: one product instead of three.
+    public var qkv: Linear
+    /// Per-head RMSNorm of q and k before RoPE (qwen3).
+    public var qNorm: Tensor?
+    public var kNorm: Tensor?
+    public var output: Linear
+    public var postAttentionNorm: Tensor
+    /// Gate and up projections stacked into one `[2·intermediate, hidden]` product.
+    public var gateUp: Linear
+    public var down: Linear
+
+    public init(inputNorm: Tensor, qkv: Linear, qNorm: Tensor?, kNorm: Tensor?, output: Linear,
+                postAttentionNorm: Tensor, gateUp: Linear, down: Linear) {
+        self.inputNorm = inputNorm
+        self.qkv = qkv
+        self.qNorm = qNorm
+        self.kNorm = kNorm
+        self.output = output
+        self.postAttentionNorm = postAttentionNorm
+        self.gateUp = gateUp
+        self.down = down
+    }
+}
+
+/// The attention geometry shared by every layer of a model.
+public struct AttentionShape: Sendable {
+    public let headCount: Int
+    public let kvHeadCount: Int
+    public let headDim: Int
+    public let rmsNormEps: Float
+    public let slidingWindow: Int?
+    public var qWidth: Int { headCount * headDim }
+    public var kvWidth: Int { kvHeadCount * headDim }
+    public var qkvWidth: Int { qWidth + 2 * kvWidth }
+
+    public init(headCount: Int, kvHeadCount: Int, headDim: Int, rmsNormEps: Float, slidingWindow: Int?) {
+        self.headCount = headCount
+        self.kvHeadCount = kvHeadCount
+        self.headDim = headDim
+        self.rmsNormEps = rmsNormEps
+        self.slidingWindow = slidingWindow
+    }
+}
+
+/// Temporaries of a forward pass, reused across calls.
+final class LayerWorkspace: @unchecked Sendable {
+    let normed = Scratch()
+    let qkv = Scratch()
+    let attention = Scratch()
+    let projected = Scratch()
+    let gateUp = Scratch()
+    let activated = Scratch()
+    var scores: [Scratch] = []
+
+    func scores(worker: Int) -> Scratch {
+        while scores.count <= worker { scores.append(Scratch()) }
+        return scores[worker]
+    }
+}
+
+/// The computation of a decoder layer over a packed batch.
+enum DecoderLayer {
+    /// Runs attention and MLP for `layout.rowCount` rows.
+    ///
+    /// - `input`: the attention input rows (already normalised), `inputWidth` wide (the hidden
+    ///   size, or twice it for the EAGLE-3 first layer).
+    /// - `residual`: `[rows, hidden]`, updated in place to the layer output.
+    static func forward(
+        _ weights: DecoderLayerWeights, layerIndex: Int, shape: AttentionShape, rope: RotaryEmbedding,
+        input: UnsafePointer<Float>, inputWidth: Int, residual: UnsafeMutablePointer<Float>, hidden: Int,
+        layout: BatchLayout, positions: [Int], workspace: LayerWorkspace, pool: ThreadPool
+    ) {
+        let rows = layout.rowCount
+        let invariant = layout.invariantRowCount
+        let gemm = layout.gemmSegments
+        let qkv = workspace.qkv.pointer(rows * shape.qkvWidth)
+        weights.qkv.apply(input, rows: rows, ldInput: inputWidth, into: qkv, pool: pool, invariantRows: invariant, gemmSegments: gemm)
+        prepareQKV(weights, layerIndex: layerIndex, shape: shape, rope: rope, qkv: qkv, layout: layout,
+                   positions: positions, pool: pool)
+        let attended = workspace.attention.pointer(rows * shape.qWidth)
+        attend(layerIndex: layerIndex, shape: shape, qkv: qkv, layout: layout, into: attended,
+               workspace: workspace, pool: pool)
+        let projected = workspace.projected.pointer(rows * hidden)
+        weights.output.apply(attended, rows: rows, into: projected, pool: pool, invariantRows: invariant, gemmSegments: gemm)
+        Kernels.add(projected, into: residual, count: rows * hidden)
+
+        let normed = workspace.normed.pointer(rows * hidden)
+        Kernels.rmsNorm(residual, weight: weights.postAttentionNorm.base, eps: shape.rmsNormEps,
+                        rows: rows, dim: hidden, into: normed)
+        let inner = weights.down.inFeatures
+        let gateUp = workspace.gateUp.pointer(rows * 2 * inner)
+        weights.gateUp.apply(normed, rows: rows, into: gateUp, pool: pool, invariantRows: invariant, gemmSegments: gemm)
+        let activated = workspace.activated.pointer(rows * inner)
+        pool.parallelRanges(rows) { range in
+            Kernels.siluMultiply(gateUp + range.lowerBound * 2 * inner, rows: range.count, inner: inner,
+                                 into: activated + range.lowerBound * inner)
+        }
+        weights.down.apply(activated, rows: rows, into: projected, pool: pool, invariantRows: invariant, gemmSegments: gemm)
+        Kernels.add(projected, into: residual, count: rows * hidden)
+    }
+
+    /// Normalises (qwen3) and rotates q and k of every row, and stores k and v in the caches.
+    static func prepareQKV(
+        _ weights: DecoderLayerWeights, layerIndex: Int, shape: AttentionShape, rope: RotaryEmbedding,
+        qkv: UnsafeMutablePointer<Float>, layout: BatchLayout, positions: [Int], pool: ThreadPool
+    ) {
+        let hd = shape.headDim, width = shape.qkvWidth
+        pool.parallelRanges(layout.rowCount) { range in
+            for rowIndex in range {
+                let cache = layout.segments[layout.segmentOfRow[rowIndex]].cache
+                let row = qkv + rowIndex * width
+                let q = row, k = row + shape.qWidth, v = k + shape.kvWidth
+                if let qNorm = weights.qNorm, let kNorm = weights.kNorm {
+                    Kernels.rmsNorm(q, weight: qNorm.base, eps: shape.rmsNormEps, rows: shape.headCount, dim: hd, into: q)
+                    Kernels.rmsNorm(k, weight: kNorm.base, eps: shape.rmsNormEps, rows: shape.kvHeadCount, dim: hd, into: k)
+                }
+                let position = positions[rowIndex]
+                rope.apply(q, heads: shape.headCount, position: position)
+                rope.apply(k, heads: shape.kvHeadCount, position: position)
+                for head in 0..<shape.kvHeadCount {
+                    (cache.keys(layer: layerIndex, head: head) + position * hd).update(from: k + head * hd, count: hd)
+                    (cache.values(layer: layerIndex, head: head) + position * hd).update(from: v + head * hd, count: hd)
+                }
+            }
+        }
+    }
+
+    /// Causal (optionally sliding-window) grouped-query attention of every sequence over its
+    /// cache, written as `[rows, heads·headDim]`.
+    ///
+    /// Short segments (decode, verification) use a per-row kernel whose arithmetic does not
+    /// depend on how many rows the segment has, so a verified token sees exactly the numbers it
+    /// would have seen decoded alone. Long prefill segments use BLAS over the whole chunk.
+    static func attend(
+        layerIndex: Int, shape: AttentionShape, qkv: UnsafeMutablePointer<Float>, layout: BatchLayout,
+        into output: UnsafeMutablePointer<Float>, workspace: LayerWorkspace, pool: ThreadPool
+    ) {
+        let tasks = layout.segments.count * shape.headCount
+        var largest = 0
+        for segment in layout.segments {
+            let keys = segment.positionStart + segment.rowCount
+            largest = max(largest, segment.rowCount > SmallBatchProduct.maxRows ? segment.rowCount * keys : keys)
+        }
+        let workers = min(pool.threadCount, tasks)
+        let scratches = (0..<workers).map { workspace.scores(worker: $0).pointer(largest) }
+        pool.parallelFor(workers) { worker in
+            var task = worker
+            while task < tasks {
+                defer { task += workers }
+                let segment = layout.segments[task / shape.headCount]
+                let head = task % shape.headCount
+                if segment.rowCount > SmallBatchProduct.maxRows {
+                    attendChunk(segment, head: head, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
+                                scores: scratches[worker])
+                } else {
+                    attendRows(segment, head: head, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
+                               scores: scratches[worker])
+                }
+            }
+        }
+    }
+
+    /// The keys row `position` may attend to.
+    @inline(__always)
+    static func visibleKeys(position: Int, window: Int?) -> Range<Int> {
+        let end = position + 1
+        return (window.map { max(0, end - $0) } ?? 0)..<end
+    }
+
+    /// One query row at a time, in a fixed order of operations.
+    static func attendRows(
+        _ segment: BatchLayout.Segment, head: Int, layerIndex: Int, shape: AttentionShape,
+        qkv: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>
+    ) {
+        let hd = shape.headDim, width = shape.qkvWidth
+        let kvHead = head / (shape.headCount / shape.kvHeadCount)
+        let scale = 1 / Float(hd).squareRoot()
+        let keys = segment.cache.keys(layer: layerIndex, head: kvHead)
+        let values = segment.cache.values(layer: layerIndex, head: kvHead)
+        for i in 0..<segment.rowCount {
+            let query = qkv + (segment.rowStart + i) * width + head * hd
+            let visible = visibleKeys(position: segment.positionStart + i, window: shape.slidingWindow)
+            for j in visible {
+                scores[j - visible.lowerBound] = SmallBatchProduct.dot(query, keys + j * hd, hd) * scale
+            }
+            Kernels.softmax(scores, count: visible.count)
+            let out = output + (segment.rowStart + i) * shape.qWidth + head * hd
+            out.update(repeating: 0, count: hd)
+            for j in visible {
+                let p = scores[j - visible.lowerBound]
+                let v = values + j * hd
+                for d in 0..<hd { out[d] += p * v[d] }
+            }
+        }
+    }
+
+    /// A whole prefill chunk with two BLAS products (scores, then weighted values).
+    static func attendChunk(
+        _ segment: BatchLayout.Segment, head: Int, layerIndex: Int, shape: AttentionShape,
+        qkv: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>
+    ) {
+        let hd = shape.headDim, width = shape.qkvWidth
+        let kvHead = head / (shape.headCount / shape.kvHeadCount)
+        let scale = 1 / Float(hd).squareRoot()
+        let rows = segment.rowCount, keyCount = segment.positionStart + rows
+        let keys = segment.cache.keys(layer: layerIndex, head: kvHead)
+        let values = segment.cache.values(layer: layerIndex, head: kvHead)
+        let query = qkv + segment.rowStart * width + head * hd
+        BLAS.gemmTransposedB(m: rows, n: keyCount, k: hd, alpha: scale, a: query, lda: width,
+                             b: keys, ldb: hd, c: scores, ldc: keyCount)
+        for i in 0..<rows {
+            let row = scores + i * keyCount
+            let visible = visibleKeys(position: segment.positionStart + i, window: shape.slidingWindow)
+            if visible.lowerBound > 0 { row.update(repeating: 0, count: visible.lowerBound) }
+            Kernels.softmax(row + visible.lowerBound, count: visible.count)
+            if visible.upperBound < keyCount {
+                (row + visible.upperBound).update(repeating: 0, count: keyCount - visible.upperBound)
+            }
+        }
+        BLAS.gemm(m: rows, n: hd, k: keyCount, a: scores, lda: keyCount, b: values, ldb: hd,
+                  c: output + segment.rowStart * shape.qWidth + head * hd, ldc: shape.qWidth)
+    }
+}

@@ -1,1 +1,0 @@
-// The Models module. See Package.swift for what it is for.

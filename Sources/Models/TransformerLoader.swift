@@ -1,0 +1,101 @@
+import Foundation
+import Checkpoints
+import Tensors
+
+extension TransformerModel {
+    /// Loads a verifier from a Hugging Face folder (config.json + safetensors) or a GGUF file.
+    public static func load(from url: URL) throws -> TransformerModel {
+        let source = try openCheckpoint(url)
+        var isDirectory: ObjCBool = false
+        let folder = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? url : url.deletingLastPathComponent()
+        let config = try ModelConfig(huggingFaceFolder: folder)
+        return try load(config: config, weights: source)
+    }
+
+    /// Builds the model from tensors named as Hugging Face names them.
+    public static func load(config: ModelConfig, weights: TensorSource) throws -> TransformerModel {
+        let h = config.hiddenSize, i = config.intermediateSize
+        let names = HuggingFaceNames.self
+        let embedding = try weights.loadFloat32(names.embedding, expectedShape: [config.vocabSize, h])
+        var layers: [DecoderLayerWeights] = []
+        layers.reserveCapacity(config.layerCount)
+        for index in 0..<config.layerCount {
+            let layer = names.layer(index)
+            func load(_ name: String, _ shape: [Int]) throws -> Tensor {
+                try weights.loadFloat32(layer + name, expectedShape: shape)
+            }
+            let q = try load(names.qProj, [config.qWidth, h])
+            let k = try load(names.kProj, [config.kvWidth, h])
+            let v = try load(names.vProj, [config.kvWidth, h])
+            var qkvBias: Tensor?
+            if config.qkvBias {
+                qkvBias = stack([try load(names.qBias, [config.qWidth]), try load(names.kBias, [config.kvWidth]),
+                                 try load(names.vBias, [config.kvWidth])])
+            }
+            let oBias = config.outputBias ? try load(names.oBias, [h]) : nil
+            let gate = try load(names.gateProj, [i, h])
+            let up = try load(names.upProj, [i, h])
+            let down = try load(names.downProj, [h, i])
+            if config.mlpBias {
+                throw ModelConfigError.invalid(source: weights.description, key: "mlp_bias",
+                                               problem: "true is not supported (no MLP biases)")
+            }
+            layers.append(DecoderLayerWeights(
+                inputNorm: try load(names.inputNorm, [h]),
+                qkv: Linear(weight: stack([q, k, v]), bias: qkvBias),
+                qNorm: config.qkNorm ? try load(names.qNorm, [config.headDim]) : nil,
+                kNorm: config.qkNorm ? try load(names.kNorm, [config.headDim]) : nil,
+                output: Linear(weight: try load(names.oProj, [h, config.qWidth]), bias: oBias),
+                postAttentionNorm: try load(names.postAttentionNorm, [h]),
+                gateUp: Linear(weight: stack([gate, up])),
+                down: Linear(weight: down)))
+        }
+        let norm = try weights.loadFloat32(names.finalNorm, expectedShape: [h])
+        let head: Linear
+        if weights.info(names.lmHead) != nil {
+            head = Linear(weight: try weights.loadFloat32(names.lmHead, expectedShape: [config.vocabSize, h]))
+        } else if config.tieWordEmbeddings {
+            head = Linear(weight: embedding)
+        } else {
+            throw CheckpointError.missingTensor(file: weights.description, tensor: names.lmHead)
+        }
+        return TransformerModel(config: config, embedding: embedding, layers: layers, finalNorm: norm, head: head)
+    }
+}
+
+/// Concatenates tensors along their first dimension (to fuse projections).
+func stack(_ parts: [Tensor]) -> Tensor {
+    let columns = parts[0].count / max(parts[0].rows, 1)
+    let rows = parts.reduce(0) { $0 + $1.rows }
+    let result = Tensor(zeros: parts[0].shape.count == 1 ? [rows] : [rows, columns])
+    var offset = 0
+    for part in parts {
+        (result.base + offset).update(from: part.base, count: part.count)
+        offset += part.count
+    }
+    return result
+}
+
+/// Hugging Face tensor names of a Llama-family verifier.
+enum HuggingFaceNames {
+    static let embedding = "model.embed_tokens.weight"
+    static let finalNorm = "model.norm.weight"
+    static let lmHead = "lm_head.weight"
+    static func layer(_ index: Int) -> String { "model.layers.\(index)." }
+    static let inputNorm = "input_layernorm.weight"
+    static let postAttentionNorm = "post_attention_layernorm.weight"
+    static let qProj = "self_attn.q_proj.weight"
+    static let kProj = "self_attn.k_proj.weight"
+    static let vProj = "self_attn.v_proj.weight"
+    static let oProj = "self_attn.o_proj.weight"
+    static let qBias = "self_attn.q_proj.bias"
+    static let kBias = "self_attn.k_proj.bias"
+    static let vBias = "self_attn.v_proj.bias"
+    static let oBias = "self_attn.o_proj.bias"
+    static let qNorm = "self_attn.q_norm.weight"
+    static let kNorm = "self_attn.k_norm.weight"
+    static let gateProj = "mlp.gate_proj.weight"
+    static let upProj = "mlp.up_proj.weight"
+    static let downProj = "mlp.down_proj.weight"
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Models
+import Tensors
+import Testing
+
+@Suite("Verifier transformer against the reference goldens")
+struct TransformerGoldenTests {
+    static let models = ["tiny-llama", "tiny-qwen3", "tiny-llama-bf16"]
+
+    @Test("A full forward pass gives the reference last-position logits and per-position argmax", arguments: models)
+    func fullForward(name: String) throws {
+        let model = try TransformerModel.load(from: Fixtures.folder(name))
+        let expected = try Fixtures.expected(name)
+        let ids = ints(expected["input_ids"])
+        let full = try #require(expected["full_forward"] as? [String: Any])
+        let cache = try model.makeCache()
+        let output = try model.forward([.init(cache: cache, tokens: ids, logits: .all)], pool: Fixtures.pool)
+        let vocab = model.config.vocabSize
+        expectClose(rowArray(output.logits(request: 0, row: ids.count - 1), vocab), floats(full["last_position_logits"]),
+                    "\(name) last logits")
+        let argmax = (0..<ids.count).map { Kernels.argmax(output.logits(request: 0, row: $0), count: vocab) }
+        #expect(argmax == ints(full["argmax_per_position"]))
+        #expect(cache.length == ids.count)
+    }
+
+    @Test("KV-cached decoding after a prefill gives the reference step logits", arguments: models)
+    func incrementalDecode(name: String) throws {
+        let model = try TransformerModel.load(from: Fixtures.folder(name))
+        let expected = try Fixtures.expected(name)
+        let ids = ints(expected["input_ids"])
+        let incremental = try #require(expected["incremental_decode"] as? [String: Any])
+        let cache = try model.makeCache()
+        let vocab = model.config.vocabSize
+        let prefill = try model.forward([.init(cache: cache, tokens: Array(ids[0..<8]), logits: .last)], pool: Fixtures.pool)
+        expectClose(rowArray(prefill.logits(request: 0, row: 0), vocab), floats(incremental["prefill_last_logits"]),
+                    "\(name) prefill logits")
+        let steps = try #require(incremental["step_logits"] as? [Any])
+        for (step, token) in ids[8...].enumerated() {
+            let output = try model.forward([.init(cache: cache, tokens: [token], logits: .last)], pool: Fixtures.pool)
+            expectClose(rowArray(output.logits(request: 0, row: 0), vocab), floats(steps[step]), "\(name) step \(step)")
+        }
+    }
+
+    @Test("Auxiliary hidden states are the residual streams entering each layer", arguments: models)
+    func hiddenStates(name: String) throws {
+        let model = try TransformerModel.load(from: Fixtures.folder(name))
+        let expected = try Fixtures.expected(name)
+        let ids = ints(expected["input_ids"])
+        let hidden = try #require(expected["hidden_states_last_position"] as? [String: Any])
+        let layerOutputs = try #require(hidden["layer_outputs"] as? [Any])
+        let cache = try model.makeCache()
+        let layers = Array(0...model.config.layerCount)
+        let output = try model.forward([.init(cache: cache, tokens: ids, logits: .none)], auxiliaryLayers: layers,
+                                       pool: Fixtures.pool)
+        let auxiliary = try #require(output.auxiliary)
+        let h = model.config.hiddenSize
+        let lastRow = auxiliary + (ids.count - 1) * output.auxiliaryWidth
+        expectClose(rowArray(lastRow, h), floats(hidden["embedding"]), "\(name) embedding (id 0)")
+        for (index, values) in layerOutputs.enumerated() {
+            expectClose(rowArray(lastRow + (index + 1) * h, h), floats(values), "\(name) layer \(index) output (id \(index + 1))")
+        }
+    }
+
+    @Test("Greedy KV-cached continuation reproduces the reference tokens", arguments: models)
+    func greedyContinuation(name: String) throws {
+        let model = try TransformerModel.load(from: Fixtures.folder(name))
+        let expected = try Fixtures.expected(name)
+        let ids = ints(expected["input_ids"])
+        let greedy = try #require(expected["greedy_continuation"] as? [String: Any])
+        let reference = ints(greedy["new_ids"])
+        let cache = try model.makeCache()
+        var output = try model.forward([.init(cache: cache, tokens: ids, logits: .last)], pool: Fixtures.pool)
+        var generated: [Int] = []
+        while generated.count < reference.count {
+            let token = Kernels.argmax(output.logits(request: 0, row: 0), count: model.config.vocabSize)
+            generated.append(token)
+            output = try model.forward([.init(cache: cache, tokens: [token], logits: .last)], pool: Fixtures.pool)
+        }
+        #expect(generated == reference)
+    }
+}
+
+@Suite("Batched forward passes")
+struct BatchedForwardTests {
+    @Test("A ragged batch of prefill, verification and decode rows equals running each sequence alone, bit for bit")
+    func raggedBatchEqualsSequential() throws {
+        let model = try TransformerModel.load(from: Fixtures.folder("tiny-llama"))
+        let vocab = model.config.vocabSize
+        let prompts: [[Int]] = [
+            Array(0..<40).map { ($0 * 37 + 5) % vocab },   // long: a BLAS prefill chunk
+            [3, 17, 250, 99, 42],                          // short: batch-invariant rows
+            [7],
+            Array(0..<20).map { ($0 * 11 + 1) % vocab },
+        ]
+        let continuations: [[Int]] = [[5, 6, 7, 8], [9], [10, 11], [12, 13, 14]]
+
+        func run(batched: Bool) throws -> [[[Float]]] {
+            let caches = try prompts.map { _ in try model.makeCache() }
+            var results: [[[Float]]] = Array(repeating: [], count: prompts.count)
+            func collect(_ requests: [TransformerModel.Request], into indices: [Int]) throws {
+                let output = try model.forward(requests, pool: Fixtures.pool)
+                for (slot, index) in indices.enumerated() {
+                    for row in 0..<output.logitRanges[slot].count {
+                        results[index].append(rowArray(output.logits(request: slot, row: row), vocab))
+                    }
+                }
+            }
+            for phase in [prompts, continuations] {
+                let requests = phase.enumerated().map { TransformerModel.Request(cache: caches[$0.offset], tokens: $0.element, logits: .all) }
+                if batched {
+                    try collect(requests, into: Array(phase.indices))
+                } else {
+                    for index in phase.indices { try collect([requests[index]], into: [index]) }
+                }
+            }
+            return results
+        }
+        let alone = try run(batched: false)
+        let together = try run(batched: true)
+        for sequence in prompts.indices {
+            for (row, (a, b)) in zip(alone[sequence], together[sequence]).enumerated() where a != b {
+                let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+                Issue.record("sequence \(sequence) row \(row) differs by up to \(worst)")
+                break
+            }
+            #expect(alone[sequence].count == together[sequence].count)
+        }
+    }
+
+    @Test("Rolling the cache back and recomputing gives the same logits as never having gone further")
+    func rollback() throws {
+        let model = try TransformerModel.load(from: Fixtures.folder("tiny-qwen3"))
+        let cache = try model.makeCache()
+        _ = try model.forward([.init(cache: cache, tokens: [1, 2, 3, 4], logits: .none)], pool: Fixtures.pool)
+        let first = try model.forward([.init(cache: cache, tokens: [5, 6, 7], logits: .all)], pool: Fixtures.pool)
+        let expected = rowArray(first.logits(request: 0, row: 0), model.config.vocabSize)
+        cache.truncate(to: 4)
+        let again = try model.forward([.init(cache: cache, tokens: [5, 9], logits: .all)], pool: Fixtures.pool)
+        #expect(rowArray(again.logits(request: 0, row: 0), model.config.vocabSize) == expected)
+        #expect(cache.length == 6)
+    }
+
+    @Test("Tokens outside the vocabulary and a full cache are errors, not crashes")
+    func badInput() throws {
+        let model = try TransformerModel.load(from: Fixtures.folder("tiny-llama"))
+        let cache = try model.makeCache(capacity: 4)
+        #expect(throws: TransformerModel.ForwardError.self) {
+            try model.forward([.init(cache: cache, tokens: [384], logits: .last)], pool: Fixtures.pool)
+        }
+        #expect(throws: TransformerModel.ForwardError.self) {
+            try model.forward([.init(cache: cache, tokens: [1, 2, 3, 4, 5], logits: .last)], pool: Fixtures.pool)
+        }
+        #expect(cache.length == 0)
+    }
+}
