@@ -1,0 +1,59 @@
+import Foundation
+import Tensors
+
+extension SpeculativeEngine {
+    /// Appends emitted tokens one at a time, applying the stop rules after each (min_tokens gate,
+    /// EOS, stop token ids, stop strings, max_tokens, context length); nothing past the first
+    /// stop is kept. `logits[i]` is the verifier row that produced `tokens[i]`.
+    func emit(_ tokens: [Int], logits: [UnsafePointer<Float>], for sequence: SequenceState) {
+        let request = sequence.request
+        for (index, token) in tokens.enumerated() where !sequence.isFinished {
+            sequence.output.append(token)
+            sequence.newTokens.append(token)
+            sequence.lastToken = token
+            if let count = request.logprobs, index < logits.count {
+                sequence.newLogprobs.append(logprob(of: token, in: logits[index], alternatives: count))
+            }
+            let generated = sequence.output.count
+            let stopsAllowed = generated >= request.minTokens
+            if stopsAllowed, !request.ignoreEOS, configuration.eosTokenIds.contains(token) {
+                finish(sequence, .stop, reason: .eos)
+            } else if stopsAllowed, request.stopTokenIds.contains(token) {
+                finish(sequence, .stop, reason: .token(token))
+            } else if let stop = sequence.text.append(token), stopsAllowed {
+                finish(sequence, .stop, reason: .string(stop))
+            } else if generated >= request.maxTokens || sequence.length >= configuration.maxModelLength {
+                finish(sequence, .length, reason: nil)
+            }
+        }
+    }
+
+    private func finish(_ sequence: SequenceState, _ reason: FinishReason, reason stop: StopReason?) {
+        sequence.finish = reason
+        sequence.stopReason = stop
+    }
+
+    /// Log-softmax of the raw verifier logits at the emitted token, and the top alternatives.
+    func logprob(of token: Int, in logits: UnsafePointer<Float>, alternatives: Int) -> TokenLogprob {
+        let vocab = verifier.config.vocabSize
+        var maxLogit = -Float.infinity
+        for i in 0..<vocab where logits[i] > maxLogit { maxLogit = logits[i] }
+        var sum = 0.0
+        for i in 0..<vocab { sum += Foundation.exp(Double(logits[i] - maxLogit)) }
+        let logNormaliser = Float(Foundation.log(sum)) + maxLogit
+        var top: [TokenLogprob.Alternative] = []
+        if alternatives > 0 {
+            var best: [(Int, Float)] = []
+            for i in 0..<vocab {
+                let value = logits[i]
+                if best.count < alternatives || value > best[best.count - 1].1 {
+                    let position = best.firstIndex { value > $0.1 } ?? best.count
+                    best.insert((i, value), at: position)
+                    if best.count > alternatives { best.removeLast() }
+                }
+            }
+            top = best.map { .init(token: $0.0, logprob: $0.1 - logNormaliser) }
+        }
+        return TokenLogprob(token: token, logprob: logits[token] - logNormaliser, top: top)
+    }
+}

@@ -1,0 +1,129 @@
+/// What a client asks of the engine, in token ids (the server tokenizes).
+public struct GenerationRequest: Sendable {
+    public var prompt: [Int]
+    public var sampling: SamplingParameters
+    /// Tokens to generate at most.
+    public var maxTokens: Int
+    /// EOS and stop tokens are ignored until this many tokens were generated.
+    public var minTokens: Int
+    public var stopTokenIds: Set<Int>
+    /// Generation ends before the first occurrence of any of these strings (not included).
+    public var stopStrings: [String]
+    public var ignoreEOS: Bool
+    /// Return log-probabilities of each emitted token and this many alternatives.
+    public var logprobs: Int?
+    /// Pins the number of draft tokens per step (0 = plain decoding); nil lets the engine adapt.
+    public var speculativeTokens: Int?
+
+    public init(prompt: [Int], sampling: SamplingParameters = .greedy, maxTokens: Int, minTokens: Int = 0,
+                stopTokenIds: Set<Int> = [], stopStrings: [String] = [], ignoreEOS: Bool = false,
+                logprobs: Int? = nil, speculativeTokens: Int? = nil) {
+        self.prompt = prompt
+        self.sampling = sampling
+        self.maxTokens = maxTokens
+        self.minTokens = minTokens
+        self.stopTokenIds = stopTokenIds
+        self.stopStrings = stopStrings
+        self.ignoreEOS = ignoreEOS
+        self.logprobs = logprobs
+        self.speculativeTokens = speculativeTokens
+    }
+}
+
+public enum FinishReason: String, Sendable, Equatable {
+    /// EOS, a stop token or a stop string.
+    case stop
+    /// `max_tokens` or the context length.
+    case length
+    /// Cancelled (client gone, server shutting down) or failed.
+    case abort
+}
+
+/// What stopped a request with `FinishReason.stop` (OpenAI's `stop_reason`).
+public enum StopReason: Sendable, Equatable {
+    case eos
+    case token(Int)
+    case string(String)
+}
+
+/// Log-probability of an emitted token and the most likely alternatives at its position.
+public struct TokenLogprob: Sendable, Equatable {
+    public let token: Int
+    public let logprob: Float
+    public let top: [Alternative]
+
+    public struct Alternative: Sendable, Equatable {
+        public let token: Int
+        public let logprob: Float
+    }
+}
+
+/// Acceptance counters, per request and in total.
+public struct SpeculationStats: Sendable, Equatable {
+    /// Verification steps that checked at least one draft token.
+    public var drafts = 0
+    public var draftTokens = 0
+    public var acceptedTokens = 0
+    /// `acceptedPerPosition[i]`: drafts whose token at position i was accepted.
+    public var acceptedPerPosition: [Int] = []
+    /// Verifier passes that emitted tokens for the request, and the tokens they emitted.
+    public var verifierSteps = 0
+    public var emittedTokens = 0
+
+    public init() {}
+
+    /// Emitted tokens per verifier pass (1 without speculation).
+    public var meanAcceptanceLength: Double {
+        verifierSteps == 0 ? 0 : Double(emittedTokens) / Double(verifierSteps)
+    }
+
+    /// vLLM's definition: 1 + accepted / drafts.
+    public var vllmAcceptanceLength: Double {
+        drafts == 0 ? 1 : 1 + Double(acceptedTokens) / Double(drafts)
+    }
+
+    mutating func record(draftCount: Int, accepted: Int) {
+        guard draftCount > 0 else { return }
+        drafts += 1
+        draftTokens += draftCount
+        acceptedTokens += accepted
+        if acceptedPerPosition.count < draftCount {
+            acceptedPerPosition += Array(repeating: 0, count: draftCount - acceptedPerPosition.count)
+        }
+        for position in 0..<accepted { acceptedPerPosition[position] += 1 }
+    }
+
+    public mutating func add(_ other: SpeculationStats) {
+        drafts += other.drafts
+        draftTokens += other.draftTokens
+        acceptedTokens += other.acceptedTokens
+        verifierSteps += other.verifierSteps
+        emittedTokens += other.emittedTokens
+        if acceptedPerPosition.count < other.acceptedPerPosition.count {
+            acceptedPerPosition += Array(repeating: 0, count: other.acceptedPerPosition.count - acceptedPerPosition.count)
+        }
+        for (index, value) in other.acceptedPerPosition.enumerated() { acceptedPerPosition[index] += value }
+    }
+}
+
+/// Output of one engine step for one request.
+public struct GenerationEvent: Sendable {
+    public let requestId: Int
+    /// Tokens emitted this step (after stop handling).
+    public let tokens: [Int]
+    /// Text that became final this step (stop-string prefixes are held back until resolved).
+    public let text: String
+    public let logprobs: [TokenLogprob]
+    public let finish: FinishReason?
+    public let stopReason: StopReason?
+    /// Set on the finishing event.
+    public let stats: SpeculationStats?
+    public let promptTokens: Int
+    public let generatedTokens: Int
+}
+
+/// Turns emitted token ids into text incrementally, never splitting a UTF-8 character.
+public protocol TextStream {
+    mutating func append(_ token: Int) -> String
+    mutating func finish() -> String
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Models
+import Synchronization
+
+/// Everything the engine keeps for one running request. Owned by the engine loop; only
+/// `cancelled` is touched from other threads.
+final class SequenceState {
+    let id: Int
+    let request: GenerationRequest
+    var verifierCache: KVCache?
+    var draftCache: KVCache?
+    /// Prompt tokens already in the verifier cache.
+    var prefilled = 0
+    var output: [Int] = []
+    /// The newest token: emitted, not yet in the verifier cache.
+    var lastToken = -1
+    /// Draft tokens to verify in the next step.
+    var drafts: [Int] = []
+    /// Rows waiting for the draft's context pass: the token at position t+1 and the verifier
+    /// features at position t, for consecutive positions starting at `draftSynced`.
+    var pendingTokens: [Int] = []
+    var pendingFeatures: [Float] = []
+    /// Draft cache positions built from verifier features (chain entries lie beyond).
+    var draftSynced = 0
+    var text: OutputText
+    var random: RandomSource
+    var stats = SpeculationStats()
+    var controller: AdaptiveSpeculation
+    var finish: FinishReason?
+    var stopReason: StopReason?
+    let cancelled = Atomic<Bool>(false)
+    /// Tokens emitted since the last event.
+    var newTokens: [Int] = []
+    var newLogprobs: [TokenLogprob] = []
+    var firstTokenEmitted = false
+
+    init(id: Int, request: GenerationRequest, verifierCache: KVCache, draftCache: KVCache?, text: OutputText,
+         controller: AdaptiveSpeculation) {
+        self.id = id
+        self.request = request
+        self.verifierCache = verifierCache
+        self.draftCache = draftCache
+        self.text = text
+        self.controller = controller
+        random = request.sampling.seed.map { RandomSource(seed: $0) } ?? RandomSource()
+    }
+
+    var isPrefilling: Bool { prefilled < request.prompt.count }
+    var isFinished: Bool { finish != nil }
+    /// Tokens in the sequence so far (prompt and output).
+    var length: Int { request.prompt.count + output.count }
+
+    /// Frees both caches at once (finished or cancelled requests).
+    func release() {
+        verifierCache = nil
+        draftCache = nil
+        pendingFeatures = []
+        pendingTokens = []
+        drafts = []
+    }
+}

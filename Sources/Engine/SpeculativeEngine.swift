@@ -1,0 +1,151 @@
+import Foundation
+import Models
+import Tensors
+
+/// Runs many requests together: chunked prefill, batched EAGLE-3 drafting and batched
+/// verification, one step at a time.
+///
+/// Each `step()` is "verify the drafts proposed last step, then draft for the next step"
+/// (vLLM's order): one verifier forward over every running sequence (its last token plus its
+/// drafts, or a prefill chunk), acceptance per sequence, rollback of rejected positions in both
+/// caches, then one batched draft context pass and `k - 1` batched chain steps. Greedy requests
+/// emit exactly the tokens plain greedy decoding would; sampled requests follow the verifier's
+/// distribution exactly. Not thread-safe: the scheduler's loop owns it.
+public final class SpeculativeEngine {
+    public struct Configuration: Sendable {
+        /// Most draft tokens per step (the speculator's default proposal length unless set).
+        public var maxSpeculativeTokens: Int
+        /// Pins k for every request that does not pin its own (nil: adaptive).
+        public var speculativeTokens: Int?
+        /// Prompt tokens per prefill chunk; prompts are always cut at multiples of this, so a
+        /// prompt's arithmetic never depends on what else is running.
+        public var prefillChunk: Int
+        /// Verifier rows per step, drafts and prefill chunks included (at least one chunk runs).
+        public var maxBatchTokens: Int
+        /// Longest sequence (prompt + output) a request may reach.
+        public var maxModelLength: Int
+        public var eosTokenIds: Set<Int>
+
+        public init(maxSpeculativeTokens: Int = 3, speculativeTokens: Int? = nil, prefillChunk: Int = 256,
+                    maxBatchTokens: Int = 512, maxModelLength: Int, eosTokenIds: Set<Int>) {
+            self.maxSpeculativeTokens = maxSpeculativeTokens
+            self.speculativeTokens = speculativeTokens
+            self.prefillChunk = prefillChunk
+            self.maxBatchTokens = maxBatchTokens
+            self.maxModelLength = maxModelLength
+            self.eosTokenIds = eosTokenIds
+        }
+    }
+
+    public enum EngineError: Error, CustomStringConvertible {
+        case promptTooLong(tokens: Int, limit: Int)
+        case emptyPrompt
+        case invalidToken(Int)
+        public var description: String {
+            switch self {
+            case let .promptTooLong(tokens, limit): return "the prompt has \(tokens) tokens; the limit is \(limit)"
+            case .emptyPrompt: return "the prompt is empty"
+            case let .invalidToken(token): return "token id \(token) is outside the vocabulary"
+            }
+        }
+    }
+
+    public let verifier: TransformerModel
+    public let draft: Eagle3DraftModel?
+    public private(set) var configuration: Configuration
+    public let pool: ThreadPool
+    let makeTextStream: () -> any TextStream
+
+    var sequences: [SequenceState] = []
+    private var nextId = 0
+    var sampler: Sampler
+    var costs: SpeculationCosts
+    /// Totals over every finished and running request.
+    public private(set) var totals = SpeculationStats()
+    /// Copies of the verifier features a step's draft context pass needs.
+    var hiddenScratch: [Float] = []
+
+    public init(verifier: TransformerModel, draft: Eagle3DraftModel?, configuration: Configuration,
+                pool: ThreadPool, makeTextStream: @escaping () -> any TextStream) {
+        self.verifier = verifier
+        self.draft = draft
+        var configuration = configuration
+        configuration.maxModelLength = min(configuration.maxModelLength, verifier.config.maxPositions)
+        if draft == nil { configuration.maxSpeculativeTokens = 0 }
+        self.configuration = configuration
+        self.pool = pool
+        self.makeTextStream = makeTextStream
+        sampler = Sampler(vocabularySize: verifier.config.vocabSize)
+        costs = SpeculationCosts(maxDraft: configuration.maxSpeculativeTokens)
+    }
+
+    public var activeCount: Int { sequences.count }
+    public var hasWork: Bool { !sequences.isEmpty }
+
+    /// Admits a request; it starts prefilling in the next step. Returns its id.
+    @discardableResult
+    public func add(_ request: GenerationRequest) throws -> Int {
+        guard !request.prompt.isEmpty else { throw EngineError.emptyPrompt }
+        if let bad = request.prompt.first(where: { $0 < 0 || $0 >= verifier.config.vocabSize }) {
+            throw EngineError.invalidToken(bad)
+        }
+        let limit = configuration.maxModelLength
+        guard request.prompt.count < limit else { throw EngineError.promptTooLong(tokens: request.prompt.count, limit: limit) }
+        let maxDraft = draft == nil ? 0 : configuration.maxSpeculativeTokens
+        let capacity = min(limit, request.prompt.count + request.maxTokens + maxDraft + 2)
+        let verifierCache = try verifier.makeCache(capacity: capacity)
+        let draftCache = try draft.map { try $0.makeCache(capacity: capacity) }
+        let pinned = request.speculativeTokens ?? configuration.speculativeTokens
+        let state = SequenceState(
+            id: nextId, request: request, verifierCache: verifierCache, draftCache: draftCache,
+            text: OutputText(stream: makeTextStream(), stopStrings: request.stopStrings),
+            controller: AdaptiveSpeculation(maxTokens: draft == nil ? 0 : configuration.maxSpeculativeTokens,
+                                            pinned: draft == nil ? 0 : pinned))
+        nextId += 1
+        sequences.append(state)
+        return state.id
+    }
+
+    /// Marks a request cancelled (any thread); its caches are freed at the next step.
+    public func cancel(_ id: Int) {
+        sequences.first { $0.id == id }?.cancelled.store(true, ordering: .releasing)
+    }
+
+    /// Runs one step and returns the events it produced (one per request that made progress).
+    public func step() throws -> [GenerationEvent] {
+        var events: [GenerationEvent] = []
+        for sequence in sequences where sequence.cancelled.load(ordering: .acquiring) && !sequence.isFinished {
+            sequence.finish = .abort
+            events.append(makeEvent(sequence, flush: false))
+        }
+        sequences.removeAll { $0.isFinished }
+        guard !sequences.isEmpty else { return events }
+
+        let plan = planVerification()
+        try verify(plan)
+        for sequence in plan.map(\.sequence) where sequence.isFinished || !sequence.newTokens.isEmpty {
+            events.append(makeEvent(sequence, flush: true))
+        }
+        for sequence in sequences where sequence.isFinished {
+            totals.add(sequence.stats)
+            sequence.release()
+        }
+        sequences.removeAll { $0.isFinished }
+        try proposeDrafts()
+        return events
+    }
+
+    /// Builds a request's event from what it emitted since the last one.
+    func makeEvent(_ sequence: SequenceState, flush: Bool) -> GenerationEvent {
+        let text = sequence.isFinished ? sequence.text.takeAll(flush: flush && sequence.finish != .abort)
+                                       : sequence.text.takeReleasable()
+        let event = GenerationEvent(
+            requestId: sequence.id, tokens: sequence.newTokens, text: text, logprobs: sequence.newLogprobs,
+            finish: sequence.finish, stopReason: sequence.stopReason,
+            stats: sequence.isFinished ? sequence.stats : nil, promptTokens: sequence.request.prompt.count,
+            generatedTokens: sequence.output.count)
+        sequence.newTokens.removeAll(keepingCapacity: true)
+        sequence.newLogprobs.removeAll(keepingCapacity: true)
+        return event
+    }
+}

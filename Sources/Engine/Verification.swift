@@ -1,0 +1,159 @@
+import Foundation
+import Models
+import Tensors
+
+/// One sequence's part of a verifier pass.
+struct VerificationItem {
+    let sequence: SequenceState
+    let cache: KVCache
+    let tokens: [Int]
+    /// A prefill chunk (`tokens` are prompt tokens) rather than last token + drafts.
+    let isPrefill: Bool
+    /// The chunk completes the prompt (its last row's logits give the first output token).
+    let completesPrompt: Bool
+}
+
+extension SpeculativeEngine {
+    /// Decoding sequences first (their last token and drafts), then prefill chunks while the
+    /// token budget lasts; at least one chunk runs every step so prompts always progress.
+    func planVerification() -> [VerificationItem] {
+        var items: [VerificationItem] = []
+        var budget = configuration.maxBatchTokens
+        for sequence in sequences where !sequence.isPrefilling {
+            guard let cache = sequence.verifierCache else { continue }
+            let tokens = [sequence.lastToken] + sequence.drafts
+            items.append(VerificationItem(sequence: sequence, cache: cache, tokens: tokens, isPrefill: false,
+                                          completesPrompt: false))
+            budget -= tokens.count
+        }
+        var ranChunk = false
+        for sequence in sequences where sequence.isPrefilling {
+            guard let cache = sequence.verifierCache else { continue }
+            let prompt = sequence.request.prompt
+            let chunkEnd = min(prompt.count, (sequence.prefilled / configuration.prefillChunk + 1) * configuration.prefillChunk)
+            let count = chunkEnd - sequence.prefilled
+            if ranChunk && count > budget { break }
+            items.append(VerificationItem(sequence: sequence, cache: cache, tokens: Array(prompt[sequence.prefilled..<chunkEnd]),
+                                          isPrefill: true, completesPrompt: chunkEnd == prompt.count))
+            budget -= count
+            ranChunk = true
+        }
+        return items
+    }
+
+    /// Runs the verifier over the plan and applies its results to every sequence.
+    func verify(_ items: [VerificationItem]) throws {
+        guard !items.isEmpty else { return }
+        let requests = items.map { item -> TransformerModel.Request in
+            let logits: TransformerModel.LogitRows = item.isPrefill ? (item.completesPrompt ? .last : .none) : .all
+            return TransformerModel.Request(cache: item.cache, tokens: item.tokens, logits: logits)
+        }
+        let auxiliaryLayers = draft?.config.auxiliaryLayerIds ?? []
+        let start = DispatchTime.now().uptimeNanoseconds
+        let output = try verifier.forward(requests, auxiliaryLayers: auxiliaryLayers, pool: pool)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let decoding = items.filter { !$0.isPrefill }
+        if !decoding.isEmpty, decoding.count == items.count {
+            let rows = decoding.map(\.tokens.count)
+            if rows.allSatisfy({ $0 == rows[0] }) {
+                costs.observeVerify(rowsPerSequence: rows[0], seconds: seconds)
+            }
+        }
+        for (index, item) in items.enumerated() {
+            if item.isPrefill {
+                finishPrefillChunk(item, output: output, index: index)
+            } else {
+                accept(item, output: output, index: index)
+            }
+        }
+    }
+
+    /// Queues verifier features of `rows` rows (starting at `firstRow` of request `index`) for
+    /// the draft's context pass, with the tokens that follow each position.
+    func queueDraftContext(_ sequence: SequenceState, output: TransformerModel.Output, index: Int,
+                           firstRow: Int, rows: Int, nextTokens: ArraySlice<Int>) {
+        guard draft != nil, let auxiliary = output.auxiliary, rows > 0 else { return }
+        let width = output.auxiliaryWidth
+        let start = auxiliary + (output.rowRanges[index].lowerBound + firstRow) * width
+        sequence.pendingFeatures.append(contentsOf: UnsafeBufferPointer(start: start, count: rows * width))
+        sequence.pendingTokens.append(contentsOf: nextTokens)
+    }
+
+    private func finishPrefillChunk(_ item: VerificationItem, output: TransformerModel.Output, index: Int) {
+        let sequence = item.sequence
+        let prompt = sequence.request.prompt
+        let start = sequence.prefilled
+        sequence.prefilled += item.tokens.count
+        if !item.completesPrompt {
+            queueDraftContext(sequence, output: output, index: index, firstRow: 0, rows: item.tokens.count,
+                              nextTokens: prompt[(start + 1)...(start + item.tokens.count)])
+            return
+        }
+        let logits = UnsafePointer(output.logits(request: index, row: 0))
+        let token = chooseToken(sequence, logits: logits)
+        queueDraftContext(sequence, output: output, index: index, firstRow: 0, rows: item.tokens.count,
+                          nextTokens: prompt[(start + 1)...] + [token])
+        sequence.stats.verifierSteps += 1
+        sequence.stats.emittedTokens += 1
+        emit([token], logits: [UnsafePointer(logits)], for: sequence)
+    }
+
+    /// Samples (or takes the argmax of) a row with the request's parameters.
+    func chooseToken(_ sequence: SequenceState, logits: UnsafePointer<Float>) -> Int {
+        let parameters = sequence.request.sampling
+        if parameters.isGreedy { return Sampler.argmax(logits, count: verifier.config.vocabSize) }
+        let distribution = sampler.distribution(logits, parameters)
+        return Sampler.sample(distribution, using: &sequence.random)
+    }
+
+    /// Checks the drafts of one sequence against its verifier rows and emits the accepted
+    /// tokens plus one verifier token (the correction, or the bonus after a full match).
+    private func accept(_ item: VerificationItem, output: TransformerModel.Output, index: Int) {
+        let sequence = item.sequence
+        let drafts = sequence.drafts
+        let parameters = sequence.request.sampling
+        let vocab = verifier.config.vocabSize
+        var emitted: [Int] = []
+        var rows: [UnsafePointer<Float>] = []
+        var accepted = 0
+        for (position, draftToken) in drafts.enumerated() {
+            let logits = UnsafePointer(output.logits(request: index, row: position))
+            rows.append(logits)
+            if parameters.isGreedy {
+                let best = Sampler.argmax(logits, count: vocab)
+                emitted.append(best)
+                if best != draftToken { break }
+            } else {
+                // The draft is a point mass q = 1 at its token: accept with probability p(d);
+                // otherwise resample from p with d removed (the normalised residual p - q).
+                let distribution = sampler.distribution(logits, parameters)
+                if Double(distribution[draftToken]) > sequence.random.uniform() {
+                    emitted.append(draftToken)
+                } else {
+                    emitted.append(Sampler.sample(distribution, excluding: draftToken, using: &sequence.random))
+                    break
+                }
+            }
+            accepted += 1
+        }
+        if accepted == drafts.count {
+            let bonus = UnsafePointer(output.logits(request: index, row: drafts.count))
+            rows.append(bonus)
+            emitted.append(chooseToken(sequence, logits: bonus))
+        }
+        sequence.stats.record(draftCount: drafts.count, accepted: accepted)
+        sequence.controller.record(proposed: drafts.count, accepted: accepted)
+        sequence.stats.verifierSteps += 1
+        sequence.stats.emittedTokens += emitted.count
+
+        // Keep the verifier cache up to the last accepted position: the last token (position n)
+        // and the accepted drafts; the newest emitted token is not in the cache yet.
+        let basePosition = item.cache.length - item.tokens.count
+        item.cache.truncate(to: basePosition + accepted + 1)
+        // Draft context rows: positions n ... n + accepted, each followed by the next emitted token.
+        queueDraftContext(sequence, output: output, index: index, firstRow: 0, rows: accepted + 1,
+                          nextTokens: emitted[...])
+        sequence.drafts.removeAll(keepingCapacity: true)
+        emit(emitted, logits: rows, for: sequence)
+    }
+}

@@ -1,6 +1,0 @@
-import Testing
-import Engine
-
-@Suite struct EngineModuleLinks {
-    @Test("The Engine module builds and links") func links() { #expect(Bool(true)) }
-}

@@ -1,0 +1,116 @@
+import Engine
+import Models
+import Testing
+
+@Suite("Greedy speculative decoding is lossless")
+struct LosslessTests {
+    @Test("With the draft, every k and batch size gives exactly the tokens of plain greedy decoding run one at a time",
+          arguments: [1, 2, 3, 4, 5])
+    func greedyEqualsPlain(k: Int) throws {
+        let verifier = try TinyModels.verifier()
+        let draft = try TinyModels.draft(for: verifier)
+        let prompts = TinyModels.prompts(8)
+        var plain: [[Int]] = []
+        for prompt in prompts {
+            let engine = TinyModels.engine(verifier: verifier, draft: nil)
+            plain.append(try TinyModels.run(engine, [GenerationRequest(prompt: prompt, maxTokens: 40)])[0].tokens)
+        }
+        for batch in [1, 4, 8] {
+            let engine = TinyModels.engine(verifier: verifier, draft: draft, speculativeTokens: k)
+            var speculative: [[Int]] = []
+            for start in stride(from: 0, to: prompts.count, by: batch) {
+                let group = prompts[start..<min(start + batch, prompts.count)].map { GenerationRequest(prompt: $0, maxTokens: 40) }
+                speculative += try TinyModels.run(engine, group).map(\.tokens)
+            }
+            #expect(speculative == plain, "k = \(k), batch = \(batch)")
+            #expect(engine.totals.drafts > 0)
+        }
+    }
+
+    @Test("Adaptive speculation is lossless too, and records acceptance telemetry")
+    func adaptiveIsLossless() throws {
+        let verifier = try TinyModels.verifier()
+        let draft = try TinyModels.draft(for: verifier)
+        let prompts = TinyModels.prompts(6)
+        let plain = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil),
+                                       prompts.map { GenerationRequest(prompt: $0, maxTokens: 50) }).map(\.tokens)
+        let engine = TinyModels.engine(verifier: verifier, draft: draft)
+        let results = try TinyModels.run(engine, prompts.map { GenerationRequest(prompt: $0, maxTokens: 50) })
+        #expect(results.map(\.tokens) == plain)
+        let stats = try #require(results[0].last.stats)
+        #expect(stats.emittedTokens == 50)
+        #expect(stats.acceptedPerPosition.first ?? 0 <= stats.drafts)
+        #expect(stats.acceptedTokens == stats.acceptedPerPosition.reduce(0, +))
+    }
+
+    @Test("Stop tokens and stop strings inside an accepted run end the output exactly where plain decoding ends it")
+    func stopsInsideAcceptedRuns() throws {
+        let verifier = try TinyModels.verifier()
+        let draft = try TinyModels.draft(for: verifier)
+        let prompt = TinyModels.prompts(3)[2]
+        let reference = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil),
+                                           [GenerationRequest(prompt: prompt, maxTokens: 30)])[0].tokens
+        let stopToken = reference[9]
+        let firstStop = try #require(reference.firstIndex(of: stopToken))
+        for k in [2, 4] {
+            let engine = TinyModels.engine(verifier: verifier, draft: draft, speculativeTokens: k)
+            let byToken = try TinyModels.run(engine, [GenerationRequest(prompt: prompt, maxTokens: 30, stopTokenIds: [stopToken])])[0]
+            #expect(byToken.tokens == Array(reference[...firstStop]))
+            #expect(byToken.last.finish == .stop && byToken.last.stopReason == .token(stopToken))
+
+            let stopString = "[\(reference[5])][\(reference[6])]"
+            let byString = try TinyModels.run(engine, [GenerationRequest(prompt: prompt, maxTokens: 30, stopStrings: [stopString])])[0]
+            let fullText = reference.map { "[\($0)]" }.joined()
+            let cut = try #require(fullText.range(of: stopString))
+            #expect(byString.text == String(fullText[..<cut.lowerBound]))
+            #expect(byString.last.finish == .stop && byString.last.stopReason == .string(stopString))
+
+            let eosEngine = TinyModels.engine(verifier: verifier, draft: draft, speculativeTokens: k, eos: [stopToken])
+            let byEOS = try TinyModels.run(eosEngine, [GenerationRequest(prompt: prompt, maxTokens: 30)])[0]
+            #expect(byEOS.tokens == Array(reference[...firstStop]) && byEOS.last.stopReason == .eos)
+            let ignoring = try TinyModels.run(eosEngine, [GenerationRequest(prompt: prompt, maxTokens: 30, ignoreEOS: true)])[0]
+            #expect(ignoring.tokens == reference && ignoring.last.finish == .length)
+        }
+    }
+
+    @Test("max_tokens and min_tokens are honoured mid-run")
+    func tokenLimits() throws {
+        let verifier = try TinyModels.verifier()
+        let draft = try TinyModels.draft(for: verifier)
+        let prompt = TinyModels.prompts(2)[1]
+        let reference = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil),
+                                           [GenerationRequest(prompt: prompt, maxTokens: 20)])[0].tokens
+        let engine = TinyModels.engine(verifier: verifier, draft: draft, speculativeTokens: 5)
+        for limit in [1, 2, 7] {
+            let result = try TinyModels.run(engine, [GenerationRequest(prompt: prompt, maxTokens: limit)])[0]
+            #expect(result.tokens == Array(reference.prefix(limit)) && result.last.finish == .length)
+        }
+        let stopToken = reference[0]
+        let minTokens = try TinyModels.run(engine, [GenerationRequest(prompt: prompt, maxTokens: 20, minTokens: 5,
+                                                                      stopTokenIds: [stopToken])])[0]
+        let later = reference.dropFirst(4).firstIndex(of: stopToken).map { Array(reference[...$0]) } ?? reference
+        #expect(minTokens.tokens == later)
+    }
+
+    @Test("Cancelling a request frees it at the next step and reports abort")
+    func cancellation() throws {
+        let verifier = try TinyModels.verifier()
+        let engine = TinyModels.engine(verifier: verifier, draft: try TinyModels.draft(for: verifier), speculativeTokens: 3)
+        let id = try engine.add(GenerationRequest(prompt: [1, 2, 3], maxTokens: 100))
+        _ = try engine.step()
+        engine.cancel(id)
+        let events = try engine.step()
+        #expect(events.contains { $0.requestId == id && $0.finish == .abort })
+        #expect(!engine.hasWork)
+    }
+
+    @Test("Bad requests are rejected with errors")
+    func badRequests() throws {
+        let engine = TinyModels.engine(verifier: try TinyModels.verifier(), draft: nil)
+        #expect(throws: SpeculativeEngine.EngineError.self) { try engine.add(GenerationRequest(prompt: [], maxTokens: 5)) }
+        #expect(throws: SpeculativeEngine.EngineError.self) { try engine.add(GenerationRequest(prompt: [384], maxTokens: 5)) }
+        #expect(throws: SpeculativeEngine.EngineError.self) {
+            try engine.add(GenerationRequest(prompt: Array(repeating: 1, count: 300), maxTokens: 5))
+        }
+    }
+}
