@@ -25,6 +25,26 @@ enum TinyModels {
         return try Eagle3DraftModel.load(folder: folder, config: config, verifier: verifier)
     }
 
+    /// The tiny draft with its head cut to one row that maps to `token`: it always proposes
+    /// `token`. Random tiny drafts almost never agree with the random verifier; this one agrees
+    /// whenever the verifier likes `token`, so both acceptance and rejection get exercised.
+    static func constantDraft(proposing token: Int, verifier: TransformerModel) throws -> Eagle3DraftModel {
+        let base = try draft(for: verifier)
+        var config = base.config
+        config.draftVocabSize = 1
+        let head = Linear(weight: Tensor(shape: [1, base.hiddenSize], values: Array(repeating: 0.01, count: base.hiddenSize)))
+        return Eagle3DraftModel(config: config, embedding: base.embedding, fc: base.fc, inputNorm: base.inputNorm,
+                                fcNorms: base.fcNorms, hiddenNorm: base.hiddenNorm, layers: base.layers,
+                                finalNorm: base.finalNorm, head: head, draftToTarget: [token])
+    }
+
+    /// The token that occurs most often in `outputs`.
+    static func mostFrequent(_ outputs: [[Int]]) -> Int {
+        var counts: [Int: Int] = [:]
+        for token in outputs.joined() { counts[token, default: 0] += 1 }
+        return counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? 0
+    }
+
     static func engine(verifier: TransformerModel, draft: Eagle3DraftModel?, speculativeTokens: Int? = nil,
                        maxSpeculativeTokens: Int = 5, eos: Set<Int> = []) -> SpeculativeEngine {
         SpeculativeEngine(
