@@ -38,7 +38,7 @@ let package = Package(
         // Verifier transformers and the EAGLE-3 draft: one file per architecture.
         .target(name: "Models", dependencies: ["Tensors", "Checkpoints", "Configs"], swiftSettings: optimised),
         // Sampling, speculative decoding, batching, the scheduler.
-        .target(name: "Engine", dependencies: ["Models", "Tokenizers", "Configs",
+        .target(name: "Engine", dependencies: ["Models", "Checkpoints", "Tokenizers", "Configs",
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: optimised),
         // HTTP/1.1 on sockets with Foundation and Dispatch: parser, connections, responses.

@@ -5,5 +5,6 @@ import ArgumentParser
 struct Speculators: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speculators",
-        abstract: "EAGLE-3 speculative decoding on the CPU: serve, generate, bench, validate, convert, datagen, train.")
+        abstract: "EAGLE-3 speculative decoding on the CPU: serve, generate, bench, validate, convert, datagen, train.",
+        subcommands: [GenerateCommand.self, TokenizeCommand.self, BenchCommand.self])
 }

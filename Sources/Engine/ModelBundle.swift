@@ -1,0 +1,84 @@
+import Foundation
+import Checkpoints
+import Models
+import Tokenizers
+
+/// A verifier with its tokenizer and chat template, loaded from a Hugging Face folder or a GGUF file.
+public final class ModelBundle: @unchecked Sendable {
+    /// The name clients use for the model (`model` in requests, `/v1/models`).
+    public let name: String
+    public let path: URL
+    public let verifier: TransformerModel
+    public let tokenizer: Tokenizer
+    public let chatTemplate: ChatTemplate?
+    /// Why there is no chat template, when there is none.
+    public let chatTemplateProblem: String?
+    public let eosTokenIds: Set<Int>
+
+    public init(name: String, path: URL, verifier: TransformerModel, tokenizer: Tokenizer) {
+        self.name = name
+        self.path = path
+        self.verifier = verifier
+        self.tokenizer = tokenizer
+        var template: ChatTemplate?
+        var problem: String?
+        if let source = tokenizer.chatTemplateSource {
+            do {
+                template = try ChatTemplate(source, bosToken: tokenizer.bosTokenId.flatMap { tokenizer.token(forId: $0) })
+            } catch {
+                problem = "\(error)"
+            }
+        } else {
+            problem = "the model has no chat template"
+        }
+        chatTemplate = template
+        chatTemplateProblem = problem
+        eosTokenIds = tokenizer.eosTokenIds.union(verifier.config.eosTokenIds)
+    }
+
+    /// Loads `path`: a `.gguf` file or a folder with config.json, safetensors and tokenizer.json.
+    public static func load(path: URL, name: String? = nil) throws -> ModelBundle {
+        let servedName = name ?? path.deletingPathExtension().lastPathComponent
+        let source = try openCheckpoint(path)
+        if let gguf = source as? GGUFFile {
+            let fields = try gguf.tokenizerMetadata()
+            let vocabulary = GGUFTokenizerVocabulary(
+                model: fields.model, pre: fields.preTokenizer, tokens: fields.tokens,
+                tokenTypes: (fields.tokenTypes ?? []).map { Int32(truncatingIfNeeded: $0) }, merges: fields.merges ?? [],
+                bosTokenId: fields.bosTokenId, eosTokenId: fields.eosTokenId,
+                eotTokenId: gguf.ggufMetadata["tokenizer.ggml.eot_token_id"]?.intValue,
+                eomTokenId: gguf.ggufMetadata["tokenizer.ggml.eom_token_id"]?.intValue,
+                paddingTokenId: fields.paddingTokenId, unknownTokenId: fields.unknownTokenId,
+                addBosToken: fields.addBosToken, addEosToken: fields.addEosToken, chatTemplate: fields.chatTemplate)
+            return ModelBundle(name: servedName, path: path, verifier: try TransformerModel.load(gguf: gguf),
+                               tokenizer: try Tokenizer(gguf: vocabulary))
+        }
+        let verifier = try TransformerModel.load(config: ModelConfig(huggingFaceFolder: path), weights: source)
+        return ModelBundle(name: servedName, path: path, verifier: verifier, tokenizer: try Tokenizer(folder: path))
+    }
+
+    /// A detokenizer for one request's output (special tokens such as EOS are not shown).
+    public func textStream() -> any TextStream {
+        DetokenizerStream(detokenizer: StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true))
+    }
+}
+
+/// Adapts the tokenizer's streaming detokenizer to the engine.
+struct DetokenizerStream: TextStream {
+    var detokenizer: StreamingDetokenizer
+    mutating func append(_ token: Int) -> String { detokenizer.append(token) }
+    mutating func finish() -> String { detokenizer.flush() }
+}
+
+extension Eagle3DraftModel {
+    /// Loads a speculators-format EAGLE-3 folder for the bundle's verifier.
+    public static func load(folder: URL, verifier: TransformerModel) throws -> Eagle3DraftModel {
+        let url = folder.appendingPathComponent("config.json")
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelConfigError.unreadable(source: url.path, problem: "cannot read the file")
+        }
+        let config = try Eagle3DraftConfig(speculatorsConfig: data, source: url.path, verifierLayerCount: verifier.config.layerCount)
+        return try load(folder: folder, config: config, verifier: verifier)
+    }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Models
+import Tensors
+
+/// `speculators bench spec`: a prompt set with and without the draft in the same run.
+///
+/// For every batch size it first runs plain decoding, then the draft at each pinned k and in
+/// adaptive mode, and prints tokens per second, the speedup over plain decoding measured
+/// moments before, the mean acceptance length, per-position acceptance, and whether the greedy
+/// outputs equal the plain ones token for token.
+struct BenchSpecCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spec", abstract: "Speculative decoding speed and acceptance on a prompt set (default MT-Bench).")
+
+    @OptionGroup var models: ModelOptions
+    @Option(help: "Prompts: MT-Bench question.jsonl (first turns) or JSONL with a \"prompt\" or \"text\" field.")
+    var prompts = "data/mt_bench_question.jsonl"
+    @Option(help: "Use only the first N prompts.") var limit: Int?
+    @Option(help: "New tokens per prompt.") var maxTokens = 128
+    @Option(help: "Draft lengths to pin, comma-separated.") var k = "1,2,3,4,5"
+    @Option(help: "Concurrent requests, comma-separated.") var batch = "1,4,8"
+    @Flag(help: "Also run adaptive speculation.") var adaptive = false
+    @Flag(help: "Send prompts as raw text instead of chat turns.") var raw = false
+
+    func run() throws {
+        let bundle = try models.loadBundle()
+        guard let draft = try models.loadDraft(for: bundle) else {
+            throw CommandFailure("bench spec needs --speculator <folder>")
+        }
+        let texts = try PromptSet.load(path: prompts, limit: limit)
+        let encoded = try texts.map { try PromptEncoding.encode($0, chat: !raw, bundle: bundle) }
+        let pool = ThreadPool(threadCount: models.threads)
+        let ks = k.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        print("verifier \(bundle.path.lastPathComponent), speculator \(models.speculator ?? ""), \(encoded.count) prompts, \(maxTokens) new tokens each, greedy, \(pool.threadCount) threads")
+        var summary: [String] = []
+        for size in batches {
+            let plain = try runSet(bundle: bundle, draft: nil, k: nil, prompts: encoded, batch: size, pool: pool)
+            print(plain.line(label: "batch \(size) plain", baseline: plain))
+            var variants: [(String, Int?)] = ks.map { ("k=\($0)", $0) }
+            if adaptive { variants.append(("adaptive", nil)) }
+            for (label, pinned) in variants {
+                let result = try runSet(bundle: bundle, draft: draft, k: pinned, prompts: encoded, batch: size, pool: pool)
+                let line = result.line(label: "batch \(size) \(label)", baseline: plain)
+                print(line)
+                summary.append(line)
+            }
+        }
+        print("\nsummary")
+        for line in summary { print(line) }
+    }
+
+    struct SetResult {
+        let tokens: Int
+        let seconds: Double
+        let stats: SpeculationStats
+        let outputs: [[Int]]
+
+        var rate: Double { Double(tokens) / seconds }
+
+        func line(label: String, baseline: SetResult) -> String {
+            let positions = stats.acceptedPerPosition.map { String(format: "%.3f", Double($0) / Double(max(stats.drafts, 1))) }
+            let same = zip(outputs, baseline.outputs).filter { $0 == $1 }.count
+            return String(format: "%@: %.1f tok/s, speedup %.3fx, mean acceptance length %.3f, per-position [%@], identical to plain %d/%d",
+                          label, rate, rate / baseline.rate, stats.meanAcceptanceLength,
+                          positions.joined(separator: ", "), same, outputs.count)
+        }
+    }
+
+    /// Runs every prompt with at most `batch` requests in flight (continuous batching).
+    func runSet(bundle: ModelBundle, draft: Eagle3DraftModel?, k: Int?, prompts: [[Int]], batch: Int,
+                pool: ThreadPool) throws -> SetResult {
+        let engine = SpeculativeEngine(
+            verifier: bundle.verifier, draft: draft,
+            configuration: .init(maxSpeculativeTokens: max(k ?? 0, draft?.config.speculativeTokens ?? 0, draft == nil ? 0 : 5),
+                                 speculativeTokens: k, maxModelLength: bundle.verifier.config.maxPositions,
+                                 eosTokenIds: bundle.eosTokenIds),
+            pool: pool, makeTextStream: { bundle.textStream() })
+        var outputs = Array(repeating: [Int](), count: prompts.count)
+        var slotOfRequest: [Int: Int] = [:]
+        var next = 0
+        var stats = SpeculationStats()
+        var tokens = 0
+        let start = now()
+        while next < prompts.count || engine.hasWork {
+            while next < prompts.count && engine.activeCount < batch {
+                let id = try engine.add(GenerationRequest(prompt: prompts[next], maxTokens: maxTokens, ignoreEOS: true))
+                slotOfRequest[id] = next
+                next += 1
+            }
+            for event in try engine.step() {
+                guard let slot = slotOfRequest[event.requestId] else { continue }
+                outputs[slot] += event.tokens
+                tokens += event.tokens.count
+                if let finished = event.stats { stats.add(finished) }
+            }
+        }
+        return SetResult(tokens: tokens, seconds: now() - start, stats: stats, outputs: outputs)
+    }
+}
+
+/// Benchmark prompt files.
+enum PromptSet {
+    /// MT-Bench `question.jsonl` (first turn of `turns`) or JSONL with `prompt`/`text`.
+    static func load(path: String, limit: Int?) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CommandFailure("\(path): cannot read the prompt file (run `make models` to fetch MT-Bench)")
+        }
+        var prompts: [String] = []
+        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
+                throw CommandFailure("\(path):\(number + 1): not a JSON object")
+            }
+            if let turns = object["turns"] as? [String], let first = turns.first {
+                prompts.append(first)
+            } else if let text = (object["prompt"] ?? object["text"]) as? String {
+                prompts.append(text)
+            } else {
+                throw CommandFailure("\(path):\(number + 1): no \"turns\", \"prompt\" or \"text\" field")
+            }
+            if let limit, prompts.count >= limit { break }
+        }
+        return prompts
+    }
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Models
+import Tensors
+
+/// `speculators bench verifier`: prefill and decode speed, the cost of multi-token verification
+/// passes, and decode speed against this machine's measured memory bandwidth, all in one run.
+struct BenchVerifierCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verifier", abstract: "Prefill/decode tokens per second and 1/2/4/8-token pass costs.")
+
+    @OptionGroup var models: ModelOptions
+    @Option(help: "Prompt length for the prefill measurement.") var promptTokens = 512
+    @Option(help: "Tokens decoded per decode run.") var decodeTokens = 128
+    @Option(help: "Repetitions (the median is reported).") var runs = 5
+
+    func run() throws {
+        let bundle = try models.loadBundle()
+        let model = bundle.verifier
+        let pool = ThreadPool(threadCount: models.threads)
+        let vocab = model.config.vocabSize
+        let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % vocab }
+        let weightBytes = Double(weightFloatsReadPerToken(model)) * 4
+
+        print("model: \(bundle.path.path) (\(model.config.architecture.rawValue), \(model.config.layerCount) layers, f32 weights \(String(format: "%.0f", weightBytes / 1e6)) MB read per token)")
+        print("threads: \(pool.threadCount), BLAS kernel: \(BLAS.coreName)")
+        // Warm up: page in the weights and grow the scratch buffers.
+        _ = try model.forward([.init(cache: try model.makeCache(capacity: promptTokens + 8), tokens: prompt, logits: .last)], pool: pool)
+
+        let bandwidth = MemoryBandwidth.measure(pool: pool)
+
+        var prefill: [Double] = []
+        for _ in 0..<max(1, runs / 2) {
+            let cache = try model.makeCache(capacity: promptTokens + 8)
+            let start = now()
+            _ = try model.forward([.init(cache: cache, tokens: prompt, logits: .last)], pool: pool)
+            prefill.append(now() - start)
+        }
+
+        var decode: [Double] = []
+        for _ in 0..<runs {
+            let cache = try model.makeCache(capacity: decodeTokens + 32)
+            var output = try model.forward([.init(cache: cache, tokens: Array(prompt.prefix(16)), logits: .last)], pool: pool)
+            let start = now()
+            for _ in 0..<decodeTokens {
+                let token = Kernels.argmax(output.logits(request: 0, row: 0), count: vocab)
+                output = try model.forward([.init(cache: cache, tokens: [token], logits: .last)], pool: pool)
+            }
+            decode.append((now() - start) / Double(decodeTokens))
+        }
+
+        // Verification passes of m tokens after a 256-token context, rolled back after each.
+        let cache = try model.makeCache(capacity: 300)
+        _ = try model.forward([.init(cache: cache, tokens: Array(prompt.prefix(256)), logits: .none)], pool: pool)
+        var passCost: [Int: Double] = [:]
+        for m in [1, 2, 4, 8] {
+            var times: [Double] = []
+            for _ in 0..<(runs * 4) {
+                let start = now()
+                _ = try model.forward([.init(cache: cache, tokens: Array(prompt[256..<(256 + m)]), logits: .all)], pool: pool)
+                times.append(now() - start)
+                cache.truncate(to: 256)
+            }
+            passCost[m] = median(times)
+        }
+
+        let prefillRate = Double(promptTokens) / median(prefill)
+        let decodeTime = median(decode)
+        let achieved = weightBytes / decodeTime
+        print(String(format: "memory bandwidth (best of 5, %d threads): %.1f GB/s -> decode ceiling %.1f tok/s",
+                     pool.threadCount, bandwidth / 1e9, bandwidth / weightBytes))
+        print(String(format: "prefill %d tokens: %.1f tok/s (median of %d)", promptTokens, prefillRate, prefill.count))
+        print(String(format: "decode %d tokens: %.1f tok/s (median of %d) = %.1f GB/s of weights, %.0f%% of measured bandwidth",
+                     decodeTokens, 1 / decodeTime, runs, achieved / 1e9, 100 * achieved / bandwidth))
+        let one = passCost[1] ?? 1
+        for m in [1, 2, 4, 8] {
+            let cost = passCost[m] ?? 0
+            print(String(format: "verification pass of %d token%@: %.2f ms = %.2fx one token", m, m == 1 ? "" : "s",
+                         cost * 1000, cost / one))
+        }
+    }
+
+    /// Floats of weights one decode step streams from memory (every layer, the head).
+    func weightFloatsReadPerToken(_ model: TransformerModel) -> Int {
+        var total = model.head.weight.count
+        for layer in model.layers {
+            total += layer.qkv.weight.count + layer.output.weight.count + layer.gateUp.weight.count + layer.down.weight.count
+        }
+        return total
+    }
+}

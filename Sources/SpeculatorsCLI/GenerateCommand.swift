@@ -1,0 +1,142 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Tensors
+import Tokenizers
+
+/// `speculators generate`: one prompt, streamed to the terminal, with speed and acceptance.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate", abstract: "Generate text for one prompt (optionally with an EAGLE-3 speculator).")
+
+    @OptionGroup var models: ModelOptions
+    @Option(help: "The prompt text ('-' reads standard input).") var prompt: String
+    @Flag(help: "Wrap the prompt in the model's chat template as a user message.") var chat = false
+    @Option(help: "Tokens to generate at most.") var maxTokens = 128
+    @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0
+    @Option(help: "Nucleus sampling mass.") var topP: Float = 1
+    @Option(help: "Sample among the k most likely tokens (0 = all).") var topK = 0
+    @Option(help: "Random seed for sampled generation.") var seed: UInt64?
+    @Option(help: "Draft tokens per step (0 = no speculation; default: adaptive).") var numSpeculativeTokens: Int?
+    @Flag(help: "Print one JSON object instead of streaming text.") var json = false
+
+    func run() throws {
+        let bundle = try models.loadBundle()
+        let draft = try models.loadDraft(for: bundle)
+        let text = prompt == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : prompt
+        let promptIds = try PromptEncoding.encode(text, chat: chat, bundle: bundle)
+        let pool = ThreadPool(threadCount: models.threads)
+        let engine = SpeculativeEngine(
+            verifier: bundle.verifier, draft: draft,
+            configuration: .init(maxSpeculativeTokens: draft?.config.speculativeTokens ?? 0,
+                                 speculativeTokens: numSpeculativeTokens,
+                                 maxModelLength: bundle.verifier.config.maxPositions, eosTokenIds: bundle.eosTokenIds),
+            pool: pool, makeTextStream: { bundle.textStream() })
+        let request = GenerationRequest(
+            prompt: promptIds, sampling: SamplingParameters(temperature: temperature, topP: topP, topK: topK, seed: seed),
+            maxTokens: maxTokens)
+        try engine.add(request)
+        let start = now()
+        var firstToken: Double?
+        var output: [Int] = []
+        var outputText = ""
+        var last: GenerationEvent?
+        while engine.hasWork {
+            for event in try engine.step() {
+                if firstToken == nil, !event.tokens.isEmpty { firstToken = now() }
+                output += event.tokens
+                outputText += event.text
+                if !json, !event.text.isEmpty {
+                    FileHandle.standardOutput.write(Data(event.text.utf8))
+                }
+                if event.finish != nil { last = event }
+            }
+        }
+        let end = now()
+        let prefillSeconds = (firstToken ?? end) - start
+        let decodeSeconds = end - (firstToken ?? end)
+        let promptRate = Double(promptIds.count) / max(prefillSeconds, 1e-9)
+        let decodeRate = Double(max(output.count - 1, 0)) / max(decodeSeconds, 1e-9)
+        let stats = last?.stats ?? SpeculationStats()
+        if json {
+            let result = GenerateResult(
+                promptIds: promptIds, outputIds: output, text: outputText,
+                finishReason: last?.finish?.rawValue ?? "abort",
+                timings: .init(promptTokens: promptIds.count, completionTokens: output.count, prefillSeconds: prefillSeconds,
+                               decodeSeconds: decodeSeconds, promptTokensPerSecond: promptRate, decodeTokensPerSecond: decodeRate),
+                speculation: draft == nil ? nil : .init(stats))
+            print(jsonString(result))
+        } else {
+            var summary = String(format: "\n\n[prompt %d tokens, %.1f tok/s; decode %d tokens, %.1f tok/s",
+                                 promptIds.count, promptRate, output.count, decodeRate)
+            if draft != nil {
+                summary += String(format: "; mean acceptance length %.3f, accepted %d of %d draft tokens",
+                                  stats.meanAcceptanceLength, stats.acceptedTokens, stats.draftTokens)
+            }
+            printError(summary + "; finish: \(last?.finish?.rawValue ?? "abort")]")
+        }
+    }
+}
+
+/// How a prompt becomes token ids: raw text with the model's special-token rules, or a chat turn.
+enum PromptEncoding {
+    static func encode(_ text: String, chat: Bool, bundle: ModelBundle) throws -> [Int] {
+        if chat {
+            guard let template = bundle.chatTemplate else {
+                throw CommandFailure("--chat: \(bundle.chatTemplateProblem ?? "no chat template")")
+            }
+            let rendered = try template.render([ChatMessage(role: "user", content: text)], addGenerationPrompt: true)
+            return bundle.tokenizer.encode(rendered, parseSpecialTokens: true, addSpecialTokens: false)
+        }
+        return bundle.tokenizer.encode(text, parseSpecialTokens: true, addSpecialTokens: true)
+    }
+}
+
+/// `generate --json` output.
+struct GenerateResult: Encodable {
+    struct Timings: Encodable {
+        let promptTokens: Int
+        let completionTokens: Int
+        let prefillSeconds: Double
+        let decodeSeconds: Double
+        let promptTokensPerSecond: Double
+        let decodeTokensPerSecond: Double
+        enum CodingKeys: String, CodingKey {
+            case promptTokens = "prompt_tokens", completionTokens = "completion_tokens"
+            case prefillSeconds = "prefill_seconds", decodeSeconds = "decode_seconds"
+            case promptTokensPerSecond = "prompt_tokens_per_second", decodeTokensPerSecond = "decode_tokens_per_second"
+        }
+    }
+    let promptIds: [Int]
+    let outputIds: [Int]
+    let text: String
+    let finishReason: String
+    let timings: Timings
+    let speculation: SpeculationReport?
+    enum CodingKeys: String, CodingKey {
+        case promptIds = "prompt_ids", outputIds = "output_ids", text, finishReason = "finish_reason", timings, speculation
+    }
+}
+
+/// Acceptance telemetry in JSON (vLLM's names where they exist).
+struct SpeculationReport: Encodable {
+    let numDrafts: Int
+    let numDraftTokens: Int
+    let numAcceptedTokens: Int
+    let acceptedPerPosition: [Int]
+    let verifierSteps: Int
+    let meanAcceptanceLength: Double
+    init(_ stats: SpeculationStats) {
+        numDrafts = stats.drafts
+        numDraftTokens = stats.draftTokens
+        numAcceptedTokens = stats.acceptedTokens
+        acceptedPerPosition = stats.acceptedPerPosition
+        verifierSteps = stats.verifierSteps
+        meanAcceptanceLength = stats.meanAcceptanceLength
+    }
+    enum CodingKeys: String, CodingKey {
+        case numDrafts = "num_drafts", numDraftTokens = "num_draft_tokens", numAcceptedTokens = "num_accepted_tokens"
+        case acceptedPerPosition = "num_accepted_tokens_per_pos", verifierSteps = "verifier_steps"
+        case meanAcceptanceLength = "mean_acceptance_length"
+    }
+}

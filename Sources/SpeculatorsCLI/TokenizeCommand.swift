@@ -1,0 +1,34 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// `speculators tokenize`: the ids a text becomes (and the rendered chat prompt with --chat).
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tokenize", abstract: "Print the token ids of a text.")
+
+    @Option(help: "Verifier: a .gguf file or a Hugging Face model folder (only its tokenizer is used).")
+    var model: String = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    @Flag(help: "Render the text as a user message with the chat template first.") var chat = false
+    @Flag(help: "Print JSON (ids, tokens, rendered prompt).") var json = false
+    @Argument(help: "The text ('-' reads standard input exactly).") var text: String
+
+    func run() throws {
+        let bundle = try ModelBundle.load(path: URL(fileURLWithPath: model))
+        let input = text == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : text
+        var rendered: String?
+        if chat {
+            guard let template = bundle.chatTemplate else {
+                throw CommandFailure("--chat: \(bundle.chatTemplateProblem ?? "no chat template")")
+            }
+            rendered = try template.render([.init(role: "user", content: input)], addGenerationPrompt: true)
+        }
+        let ids = try PromptEncoding.encode(input, chat: chat, bundle: bundle)
+        if json {
+            struct Output: Encodable { let ids: [Int]; let tokens: [String]; let rendered: String? }
+            print(jsonString(Output(ids: ids, tokens: ids.map { bundle.tokenizer.token(forId: $0) ?? "" }, rendered: rendered)))
+        } else {
+            if let rendered { print(rendered) }
+            print(ids.map(String.init).joined(separator: " "))
+        }
+    }
+}
