@@ -31,9 +31,7 @@ public func openCheckpoint(_ url: URL) throws -> TensorSource {
 }
 
 private func openCheckpointFile(_ url: URL) throws -> TensorSource {
-    if try fileStartsWithGGUFMagic(url) {
-        throw CheckpointError.unrecognised(path: url.path, problem: "GGUF reading is not built yet")
-    }
+    if try fileStartsWithGGUFMagic(url) { return try GGUFFile(url: url).huggingFaceView() }
     return try SafetensorsFile(url: url)
 }
 
