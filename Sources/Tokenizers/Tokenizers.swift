@@ -1,1 +1,0 @@
-// The Tokenizers module. See Package.swift for what it is for.
