@@ -40,7 +40,7 @@ public final class ModelBundle: @unchecked Sendable {
     public static func load(path: URL, name: String? = nil) throws -> ModelBundle {
         let servedName = name ?? path.deletingPathExtension().lastPathComponent
         let source = try openCheckpoint(path)
-        if let gguf = source as? GGUFFile {
+        if let gguf = (source as? GGUFHuggingFaceView)?.gguf {
             let fields = try gguf.tokenizerMetadata()
             let vocabulary = GGUFTokenizerVocabulary(
                 model: fields.model, pre: fields.preTokenizer, tokens: fields.tokens,

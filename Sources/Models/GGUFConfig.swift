@@ -46,6 +46,6 @@ extension ModelConfig {
 extension TransformerModel {
     /// Loads a verifier from a GGUF file (dequantised to float32).
     public static func load(gguf: GGUFFile) throws -> TransformerModel {
-        try load(config: ModelConfig(gguf: gguf), weights: GGUFHuggingFaceView(gguf))
+        try load(config: ModelConfig(gguf: gguf), weights: gguf.huggingFaceView())
     }
 }

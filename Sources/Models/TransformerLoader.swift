@@ -6,7 +6,7 @@ extension TransformerModel {
     /// Loads a verifier from a Hugging Face folder (config.json + safetensors) or a GGUF file.
     public static func load(from url: URL) throws -> TransformerModel {
         let source = try openCheckpoint(url)
-        if let gguf = source as? GGUFFile { return try load(gguf: gguf) }
+        if let view = source as? GGUFHuggingFaceView { return try load(gguf: view.gguf) }
         var isDirectory: ObjCBool = false
         let folder = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
             ? url : url.deletingLastPathComponent()

@@ -1,0 +1,90 @@
+import Engine
+import Foundation
+import Models
+import Tensors
+import Testing
+import Tokenizers
+
+/// The real verifier, fetched by `make models`; the reference draft ships with the project.
+enum SmolLM2 {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static let modelURL = packageRoot.appendingPathComponent("models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    static let draftURL = packageRoot.appendingPathComponent("assets/drafts/smollm2-135m-eagle3-ref")
+    static var available: Bool { FileManager.default.fileExists(atPath: modelURL.path) }
+
+    /// Loaded once for every test that needs it.
+    static let bundle: Result<ModelBundle, Error> = Result { try ModelBundle.load(path: modelURL) }
+
+    static func requireBundle() throws -> ModelBundle {
+        if !available, ProcessInfo.processInfo.environment["CI"] != nil {
+            Issue.record("\(modelURL.path) is missing: `make test` runs `make models` first")
+        }
+        return try bundle.get()
+    }
+
+    static func cases() throws -> [[String: Any]] {
+        let url = packageRoot.appendingPathComponent("Tests/EngineTests/Fixtures/smollm2-greedy.json")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        return try #require(json["cases"] as? [[String: Any]])
+    }
+}
+
+@Suite("SmolLM2-135M from the GGUF against the transformers goldens", .enabled(if: SmolLM2.available, "run `make models` first"))
+struct SmolLM2Tests {
+    @Test("Chat prompts render and tokenize to the reference prompt ids")
+    func promptIds() throws {
+        let bundle = try SmolLM2.requireBundle()
+        let template = try #require(bundle.chatTemplate)
+        for item in try SmolLM2.cases() {
+            let messages = (item["messages"] as? [[String: String]] ?? []).map { ChatMessage(role: $0["role"] ?? "", content: $0["content"] ?? "") }
+            let text = try template.render(messages, addGenerationPrompt: true)
+            #expect(text == item["prompt_text"] as? String)
+            #expect(bundle.tokenizer.encode(text, parseSpecialTokens: true, addSpecialTokens: false) == item["prompt_ids"] as? [Int])
+        }
+    }
+
+    @Test("Prefill logits at the first generated position are within 1e-3 of the reference top-5")
+    func prefillLogits() throws {
+        let bundle = try SmolLM2.requireBundle()
+        let model = bundle.verifier
+        for item in try SmolLM2.cases() {
+            let prompt = try #require(item["prompt_ids"] as? [Int])
+            let top5 = try #require(item["first_position_top5"] as? [String: Any])
+            let output = try model.forward([.init(cache: try model.makeCache(capacity: prompt.count + 1), tokens: prompt, logits: .last)],
+                                           pool: TinyModels.pool)
+            let logits = output.logits(request: 0, row: 0)
+            for (id, value) in zip(ints(top5["ids"]), (top5["logits"] as? [Double]) ?? []) {
+                #expect(abs(Double(logits[id]) - value) <= 1e-3 + 1e-5 * abs(value), "logit of \(id)")
+            }
+            #expect(Kernels.argmax(logits, count: model.config.vocabSize) == ints(top5["ids"]).first)
+        }
+    }
+
+    @Test("Greedy outputs equal the reference up to the first near-tie, with and without the draft")
+    func greedyOutputs() throws {
+        let bundle = try SmolLM2.requireBundle()
+        let draft = try Eagle3DraftModel.load(folder: SmolLM2.draftURL, verifier: bundle.verifier)
+        let cases = try SmolLM2.cases()
+        func run(draft: Eagle3DraftModel?, k: Int?) throws -> [[Int]] {
+            let engine = SpeculativeEngine(
+                verifier: bundle.verifier, draft: draft,
+                configuration: .init(maxSpeculativeTokens: 5, speculativeTokens: k, maxModelLength: 2048,
+                                     eosTokenIds: bundle.eosTokenIds),
+                pool: TinyModels.pool, makeTextStream: { bundle.textStream() })
+            let requests = try cases.map { GenerationRequest(prompt: try #require($0["prompt_ids"] as? [Int]), maxTokens: 48) }
+            return try TinyModels.run(engine, requests).map(\.tokens)
+        }
+        let plain = try run(draft: nil, k: nil)
+        for (item, output) in zip(cases, plain) {
+            let reference = ints(item["output_ids"])
+            let margins = (item["top1_top2_margin"] as? [Double]) ?? []
+            let trusted = margins.firstIndex { $0 < 1e-3 } ?? reference.count
+            #expect(Array(output.prefix(trusted)) == Array(reference.prefix(trusted)), "case \(item["id"] ?? "?")")
+        }
+        for k in [1, 3, 5] {
+            #expect(try run(draft: draft, k: k) == plain, "k = \(k) differs from plain greedy decoding")
+        }
+        #expect(try run(draft: draft, k: nil) == plain, "adaptive k differs from plain greedy decoding")
+    }
+}
