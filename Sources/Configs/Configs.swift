@@ -1,1 +1,0 @@
-// The Configs module. See Package.swift for what it is for.
