@@ -44,7 +44,6 @@ public enum ValidationRule: String, Sendable, Hashable, CaseIterable, Codable {
     case layerGeometry = "layer_geometry"
     case verifierPathNull = "verifier_path_null"
     case auxLayerIdsUnset = "aux_layer_ids_unset"
-    case duplicateProposalType = "duplicate_proposal_type"
 
     /// The pydantic error type of the Python library for the same problem (`[type=...]` in its
     /// messages), or the Python exception class for checks outside pydantic.
