@@ -75,6 +75,9 @@ extension ConfigModel {
         return object
     }
 
+    /// The JSON keys of the fields, in declaration order.
+    public static var fieldNames: [String] { fields.map(\.name) }
+
     /// The default value of a field as JSON, or nil for required fields (which have none).
     public static func defaultValue(of field: ConfigField<Self>) -> JSONValue? {
         field.isRequired ? nil : field.encodeValue(Self())

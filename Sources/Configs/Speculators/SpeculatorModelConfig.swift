@@ -131,8 +131,6 @@ extension SpeculatorTypeConfig {
     public mutating func keepUnknownKey(_ key: String, value: JSONValue) { base.extraKeys[key] = value }
     public var keptUnknownKeys: JSONObject { base.extraKeys }
 
-    static var fieldNames: [String] { fields.map(\.name) }
-
     // Convenience accessors for the base fields.
     public var speculatorsModelType: String { Self.speculatorsModelType }
     public var speculatorsVersion: String {
