@@ -122,8 +122,10 @@ import Configs
         #expect(report.errors.map(\.rule) == [.expectedInteger])
     }
 
-    @Test("Lax coercions accept exactly pydantic's inputs", arguments: [
-        (JSONValue.string(" 12 "), true), ("+3", true), ("3.00", true), ("3.5", false), ("1_000", false), ("", false),
+    /// Tables checked against pydantic 2.13 (`BaseModel` fields `int = Field(ge=1)`, `bool`, `float = Field(ge=0)`).
+    @Test("Integers accept exactly pydantic's lax inputs", arguments: [
+        (JSONValue.string(" 12 "), true), ("+3", true), ("3.00", true), (" 3.0 ", true), ("3.5", false), ("1_000", true),
+        ("1__0", false), ("_1", false), ("", false), ("１", false), ("1e3", false), ("0x10", false), ("-0", false),
         (.double(3.0), true), (.bool(true), true), (.double(.nan), false), (.null, false), (JSONValue.array([1]), false),
     ])
     func integerCoercion(value: JSONValue, accepted: Bool) throws {
@@ -134,10 +136,19 @@ import Configs
 
     @Test("Booleans accept pydantic's strings and 0/1 only", arguments: [
         (JSONValue.string("YES"), true), ("off", true), ("t", true), ("N", true), (0, true), (1.0, true),
-        ("sometimes", false), (2, false), ("", false), (.null, false),
+        ("sometimes", false), (2, false), ("", false), (.null, false), ("True ", false), (" yes", false), (0.5, false), ("1.0", false),
     ])
     func booleanCoercion(value: JSONValue, accepted: Bool) throws {
         let report = SpeculatorConfigValidator.validate(data: try Self.mutated([("norm_output", value)])())
         #expect(report.isValid == accepted)
+    }
+
+    @Test("Numbers accept pydantic's lax inputs, including inf, and reject NaN by the lower bound", arguments: [
+        (JSONValue.string("1.5"), true), (" 2 ", true), ("inf", true), ("1_0", true), ("-0.0", true), (.bool(true), true),
+        ("nan", false), ("lots", false), (.double(.nan), false), ("1__0", false),
+    ])
+    func numberCoercion(value: JSONValue, accepted: Bool) throws {
+        let data = try Self.mutated([("speculators_config.proposal_methods[0].accept_tolerance", value)])()
+        #expect(SpeculatorConfigValidator.validate(data: data).isValid == accepted)
     }
 }

@@ -55,10 +55,12 @@ enum LaxCoercion {
         }
     }
 
-    /// pydantic's string-to-int rule: optional surrounding whitespace, an optional sign, digits,
-    /// and an optional fraction made only of zeros (`"3.0"`).
+    /// pydantic's string-to-int rule: optional surrounding whitespace, an optional sign, digits
+    /// (Python-style `_` separators allowed between digits), and an optional fraction made only
+    /// of zeros (`"3.0"`).
     static func parseIntegerString(_ text: String) -> Int? {
-        var s = Substring(text.trimmingWhitespace())
+        guard let plain = removingDigitSeparators(text.trimmingWhitespace()) else { return nil }
+        var s = Substring(plain)
         if let dot = s.firstIndex(of: ".") {
             let fraction = s[s.index(after: dot)...]
             guard fraction.allSatisfy({ $0 == "0" }) else { return nil }
@@ -74,7 +76,7 @@ enum LaxCoercion {
         case .int(let i): return Double(i)
         case .double(let d): return d
         case .string(let s):
-            guard let d = Double(s.trimmingWhitespace()) else {
+            guard let plain = removingDigitSeparators(s.trimmingWhitespace()), let d = Double(plain) else {
                 issues.add(.error(.expectedNumber, at: path, value: value,
                     "must be a number; got \(describe(value)), which cannot be parsed as a number"))
                 return nil
@@ -90,6 +92,18 @@ enum LaxCoercion {
             issues.add(.error(.expectedNumber, at: path, value: value, "must be a number; got \(describe(value))"))
             return nil
         }
+    }
+
+    /// Python number literals may separate digits with single underscores (`1_000`); removes
+    /// them, or returns nil when an underscore is not between two digits.
+    static func removingDigitSeparators(_ text: String) -> String? {
+        guard text.contains("_") else { return text }
+        let characters = Array(text)
+        for (i, c) in characters.enumerated() where c == "_" {
+            guard i > 0, i + 1 < characters.count, characters[i - 1].isASCII, characters[i - 1].isNumber,
+                  characters[i + 1].isASCII, characters[i + 1].isNumber else { return nil }
+        }
+        return text.replacingUnderscores()
     }
 
     static func bool(_ value: JSONValue, at path: JSONPath, _ issues: inout IssueCollector) -> Bool? {
@@ -128,6 +142,8 @@ enum LaxCoercion {
 }
 
 extension String {
+    func replacingUnderscores() -> String { String(filter { $0 != "_" }) }
+
     /// Drops leading and trailing spaces, tabs and newlines (no Foundation needed).
     func trimmingWhitespace() -> String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
