@@ -165,5 +165,6 @@ import Configs
         #expect(try tiny.resolvedAuxLayerIds(verifierLayerCount: 4) == [1, 2, 3])
         #expect(throws: ConfigError.self) { try tiny.resolvedAuxLayerIds(verifierLayerCount: 2) }
         #expect(SpeculatorConfigValidator.loadTimeIssues(for: tiny, verifierLayerCount: 4).isEmpty)
+        #expect(SpeculatorConfigValidator.loadTimeIssues(for: smol, verifierLayerCount: Int.min).map(\.rule) == [.auxLayerIds])
     }
 }

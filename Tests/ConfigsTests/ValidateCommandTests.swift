@@ -93,6 +93,21 @@ import Configs
         #expect(SpeculatorConfigValidator.validate(data: Data([0xff, 0xfe])).errors.map(\.rule) == [.invalidJSON])
     }
 
+    @Test("Loading as a specific type accepts that type and names the mismatch otherwise")
+    func typedLoad() throws {
+        let workspace = try Workspace()
+        defer { workspace.remove() }
+        let eagle = try Eagle3SpeculatorConfig.load(from: workspace.folder)
+        #expect(eagle.draftVocabSize == 96)
+        #expect {
+            try DFlashSpeculatorConfig.load(from: workspace.folder)
+        } throws: { error in
+            (error as? ConfigError)?.issues.first?.message == "expected a 'dflash' config, found 'eagle3'"
+        }
+        let report = SpeculatorConfigValidator.validate(path: workspace.folder)
+        #expect(try JSONParser.parse(report.jsonData) == report.jsonValue)
+    }
+
     @Test("Loading a folder without a speculators config explains that it is not one")
     func notASpeculator() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("configs-plain-\(UUID().uuidString)")

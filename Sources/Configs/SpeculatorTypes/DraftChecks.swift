@@ -58,6 +58,10 @@ public enum AuxLayerIds {
     /// The library's `resolve_target_layer_ids`: the configured ids or the defaults, which must
     /// be distinct and within `[0, N]`.
     public static func resolve(_ ids: [Int]?, key: String, verifierLayerCount n: Int) throws(ConfigError) -> [Int] {
+        guard n >= 0 else {
+            throw ConfigError(.auxLayerIds, at: JSONPath.root.appending(key), value: nil,
+                "the verifier layer count must not be negative; got \(n)")
+        }
         let resolved = ids ?? defaults(verifierLayerCount: n)
         guard let problem = problem(resolved, verifierLayerCount: n) else { return resolved }
         let list = "[" + resolved.map(String.init).joined(separator: ", ") + "]"

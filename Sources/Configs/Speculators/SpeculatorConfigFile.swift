@@ -55,3 +55,22 @@ extension SpeculatorTypeConfig {
         return file
     }
 }
+
+extension SpeculatorTypeConfig {
+    /// Loads a speculator folder (or `config.json`) that must be of this type.
+    public static func load(from path: String) throws(ConfigError) -> Self {
+        let config = try SpeculatorModelConfig.load(from: path)
+        guard let typed = config as? Self else {
+            throw ConfigError(.unknownSpeculatorsModelType, at: JSONPath.root.appending(SpeculatorRegistry.discriminator),
+                value: .string(config.speculatorsModelType),
+                "expected a '\(speculatorsModelType)' config, found '\(config.speculatorsModelType)'",
+                source: SpeculatorConfigFile.configPath(for: path))
+        }
+        return typed
+    }
+}
+
+extension ValidationReport {
+    /// `jsonText` as UTF-8 bytes (an HTTP response body).
+    public var jsonData: Data { Data(jsonText.utf8) }
+}
