@@ -73,12 +73,7 @@ struct DetokenizerStream: TextStream {
 extension Eagle3DraftModel {
     /// Loads a speculators-format EAGLE-3 folder for the bundle's verifier.
     public static func load(folder: URL, verifier: TransformerModel) throws -> Eagle3DraftModel {
-        let url = folder.appendingPathComponent("config.json")
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ModelConfigError.unreadable(source: url.path, problem: "cannot read the file")
-        }
-        let config = try Eagle3DraftConfig(speculatorsConfig: data, source: url.path, verifierLayerCount: verifier.config.layerCount)
+        let config = try Eagle3DraftConfig(folder: folder, verifierLayerCount: verifier.config.layerCount)
         return try load(folder: folder, config: config, verifier: verifier)
     }
 }

@@ -6,5 +6,5 @@ struct Speculators: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speculators",
         abstract: "EAGLE-3 speculative decoding on the CPU: serve, generate, bench, validate, convert, datagen, train.",
-        subcommands: [GenerateCommand.self, TokenizeCommand.self, BenchCommand.self])
+        subcommands: [GenerateCommand.self, TokenizeCommand.self, BenchCommand.self, ValidateCommand.self, SchemaCommand.self])
 }

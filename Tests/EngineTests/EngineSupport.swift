@@ -20,8 +20,7 @@ enum TinyModels {
 
     static func draft(for verifier: TransformerModel) throws -> Eagle3DraftModel {
         let folder = root.appendingPathComponent("tiny-eagle3")
-        let config = try Eagle3DraftConfig(speculatorsConfig: Data(contentsOf: folder.appendingPathComponent("config.json")),
-                                           source: "tiny-eagle3", verifierLayerCount: verifier.config.layerCount)
+        let config = try Eagle3DraftConfig(folder: folder, verifierLayerCount: verifier.config.layerCount)
         return try Eagle3DraftModel.load(folder: folder, config: config, verifier: verifier)
     }
 

@@ -10,8 +10,7 @@ struct Eagle3GoldenTests {
     func load(_ name: String) throws -> (TransformerModel, Eagle3DraftModel) {
         let verifier = try TransformerModel.load(from: Fixtures.folder("tiny-llama"))
         let folder = Fixtures.folder(name)
-        let config = try Eagle3DraftConfig(speculatorsConfig: Data(contentsOf: folder.appendingPathComponent("config.json")),
-                                           source: name, verifierLayerCount: verifier.config.layerCount)
+        let config = try Eagle3DraftConfig(folder: folder, verifierLayerCount: verifier.config.layerCount)
         return (verifier, try Eagle3DraftModel.load(folder: folder, config: config, verifier: verifier))
     }
 
