@@ -46,13 +46,15 @@ let package = Package(
         // The inference service: routes, OpenAI schema, metrics, registry endpoints.
         .target(name: "Server", dependencies: ["Engine", "HTTP", "Configs",
                                                .product(name: "Logging", package: "swift-log")]),
+        // Research-checkpoint conversion into the speculators format.
+        .target(name: "Conversion", dependencies: ["Checkpoints", "Configs", "Models"], swiftSettings: optimised),
         // Data generation, vocabulary mapping and EAGLE-3 training.
-        .target(name: "Training", dependencies: ["Engine", "Models", "Checkpoints", "CZlib",
+        .target(name: "Training", dependencies: ["Engine", "Models", "Checkpoints", "Configs", "Tokenizers", "CZlib",
                                                  .product(name: "Logging", package: "swift-log")],
                 swiftSettings: optimised),
         .executableTarget(
             name: "SpeculatorsCLI",
-            dependencies: ["Server", "Engine", "Training", "Configs", "Checkpoints", "Models", "Tokenizers",
+            dependencies: ["Server", "Engine", "Training", "Conversion", "Configs", "Checkpoints", "Models", "Tokenizers",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimised),
@@ -65,6 +67,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Models"], exclude: ["Fixtures"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "HTTP"]),
+        .testTarget(name: "ConversionTests", dependencies: ["Conversion", "Models", "Checkpoints", "Configs"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training"]),
     ]
 )

@@ -1,0 +1,1 @@
+// The Conversion module. See Package.swift for what it is for.
