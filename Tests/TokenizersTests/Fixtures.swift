@@ -123,7 +123,12 @@ struct ExtraGoldens: Decodable {
         let bosToken: String?
         let rendered: String
     }
+    struct LongText: Decodable {
+        let text: String
+        let ids: [Int]
+    }
     let baseCases: [EncodeCase]
+    let longText: LongText
     let decodeCases: [DecodeCase]
     let variants: [String: Variant]
     let pretokenizerCases: [String: [PreTokenizerCase]]

@@ -156,11 +156,8 @@ for _ in range(120):
 def raw_pieces(pre, text):
     return [p for p, _ in pre.pre_tokenize_str(text)]
 
-BYTE_DECODER = {c: b for b, c in enumerate(
-    [chr(b) for b in list(range(0x21, 0x7F)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))])}
 def unbyte(piece):
-    # Inverse of the GPT-2 byte-to-unicode table.
-    table = {}
+    """Inverse of the GPT-2 byte-to-unicode table: a byte-level piece back to its text."""
     bs = list(range(0x21, 0x7F)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
     cs = bs[:]
     n = 0
@@ -230,6 +227,7 @@ for name, template in TEMPLATES.items():
 json.dump({
     "generator": {"tokenizers": tokenizers.__version__, "jinja2": jinja2.__version__},
     "base_cases": base_cases,
+    "long_text": {"text": " ".join(FUZZ[:160]), "ids": encode(base, " ".join(FUZZ[:160]))},
     "decode_cases": decode_cases,
     "variants": {name: variant_cases(name) for name in VARIANTS},
     "pretokenizer_cases": pretokenizer_cases,
