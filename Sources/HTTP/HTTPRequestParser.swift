@@ -97,7 +97,7 @@ public struct HTTPRequestParser: Sendable {
         case .idle, .failed:
             return nil
         case .head, .body:
-            state = .failed
+            fail()
             return HTTPParseError(.truncatedMessage, "The connection ended in the middle of a request.")
         }
     }
@@ -124,10 +124,18 @@ public struct HTTPRequestParser: Sendable {
         do {
             return try parse()
         } catch {
-            state = .failed
-            partial = Partial()
+            fail()
             return .error(error)
         }
+    }
+
+    /// Enters the terminal state and lets go of everything buffered.
+    private mutating func fail() {
+        state = .failed
+        partial = Partial()
+        buffer = []
+        start = 0
+        scan = 0
     }
 
     private mutating func parse() throws(HTTPParseError) -> HTTPParserEvent? {
