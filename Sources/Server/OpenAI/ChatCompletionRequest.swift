@@ -39,7 +39,7 @@ public struct ChatCompletionRequest: Sendable, Equatable {
 
     /// Decodes and validates a request body.
     public static func decode(_ body: [UInt8], context: ValidationContext) throws(APIError) -> ChatCompletionRequest {
-        var r = FieldReader(try parseRequestBody(body))
+        var r = try bodyReader(body)
         let fields = GenerationFields.read(&r)
         let messages = try ChatMessage.readList(&r)
         let maxCompletion = r.int("max_completion_tokens")

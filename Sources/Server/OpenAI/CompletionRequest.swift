@@ -40,7 +40,7 @@ public struct CompletionRequest: Sendable, Equatable {
 
     /// Decodes and validates a request body. Errors carry vLLM's status, type, param and wording.
     public static func decode(_ body: [UInt8], context: ValidationContext) throws(APIError) -> CompletionRequest {
-        var r = FieldReader(try parseRequestBody(body))
+        var r = try bodyReader(body)
         let fields = GenerationFields.read(&r)
         let prompt = try PromptInput.read(&r)
         let maxTokens = r.int("max_tokens") ?? 16
@@ -94,13 +94,18 @@ public struct CompletionRequest: Sendable, Equatable {
     }
 }
 
-/// Parses a request body; a body that is not JSON is a schema-style 400.
-func parseRequestBody(_ body: [UInt8]) throws(APIError) -> RequestJSON {
+/// Parses a request body into a reader of its members; a body that is not JSON, or not a JSON
+/// object, is a schema-style 400.
+func bodyReader(_ body: [UInt8]) throws(APIError) -> FieldReader {
+    let json: RequestJSON
     do {
-        return try RequestJSONParser.parse(body)
+        json = try RequestJSONParser.parse(body)
     } catch {
         throw APIError.malformedJSON(error)
     }
+    let reader = FieldReader(json)
+    if !reader.issues.isEmpty { throw APIError.schema(reader.issues) }
+    return reader
 }
 
 extension GenerationFields {

@@ -16,7 +16,7 @@ public struct TokenizeRequest: Sendable, Equatable {
     public var returnTokenStrings: Bool
 
     public static func decode(_ body: [UInt8], context: ValidationContext) throws(APIError) -> TokenizeRequest {
-        var r = FieldReader(try parseRequestBody(body))
+        var r = try bodyReader(body)
         let model = r.string("model")
         let returnStrings = r.bool("return_token_strs") ?? false
         let addSpecial = r.bool("add_special_tokens", nullable: false)
@@ -48,7 +48,7 @@ public struct DetokenizeRequest: Sendable, Equatable {
     public var tokens: [Int]
 
     public static func decode(_ body: [UInt8], context: ValidationContext) throws(APIError) -> DetokenizeRequest {
-        var r = FieldReader(try parseRequestBody(body))
+        var r = try bodyReader(body)
         let model = r.string("model")
         let tokens = r.require("tokens") != nil ? r.intList("tokens", nullable: false) : nil
         if !r.issues.isEmpty { throw APIError.schema(r.issues) }
