@@ -102,6 +102,7 @@ public struct ModelSet: Sendable, Equatable, Codable {
                                      file: url.path)
         }
         do {
+            try ServerConfiguration.checkJSONSyntax(data)
             return try JSONDecoder().decode(ModelSet.self, from: data)
         } catch var error as ConfigurationError {
             error.file = url.path

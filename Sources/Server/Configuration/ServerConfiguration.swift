@@ -121,6 +121,7 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// Decodes and validates configuration JSON.
     public static func decode(_ data: Data) throws(ConfigurationError) -> ServerConfiguration {
+        try checkJSONSyntax(data)
         do {
             return try JSONDecoder().decode(ServerConfiguration.self, from: data)
         } catch let error as ConfigurationError {
@@ -130,6 +131,19 @@ public struct ServerConfiguration: Sendable, Equatable {
             throw ConfigurationError(path: configPath(context.codingPath), problem: "is not valid JSON: \(reason)")
         } catch {
             throw ConfigurationError(path: "(top level)", problem: "must be a JSON object (\(error))")
+        }
+    }
+
+    /// Strict JSON syntax first (Foundation's decoder tolerates trailing commas), with the line
+    /// and column of the first problem.
+    static func checkJSONSyntax(_ data: Data) throws(ConfigurationError) {
+        let bytes = Array(data)
+        do { _ = try RequestJSONParser.parse(bytes) } catch {
+            let before = bytes.prefix(error.offset)
+            let line = before.filter { $0 == 0x0A }.count + 1
+            let column = error.offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+            throw ConfigurationError(path: "(top level)",
+                                     problem: "is not valid JSON: \(error.reason) (line \(line), column \(column))")
         }
     }
 
