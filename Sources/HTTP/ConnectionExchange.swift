@@ -25,8 +25,6 @@ struct ConnectionShared {
     var sent = 0
     /// Nothing more will reach the client: writes are refused.
     var closed = false
-    /// A flush is queued on the connection's queue.
-    var flushScheduled = false
     /// The server is draining: every answer says `Connection: close`.
     var closeAfterAnswer = false
     var exchange: Exchange?
@@ -87,7 +85,7 @@ extension HTTPConnection {
             return true
         }
         guard accepted else { return }
-        if finishedAtOnce { queue.async { self.exchangeCompleted(id) } } else { scheduleFlush(force: true) }
+        if finishedAtOnce { queue.async { self.exchangeCompleted(id) } } else { requestFlush() }
     }
 
     func writeChunk(_ bytes: some Collection<UInt8>, exchange id: UInt64) -> Bool {
@@ -115,27 +113,25 @@ extension HTTPConnection {
 
     /// Appends stream bytes if the stream is open and the client is keeping up; otherwise closes it.
     private func appendToStream(exchange id: UInt64, dataCount: Int, _ append: (inout [UInt8], Bool) -> Void) -> Bool {
-        enum Outcome { case refused, appended(scheduleFlush: Bool), overflowed }
+        enum Outcome { case refused, appended, overflowed }
         let limit = context.configuration.maxStreamBufferBytes
         let outcome = shared.withLock { s -> Outcome in
             guard !s.closed, let exchange = s.exchange, exchange.id == id, case .streaming(let chunked) = exchange.stage else {
                 return .refused
             }
-            guard dataCount > 0 else { return .appended(scheduleFlush: false) }
+            guard dataCount > 0 else { return .appended }
             if s.queued + dataCount > limit {
                 s.closed = true
                 return .overflowed
             }
             append(&s.output, chunked)
-            let schedule = !s.flushScheduled
-            s.flushScheduled = true
-            return .appended(scheduleFlush: schedule)
+            return .appended
         }
         switch outcome {
         case .refused:
             return false
-        case .appended(let schedule):
-            if schedule { queue.async { self.flush() } }
+        case .appended:
+            if dataCount > 0 { requestFlush() }
             return true
         case .overflowed:
             queue.async { self.teardown("the client is not reading its stream (more than \(limit) bytes queued)") }
@@ -213,15 +209,5 @@ extension HTTPConnection {
         case .complete, nil:
             break
         }
-    }
-
-    /// Queues a flush unless one is pending (`force` queues one regardless).
-    func scheduleFlush(force: Bool = false) {
-        let schedule = shared.withLock { s -> Bool in
-            let needed = force || !s.flushScheduled
-            s.flushScheduled = true
-            return needed
-        }
-        if schedule { queue.async { self.flush() } }
     }
 }

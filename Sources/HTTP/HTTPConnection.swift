@@ -29,6 +29,9 @@ final class HTTPConnection: @unchecked Sendable {
     let context: ServerCore
     let queue: DispatchQueue
     let shared = Locked(ConnectionShared())
+    /// Coalesces "output is queued" signals from any thread into one flush on `queue`, without
+    /// allocating per signal (the per-token path of a stream).
+    private let flushSignal: DispatchSourceUserDataOr
     private let fd: Int32
 
     private var parser: HTTPRequestParser
@@ -64,7 +67,13 @@ final class HTTPConnection: @unchecked Sendable {
         self.queue = DispatchQueue(label: "speculators.http.connection", target: targetQueue)
         self.parser = HTTPRequestParser(limits: context.configuration.limits)
         self.readPhaseSince = monotonicNow()
+        self.flushSignal = DispatchSource.makeUserDataOrSource(queue: queue)
+        flushSignal.setEventHandler { [weak self] in self?.flush() }
+        flushSignal.activate()
     }
+
+    /// Asks the connection's queue to write what is queued. Safe on any thread.
+    func requestFlush() { flushSignal.or(data: 1) }
 
     /// Starts watching the socket. Called once, right after accept.
     func start() {
@@ -163,7 +172,7 @@ final class HTTPConnection: @unchecked Sendable {
             switch event {
             case .continueExpected:
                 shared.withLock { $0.output.append(contentsOf: ResponseEncoding.continueResponse) }
-                scheduleFlush()
+                flush()
             case .request(let request):
                 dispatch(request)
             case .error(let error):
@@ -233,7 +242,6 @@ final class HTTPConnection: @unchecked Sendable {
         enum Outcome { case drained, blocked(progressed: Bool), failed(Int32) }
         let fd = self.fd
         let outcome = shared.withLock { s -> Outcome in
-            s.flushScheduled = false
             var progressed = false
             while s.sent < s.output.count {
                 let sent = s.sent
@@ -310,6 +318,7 @@ final class HTTPConnection: @unchecked Sendable {
             context.logger.debug("closing connection", metadata: ["remote": "\(remoteAddress)", "reason": "\(reason)"])
         }
         timer?.cancel()
+        flushSignal.cancel()
         if let read = readSource {
             read.cancel()
             if readSuspended { read.resume() }
