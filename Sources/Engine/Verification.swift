@@ -142,6 +142,7 @@ extension SpeculativeEngine {
             emitted.append(chooseToken(sequence, logits: bonus))
         }
         sequence.stats.record(draftCount: drafts.count, accepted: accepted)
+        lastStep.speculation.record(draftCount: drafts.count, accepted: accepted)
         sequence.controller.record(proposed: drafts.count, accepted: accepted)
         sequence.stats.verifierSteps += 1
         sequence.stats.emittedTokens += emitted.count
