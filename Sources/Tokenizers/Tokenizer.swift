@@ -12,7 +12,7 @@ public final class Tokenizer: Sendable {
     private let rawMatcher: AddedTokenMatcher
     private let normalizedMatcher: AddedTokenMatcher
     private let tokensById: [String?]
-    private let idsByToken: [String: Int]
+    private let idsByToken: [ExactText: Int]
     /// The decoded bytes of every id, concatenated; `byteOffsets[id]..<byteOffsets[id + 1]`.
     private let tokenBytes: [UInt8]
     private let byteOffsets: [Int32]
@@ -84,11 +84,12 @@ public final class Tokenizer: Sendable {
         vocabularySize = largestId + 1
         var strings = [String?](repeating: nil, count: vocabularySize)
         for (token, id) in definition.vocabulary { strings[id] = token }
-        var ids = definition.vocabulary
+        var ids: [ExactText: Int] = [:]
+        for (token, id) in definition.vocabulary { ids[ExactText(token)] = id }
         var special = [Bool](repeating: false, count: vocabularySize)
         for token in definition.addedTokens {
             strings[token.id] = token.normalized ? (definition.normalizer?.apply(token.content) ?? token.content) : token.content
-            ids[token.content] = token.id
+            ids[ExactText(token.content)] = token.id
             special[token.id] = token.special
         }
         tokensById = strings
@@ -226,7 +227,7 @@ public final class Tokenizer: Sendable {
     }
 
     /// The id of a vocabulary entry or added token, or nil.
-    public func id(forToken token: String) -> Int? { idsByToken[token] }
+    public func id(forToken token: String) -> Int? { idsByToken[ExactText(token)] }
 
     /// True for special added tokens.
     public func isSpecialToken(_ id: Int) -> Bool { id >= 0 && id < vocabularySize && isSpecial[id] }
