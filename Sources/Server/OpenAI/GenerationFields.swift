@@ -68,7 +68,7 @@ struct GenerationFields {
         }
         if var bias = r.object("logit_bias") {
             var pairs: [(key: String, value: Double)] = []
-            if case .object(let members) = bias.object {
+            if case .object(let members) = bias.json {
                 for member in members {
                     if let v = bias.double(member.key) { pairs.append((member.key, v)) }
                 }
