@@ -212,3 +212,18 @@ struct SamplingDefaultsTests {
         }
     }
 }
+
+@Suite("Deployment files stay consistent with the configuration code")
+struct DeploymentFileTests {
+    @Test("The server.json embedded in the Kubernetes ConfigMap decodes and listens on all interfaces")
+    func kubernetesConfigMap() throws {
+        let yaml = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("deploy/kubernetes/configmap.yaml"),
+                              encoding: .utf8)
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex { $0.hasSuffix("server.json: |") })
+        let json = lines[(start + 1)...].prefix { $0.hasPrefix("    ") || $0.isEmpty }.map { $0.dropFirst(4) }
+            .joined(separator: "\n")
+        let config = try ServerConfiguration.decode(Data(json.utf8))
+        #expect(config.host == "0.0.0.0" && config.port == 8000 && config.threads == 2)
+    }
+}
