@@ -88,7 +88,7 @@ public enum Kernels {
 
     /// `e^x` within 1 ulp over the float range (Cody–Waite reduction, degree-6 polynomial, the
     /// power of two built from the exponent bits), several times faster than the C library's
-    /// `expf` and branch-free. Inputs below -87.3 give about 1e-38, above 88.7 give +inf.
+    /// `expf`. Inputs below -87.3 (and -inf) give 0, above 88.7 give +inf.
     ///
     /// Swift's generic SIMD operations (`rounded`, `clamped`, lane conversions) compile to
     /// per-lane loops, so this is written for scalars, where every step is one instruction.
@@ -109,6 +109,7 @@ public enum Kernels {
         let polynomial = p * (r * r) + r + 1
         let exponent = (shifted.bitPattern &- 0x4B40_0000 &+ 127) << 23
         if x > 88.72283 { return .infinity }
+        if x < -87.33654 { return 0 }
         return polynomial * Float(bitPattern: exponent)
     }
 }
