@@ -25,6 +25,7 @@ struct BenchSpecCommand: ParsableCommand {
     @Flag(help: "Send prompts as raw text instead of chat turns.") var raw = false
 
     func run() throws {
+        lineBufferedOutput()
         let bundle = try models.loadBundle()
         guard let draft = try models.loadDraft(for: bundle) else {
             throw CommandFailure("bench spec needs --speculator <folder>")

@@ -15,6 +15,7 @@ struct BenchVerifierCommand: ParsableCommand {
     @Option(help: "Repetitions (the median is reported).") var runs = 5
 
     func run() throws {
+        lineBufferedOutput()
         let bundle = try models.loadBundle()
         let model = bundle.verifier
         let pool = ThreadPool(threadCount: models.threads)
