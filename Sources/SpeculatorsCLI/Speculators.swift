@@ -10,7 +10,8 @@ struct Speculators: ParsableCommand {
         subcommands: [GenerateCommand.self, TokenizeCommand.self, BenchCommand.self, ValidateCommand.self, SchemaCommand.self])
 }
 
-/// Benchmarks and long jobs print progress lines; keep them flowing when stdout is a file or pipe.
-func lineBufferedOutput() {
-    setvbuf(stdout, nil, _IOLBF, 0)
+/// Prints a line and flushes it at once, so progress shows when stdout is a file or a pipe.
+func report(_ line: String) {
+    print(line)
+    fflush(nil)
 }
