@@ -74,6 +74,35 @@ public enum Kernels {
         return sum
     }
 
+    /// `out = Σ_j weights[j] · rows[j]` over `count` rows of `width` floats (attention's
+    /// weighted sum of values), in a fixed order: row by row, 8 lanes at a time.
+    public static func weightedSum(
+        of rows: UnsafePointer<Float>, weights: UnsafePointer<Float>, count: Int, width: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        typealias V = SIMD8<Float>
+        let vectorWidth = width & ~7
+        let destination = UnsafeMutableRawPointer(out)
+        var column = 0
+        // Eight columns at a time keep the accumulator in a register across all rows.
+        while column < vectorWidth {
+            var accumulator = V()
+            var row = UnsafeRawPointer(rows + column)
+            for j in 0..<count {
+                accumulator = accumulator.addingProduct(V(repeating: weights[j]), row.loadUnaligned(as: V.self))
+                row += width * 4
+            }
+            destination.storeBytes(of: accumulator, toByteOffset: column * 4, as: V.self)
+            column += 8
+        }
+        while column < width {
+            var sum: Float = 0
+            for j in 0..<count { sum += weights[j] * rows[j * width + column] }
+            out[column] = sum
+            column += 1
+        }
+    }
+
     /// The index of the largest value (the first one on ties, as `torch.argmax`).
     @inline(__always)
     public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
