@@ -128,6 +128,13 @@ public enum Eagle3Converter {
                                            draftVocab: draftVocab, auxIds: auxIds, normBeforeResidual: normBeforeResidual,
                                            options: options, floatType: floatType,
                                            recordLayerDType: research.torchDtype != nil || dtype != nil)
+        do {
+            _ = try config.resolvedAuxLayerIds(verifierLayerCount: verifierLayers)
+        } catch {
+            let problem = error.issues.map(\.message).joined(separator: "; ")
+            throw ConversionError.invalidKey(file: configFile, key: "eagle_aux_hidden_state_layer_ids",
+                problem: "does not fit the verifier (\(problem)); pass the ids the draft was trained with in --algorithm-kwargs")
+        }
         let draftConfig: Eagle3DraftConfig
         do {
             draftConfig = try Eagle3DraftConfig(config, source: configFile, verifierLayerCount: verifierLayers)

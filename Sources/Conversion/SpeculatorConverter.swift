@@ -1,5 +1,6 @@
 import Checkpoints
 import Foundation
+import Models
 
 /// `speculators convert`: dispatch on `--algorithm` (Python `convert_model`).
 public enum SpeculatorConverter {
@@ -24,6 +25,34 @@ public enum SpeculatorConverter {
                                                verifier: verifier, options: options, dtype: floatType, progress: progress)
         default:
             throw ConversionError.unsupportedAlgorithm(name: algorithm, supported: supportedAlgorithms)
+        }
+    }
+}
+
+extension SpeculatorConverter {
+    /// Loads the verifier model a converted draft is validated against: a GGUF file or a Hugging
+    /// Face folder (config.json + safetensors).
+    public static func loadVerifierModel(path: String) throws(ConversionError) -> TransformerModel {
+        let url = URL(fileURLWithPath: path)
+        do {
+            let source = try openCheckpoint(url)
+            if let gguf = (source as? GGUFHuggingFaceView)?.gguf { return try TransformerModel.load(gguf: gguf) }
+            return try TransformerModel.load(config: ModelConfig(huggingFaceFolder: url), weights: source)
+        } catch {
+            throw ConversionError.validationFailed(path: path, problem: "cannot load the verifier: \(error)")
+        }
+    }
+
+    /// A progress printer for long conversions: one line per tenth of the tensors, with rate and ETA.
+    public static func progressPrinter(_ write: @escaping @Sendable (String) -> Void) -> Eagle3Converter.Progress {
+        let start = Date()
+        return { done, total, name in
+            let step = max(1, total / 10)
+            guard done % step == 0 || done == total else { return }
+            let elapsed = Date().timeIntervalSince(start)
+            let rate = elapsed > 0 ? Double(done) / elapsed : 0
+            let eta = rate > 0 ? Double(total - done) / rate : 0
+            write(String(format: "converted %d/%d tensors (%@), %.1f tensors/s, ETA %.1fs", done, total, name, rate, eta))
         }
     }
 }
