@@ -43,13 +43,15 @@ extension SpeculatorConverter {
         }
     }
 
-    /// A progress printer for long conversions: one line per tenth of the tensors, with rate and ETA.
+    /// A progress printer for long conversions: one line per tenth of the tensors (once a second has
+    /// passed), with rate and ETA, and a final line.
     public static func progressPrinter(_ write: @escaping @Sendable (String) -> Void) -> Eagle3Converter.Progress {
         let start = Date()
         return { done, total, name in
             let step = max(1, total / 10)
-            guard done % step == 0 || done == total else { return }
             let elapsed = Date().timeIntervalSince(start)
+            // Quick conversions print only the last line; long ones a line per tenth.
+            guard done == total || (done % step == 0 && elapsed >= 1) else { return }
             let rate = elapsed > 0 ? Double(done) / elapsed : 0
             let eta = rate > 0 ? Double(total - done) / rate : 0
             write(String(format: "converted %d/%d tensors (%@), %.1f tensors/s, ETA %.1fs", done, total, name, rate, eta))
