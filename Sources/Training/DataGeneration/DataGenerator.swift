@@ -105,12 +105,15 @@ public final class DataGenerator {
             let number = index.shards.count
             let range = (number * shardSize)..<min(planned.count, (number + 1) * shardSize)
             let doneSoFar = number * shardSize - doneBefore
+            let elapsedBefore = meter.elapsed
             let rows = try makeRows(Array(planned[range]), firstIndex: range.lowerBound) { finished, tokens in
                 meter.update(done: doneSoFar + finished, tokens: tokensThisRun + tokens)
             }
             index.droppedEmpty += range.count - rows.count
+            let generationSeconds = meter.elapsed - elapsedBefore
             var shard = ShardBuilder(hiddenSize: verifier.config.hiddenSize, auxLayerCount: capture.auxLayerIds.count)
             try capture.capture(rows, into: &shard)
+            let captureSeconds = meter.elapsed - elapsedBefore - generationSeconds
             let name = DatasetIndex.shardFileName(number)
             try shard.write(to: options.output.appendingPathComponent(name))
             index.shards.append(.init(file: name, conversations: shard.conversationCount, tokens: shard.tokenCount,
@@ -123,7 +126,9 @@ public final class DataGenerator {
             shardsWritten += 1
             tokensThisRun += shard.tokenCount
             meter.update(done: range.upperBound - doneBefore, tokens: tokensThisRun, force: true)
-            report("datagen: wrote \(name) (\(shard.conversationCount) conversations, \(shard.tokenCount) tokens, \(shard.supervisedCount) supervised), \(index.shards.count)/\(totalShards) shards")
+            report(String(format: "datagen: wrote %@ (%d conversations, %d tokens, %d supervised; generation %.1f s, hidden states %.1f s = %.0f tokens/s), %d/%d shards",
+                          name, shard.conversationCount, shard.tokenCount, shard.supervisedCount, generationSeconds, captureSeconds,
+                          Double(shard.tokenCount) / max(captureSeconds, 1e-9), index.shards.count, totalShards))
         }
         return index
     }
@@ -226,7 +231,7 @@ public final class DataGenerator {
                 guard settings.temperature > 0 else { return .greedy }
                 let seed = self.options.seed &+ UInt64(firstIndex + participants[k]) &* 1009 &+ UInt64(round)
                 return SamplingParameters(temperature: settings.temperature, topP: settings.topP, topK: settings.topK, seed: seed)
-            }, onFinish: { generated in progress(finished, tokens + generated) })
+            }, onProgress: { done, generated in progress(finished + (round == 0 ? done : 0), tokens + generated) })
             var stillOpen: [Int] = []
             for (k, i) in participants.enumerated() {
                 let completion = completions[k]

@@ -34,14 +34,15 @@ public final class ResponseGenerator {
 
     /// Generates a response for every prompt (results in prompt order). `sampling(i)` gives prompt i's
     /// sampling parameters (seeded per prompt, so a result never depends on the batch it ran in).
-    /// `onFinish(tokensSoFar)` is called after each finished response, for progress reports.
+    /// `onProgress(responsesFinished, tokensGenerated)` is called after every engine step, for progress reports.
     public func generate(_ prompts: [[Int]], maxTokens: Int, sampling: (Int) -> SamplingParameters,
-                         onFinish: (Int) -> Void = { _ in }) throws -> [Completion] {
+                         onProgress: (Int, Int) -> Void = { _, _ in }) throws -> [Completion] {
         var results = [Completion?](repeating: nil, count: prompts.count)
         var outputs: [Int: [Int]] = [:]
         var indexOfRequest: [Int: Int] = [:]
         var next = 0
         var generated = 0
+        var finished = 0
         func admit() throws {
             while engine.activeCount < batchSize, next < prompts.count {
                 let request = GenerationRequest(prompt: prompts[next], sampling: sampling(next), maxTokens: maxTokens,
@@ -60,8 +61,9 @@ public final class ResponseGenerator {
                 guard let finish = event.finish, let index = indexOfRequest[event.requestId] else { continue }
                 results[index] = Completion(tokens: outputs[event.requestId] ?? [], stopped: finish == .stop)
                 outputs[event.requestId] = nil
-                onFinish(generated)
+                finished += 1
             }
+            onProgress(finished, generated)
             try admit()
         }
         return results.map { $0 ?? Completion(tokens: [], stopped: false) }
