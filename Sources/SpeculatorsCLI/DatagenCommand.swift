@@ -43,6 +43,22 @@ struct DatagenCommand: ParsableCommand {
     func run() throws {
         guard !data.isEmpty || magpie > 0 else { throw CommandFailure("give --data files and/or --magpie N") }
         let start = now()
+        // Inputs first: a bad file or an evaluation prompt is reported before the model is loaded.
+        var conversations: [Conversation] = []
+        var sources: [String] = []
+        for path in data {
+            let read = try ConversationReader.read(URL(fileURLWithPath: path))
+            guard !read.isEmpty else { throw CommandFailure("\(path): no usable conversation or prompt") }
+            printError("datagen: \(path): \(read.count) conversations")
+            conversations += read
+            sources.append(path)
+        }
+        if !dropEvaluationPrompts {
+            let evaluation = EvaluationGuard()
+            if let hit = conversations.first(where: { evaluation.evaluationSet(of: $0) != nil }) {
+                throw DataGenerationError.evaluationData(origin: hit.origin, set: evaluation.evaluationSet(of: hit) ?? "")
+            }
+        }
         BLAS.configure()
         let bundle = try ModelBundle.load(path: URL(fileURLWithPath: model))
         guard let template = bundle.chatTemplate else {
@@ -67,15 +83,6 @@ struct DatagenCommand: ParsableCommand {
         let generator = try DataGenerator(verifier: bundle.verifier, renderer: renderer, eosTokenIds: bundle.eosTokenIds,
                                           pool: pool, options: options, report: printError)
 
-        var conversations: [Conversation] = []
-        var sources: [String] = []
-        for path in data {
-            let read = try ConversationReader.read(URL(fileURLWithPath: path))
-            guard !read.isEmpty else { throw CommandFailure("\(path): no usable conversation or prompt") }
-            printError("datagen: \(path): \(read.count) conversations")
-            conversations += read
-            sources.append(path)
-        }
         if magpie > 0 {
             let prompts = try magpiePrompts(generator: generator, renderer: renderer, outputURL: outputURL)
             conversations += prompts
