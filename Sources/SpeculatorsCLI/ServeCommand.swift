@@ -40,7 +40,7 @@ struct ServeCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "speculators.serve")
-        logger.info("starting", metadata: ["config": "\(config ?? "(defaults)")"])
+        logger.info("starting", metadata: ["config": "\(configFile ?? "(built-in defaults)")"])
         let server: InferenceServer
         do {
             server = try InferenceServer.load(configuration: configuration, logger: logger)
@@ -60,11 +60,15 @@ struct ServeCommand: ParsableCommand {
         logger.notice("stopped")
     }
 
+    /// The configuration file read: `--config`, else config/server.json when it exists.
+    var configFile: String? {
+        config ?? (FileManager.default.fileExists(atPath: "config/server.json") ? "config/server.json" : nil)
+    }
+
     /// The file's settings (or the defaults) with the flags applied.
     func resolvedConfiguration() throws -> ServerConfiguration {
         var base = ServerConfiguration()
-        let file = config ?? (FileManager.default.fileExists(atPath: "config/server.json") ? "config/server.json" : nil)
-        if let file {
+        if let file = configFile {
             do { base = try ServerConfiguration.load(from: URL(fileURLWithPath: file)) } catch {
                 throw CommandFailure("\(error)")
             }
