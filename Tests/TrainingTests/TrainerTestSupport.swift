@@ -66,3 +66,6 @@ func expectClose(_ actual: [Float], _ expected: [Float], absolute: Float, relati
     #expect(worstIndex < 0, "\(what): index \(worstIndex) is \(worstIndex < 0 ? 0 : actual[worstIndex]), expected \(worstIndex < 0 ? 0 : expected[worstIndex])",
             sourceLocation: sourceLocation)
 }
+
+/// Float view of a JSON array.
+func floats(_ value: Any?) -> [Float] { (value as? [Any])?.compactMap { ($0 as? NSNumber)?.floatValue } ?? [] }
