@@ -21,7 +21,7 @@ struct ConfigurationTests {
         #expect(config == expected)
         #expect(config.model == "models/SmolLM2-135M-Instruct.Q4_1.gguf")
         #expect(config.speculator == "assets/drafts/smollm2-135m-eagle3-ref")
-        #expect(config.numSpeculativeTokens == .fromSpeculator)
+        #expect(config.numSpeculativeTokens == .adaptive)
         #expect(config.logLevel.loggerLevel == .info)
     }
 
