@@ -243,3 +243,30 @@ for name, v in dflash_variants.items():
     finally:
         shutil.rmtree(os.path.join(out, "tiny-qwen3"), ignore_errors=True)
         os.chdir(cwd)
+
+# ---------------------------------------------------------------------------------------------
+# MTP: a verifier checkpoint with a native `mtp.*` head and what MTPConverter extracts from it.
+# Source: tiny-qwen3's config + its layer 3 (the reference layer the MTP layer mirrors) + seeded
+# mtp.* tensors. Output: mtp/source/, mtp/python-converted/ (config.json + model.safetensors).
+from speculators.convert.mtp.converter import MTPConverter
+
+mtp_root = os.path.join(out, "mtp")
+src = os.path.join(mtp_root, "source")
+os.makedirs(src)
+shutil.copy(os.path.join(shared, "tiny-qwen3", "config.json"), os.path.join(src, "config.json"))
+qwen3_weights = load_file(os.path.join(shared, "tiny-qwen3", "model.safetensors"))
+w = {k: v for k, v in qwen3_weights.items() if k.startswith("model.layers.3.")}
+w.update({"mtp.fc.weight": randn(64, 128) / 11.3, "mtp.norm.weight": norm_weight(64),
+          "mtp.pre_fc_norm_hidden.weight": norm_weight(64), "mtp.pre_fc_norm_embedding.weight": norm_weight(64)})
+for k, v in qwen3_weights.items():
+    if k.startswith("model.layers.3."):
+        w["mtp.layers.0." + k[len("model.layers.3."):]] = v + 0.05 * randn(*v.shape)
+save_file(w, os.path.join(src, "model.safetensors"), metadata={"format": "pt"})
+cwd = os.getcwd()
+try:
+    os.chdir(mtp_root)
+    MTPConverter().convert("source", "python-converted", "source", num_speculative_steps=2, validate=False)
+    os.remove(os.path.join("python-converted", "config.py"))
+    print("mtp ok")
+finally:
+    os.chdir(cwd)

@@ -39,6 +39,17 @@ enum CheckpointWriting {
                     let width = tensor.columns
                     try add(entry, values: UnsafeBufferPointer(start: tensor.base + rows.lowerBound * width, count: rows.count * width),
                             source: name, file: weights.description, floatType: floatType, to: &writer)
+                case .concatenation(let names):
+                    var values: [Float] = []
+                    values.reserveCapacity(entry.shape.reduce(1, *))
+                    for name in names {
+                        let tensor = try weights.loadFloat32(name)
+                        values.append(contentsOf: UnsafeBufferPointer(start: tensor.base, count: tensor.count))
+                    }
+                    try values.withUnsafeBufferPointer { buffer in
+                        try add(entry, values: buffer, source: names.first ?? entry.name, file: weights.description,
+                                floatType: floatType, to: &writer)
+                    }
                 case .int64(let name):
                     try writer.add(entry.name, shape: entry.shape, int64: try weights.loadInt64(name))
                 case .bool(let name):

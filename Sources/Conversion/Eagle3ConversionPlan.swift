@@ -10,6 +10,8 @@ public struct ConvertedTensor: Sendable, Equatable {
         case floats(source: String)
         /// Rows `rows` of a float source tensor (a fused projection split into its parts).
         case floatRows(source: String, rows: Range<Int>)
+        /// Several float source tensors laid end to end (per-expert MoE weights fused into one).
+        case concatenation([String])
         /// An integer tensor of the source, widened to I64 (`d2t`).
         case int64(source: String)
         /// A BOOL tensor of the source (`t2d`).

@@ -15,7 +15,7 @@ public struct ConversionResult: Sendable, Equatable {
 /// `speculators convert`: dispatch on `--algorithm` (Python `convert_model`).
 public enum SpeculatorConverter {
     /// Algorithms this port converts.
-    public static let supportedAlgorithms = ["eagle3", "dflash"]
+    public static let supportedAlgorithms = ["eagle3", "mtp", "dflash"]
 
     /// Converts `model` (a local checkpoint folder) for `verifier` into `outputPath`.
     /// `algorithmKwargs` is the `--algorithm-kwargs` JSON object text; `dtype` overrides the source dtype.
@@ -44,6 +44,18 @@ public enum SpeculatorConverter {
             }
             let plan = try DFlashConverter.convert(source: source, output: output, verifier: verifier, auxLayerIds: ids,
                                                    dtype: floatType, progress: progress)
+            return ConversionResult(algorithm: algorithm, tensorCount: plan.entries.count, floatType: plan.floatType, notes: plan.notes)
+        case "mtp":
+            let kwargs = try algorithmKwargs.map { text throws(ConversionError) in try parseKwargs(text, accepted: ["num_speculative_steps", "cache_dir"], algorithm: algorithm) } ?? [:]
+            var steps = 3
+            if let value = kwargs["num_speculative_steps"] {
+                guard let number = value.intValue else {
+                    throw ConversionError.invalidOption(key: "num_speculative_steps", problem: "must be an integer, not \(value.compactDescription)")
+                }
+                steps = number
+            }
+            let plan = try MTPConverter.convert(source: source, output: output, verifier: verifier, speculativeSteps: steps,
+                                                dtype: floatType, progress: progress)
             return ConversionResult(algorithm: algorithm, tensorCount: plan.entries.count, floatType: plan.floatType, notes: plan.notes)
         default:
             throw ConversionError.unsupportedAlgorithm(name: algorithm, supported: supportedAlgorithms)

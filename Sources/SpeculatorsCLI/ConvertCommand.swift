@@ -8,7 +8,7 @@ import Foundation
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert an EAGLE-3 research or z-lab DFlash checkpoint into a speculators-format folder.",
+        abstract: "Convert an EAGLE-3 research checkpoint, a native MTP head or a z-lab DFlash checkpoint into a speculators-format folder.",
         discussion: """
             Every source tensor is carried over (extra decoder layers, input_norm, fc_norm) or the
             conversion fails naming it. Options for the eagle3 converter go in --algorithm-kwargs:
@@ -30,7 +30,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Record this as speculators_config.verifier.name_or_path instead of --verifier (e.g. a hub id).")
     var verifierName: String?
 
-    @Option(help: "The source format: eagle3 or dflash.")
+    @Option(help: "The source format: eagle3, mtp or dflash.")
     var algorithm: String = "eagle3"
 
     @Option(help: "A JSON object of converter options, e.g. '{\"norm_before_residual\": true}'.")
