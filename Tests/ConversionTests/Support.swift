@@ -31,9 +31,16 @@ enum Fixtures {
         try VerifierSummary(path: verifierFolder.path, recordedName: "tiny-llama")
     }
 
+    /// The parent of every scratch folder; the previous run's is removed on first use.
+    static let scratchRoot: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("speculators-conversion-tests")
+        try? FileManager.default.removeItem(at: url)
+        return url
+    }()
+
     /// A fresh empty folder under the temporary directory.
     static func scratch(_ label: String = "conversion") throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        let url = scratchRoot.appendingPathComponent("\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
