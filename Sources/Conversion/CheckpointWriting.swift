@@ -3,13 +3,16 @@ import Configs
 import Foundation
 import Tensors
 
+/// Progress of a conversion's write: tensors done, tensors in all, the tensor just written.
+public typealias ConversionProgress = @Sendable (_ done: Int, _ total: Int, _ name: String) -> Void
+
 /// Writes a converted checkpoint: `config.json` and `model.safetensors` into a folder.
 enum CheckpointWriting {
     /// Floats are cast to `floatType` (round to nearest even); a NaN or infinite value is an error
     /// naming the tensor. The safetensors file is assembled in memory and renamed into place.
     static func write(_ entries: [ConvertedTensor], from weights: TensorSource, floatType: TensorDataType,
                       config: some SpeculatorTypeConfig, to output: URL,
-                      progress: Eagle3Converter.Progress?) throws(ConversionError) {
+                      progress: ConversionProgress?) throws(ConversionError) {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         if manager.fileExists(atPath: output.path, isDirectory: &isDirectory) {

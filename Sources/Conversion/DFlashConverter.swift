@@ -107,7 +107,7 @@ public enum DFlashConverter {
 
     @discardableResult
     public static func convert(source: URL, output: URL, verifier: VerifierSummary, auxLayerIds: [Int]? = nil,
-                               dtype: TensorDataType? = nil, progress: Eagle3Converter.Progress? = nil) throws(ConversionError) -> DFlashConversionPlan {
+                               dtype: TensorDataType? = nil, progress: ConversionProgress? = nil) throws(ConversionError) -> DFlashConversionPlan {
         if source.standardizedFileURL.path == output.standardizedFileURL.path {
             throw ConversionError.writeFailed(path: output.path, problem: "the output folder is the source folder")
         }

@@ -5,13 +5,10 @@ import Models
 import Tensors
 
 extension Eagle3Converter {
-    /// Progress of `write`: tensors done, tensors in all, the tensor just written.
-    public typealias Progress = @Sendable (_ done: Int, _ total: Int, _ name: String) -> Void
-
     /// Writes `config.json` and `model.safetensors` of `plan` into `output` (created if needed).
     /// Floats are cast to `plan.floatType` (round to nearest even); a NaN or infinite value is an
     /// error naming the tensor. The safetensors file is assembled in memory and renamed into place.
-    public static func write(_ plan: Eagle3ConversionPlan, to output: URL, progress: Progress? = nil) throws(ConversionError) {
+    public static func write(_ plan: Eagle3ConversionPlan, to output: URL, progress: ConversionProgress? = nil) throws(ConversionError) {
         try CheckpointWriting.write(plan.entries, from: plan.weights, floatType: plan.floatType, config: plan.config,
                                     to: output, progress: progress)
     }
@@ -19,7 +16,7 @@ extension Eagle3Converter {
     /// Plans and writes in one call.
     @discardableResult
     public static func convert(source: URL, output: URL, verifier: VerifierSummary, options: Eagle3ConversionOptions = .init(),
-                               dtype: TensorDataType? = nil, progress: Progress? = nil) throws(ConversionError) -> Eagle3ConversionPlan {
+                               dtype: TensorDataType? = nil, progress: ConversionProgress? = nil) throws(ConversionError) -> Eagle3ConversionPlan {
         if source.standardizedFileURL.path == output.standardizedFileURL.path {
             throw ConversionError.writeFailed(path: output.path, problem: "the output folder is the source folder")
         }

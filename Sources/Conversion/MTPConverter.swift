@@ -113,7 +113,7 @@ public enum MTPConverter {
 
     @discardableResult
     public static func convert(source: URL, output: URL, verifier: VerifierSummary, speculativeSteps: Int = 3,
-                               dtype: TensorDataType? = nil, progress: Eagle3Converter.Progress? = nil) throws(ConversionError) -> MTPConversionPlan {
+                               dtype: TensorDataType? = nil, progress: ConversionProgress? = nil) throws(ConversionError) -> MTPConversionPlan {
         if source.standardizedFileURL.path == output.standardizedFileURL.path {
             throw ConversionError.writeFailed(path: output.path, problem: "the output folder is the source folder")
         }

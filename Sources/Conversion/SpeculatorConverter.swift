@@ -22,7 +22,7 @@ public enum SpeculatorConverter {
     @discardableResult
     public static func convert(model: String, verifier: VerifierSummary, algorithm: String, outputPath: String,
                                algorithmKwargs: String? = nil, dtype: String? = nil,
-                               progress: Eagle3Converter.Progress? = nil) throws(ConversionError) -> ConversionResult {
+                               progress: ConversionProgress? = nil) throws(ConversionError) -> ConversionResult {
         var floatType: TensorDataType?
         if let dtype { floatType = try FloatDType.parse(dtype, key: "--dtype", file: nil) }
         let source = URL(fileURLWithPath: model), output = URL(fileURLWithPath: outputPath)
@@ -94,7 +94,7 @@ extension SpeculatorConverter {
 
     /// A progress printer for long conversions: one line per tenth of the tensors (once a second has
     /// passed), with rate and ETA, and a final line.
-    public static func progressPrinter(_ write: @escaping @Sendable (String) -> Void) -> Eagle3Converter.Progress {
+    public static func progressPrinter(_ write: @escaping @Sendable (String) -> Void) -> ConversionProgress {
         let start = Date()
         return { done, total, name in
             let step = max(1, total / 10)
