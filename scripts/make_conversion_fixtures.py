@@ -24,7 +24,7 @@ import copy, json, os, shutil, sys, tempfile, traceback
 import torch
 from safetensors.torch import load_file, save_file
 
-shared, out = sys.argv[1], sys.argv[2]
+shared, out = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 gen = torch.Generator().manual_seed(20261129)
 
 
@@ -135,8 +135,12 @@ def research_weights(weights, embed):
     return out
 
 
+readme = os.path.join(out, "README.md")
+readme_text = open(readme).read() if os.path.exists(readme) else None
 shutil.rmtree(out, ignore_errors=True)
 os.makedirs(out)
+if readme_text is not None:
+    open(readme, "w").write(readme_text)
 shutil.copytree(os.path.join(shared, "tiny-llama"), os.path.join(out, "tiny-llama"),
                 ignore=shutil.ignore_patterns("expected.json"))
 from speculators.convert.eagle.eagle3_converter import Eagle3Converter
@@ -172,3 +176,97 @@ for name, v in variants.items():
     os.makedirs(os.path.join(out, "python-converted"), exist_ok=True)
     write_json(os.path.join(out, "python-converted", name + ".json"), golden)
     print(name, "error" if "error" in golden else "ok", golden.get("error", "")[:200])
+
+# ---------------------------------------------------------------------------------------------
+# DFlash (z-lab layout) sources and what speculators 0.9.0's DFlashConverter makes of them.
+# Verifier: the shared tiny-qwen3 (only its config.json is copied; the converter reads its weights).
+# Outputs: dflash/tiny-qwen3/config.json, dflash/source/<variant>/, dflash/python-converted/<variant>/
+# (config.json + model.safetensors as written, or error.txt).
+from speculators.convert.dflash.converter import DFlashConverter
+
+dflash_root = os.path.join(out, "dflash")
+os.makedirs(os.path.join(dflash_root, "tiny-qwen3"))
+shutil.copy(os.path.join(shared, "tiny-qwen3", "config.json"), os.path.join(dflash_root, "tiny-qwen3", "config.json"))
+qwen3_config = json.load(open(os.path.join(shared, "tiny-qwen3", "config.json")))
+
+
+def dflash_layer(prefix, fused):
+    t = {prefix + "input_layernorm.weight": norm_weight(64), prefix + "post_attention_layernorm.weight": norm_weight(64),
+         prefix + "self_attn.o_proj.weight": randn(64, 64) / 8, prefix + "self_attn.q_norm.weight": norm_weight(16),
+         prefix + "self_attn.k_norm.weight": norm_weight(16), prefix + "mlp.gate_proj.weight": randn(160, 64) / 8,
+         prefix + "mlp.up_proj.weight": randn(160, 64) / 8, prefix + "mlp.down_proj.weight": randn(64, 160) / 12.6}
+    q, k, v = randn(64, 64) / 8, randn(32, 64) / 8, randn(32, 64) / 8
+    if fused:
+        t[prefix + "self_attn.qkv_proj.weight"] = torch.cat([q, k, v], 0)
+    else:
+        t.update({prefix + "self_attn.q_proj.weight": q, prefix + "self_attn.k_proj.weight": k, prefix + "self_attn.v_proj.weight": v})
+    return t
+
+
+dflash_variants = {
+    # Two draft layers, target_layer_ids [0, 2] -> aux ids [1, 3]; block_size at the top level.
+    "qwen3": dict(fused=False, top_block=True, target_ids=[0, 2], fc_width=128),
+    # Laguna style: fused qkv_proj, block_size inside dflash_config, target id 3 -> 4 == N is dropped.
+    "laguna-fused-qkv": dict(fused=True, top_block=False, target_ids=[0, 2], fc_width=128),
+}
+for name, v in dflash_variants.items():
+    src = os.path.join(dflash_root, "source", name)
+    os.makedirs(src)
+    w = {"fc.weight": randn(64, v["fc_width"]) / 11.3, "hidden_norm.weight": norm_weight(64), "norm.weight": norm_weight(64)}
+    for i in range(2):
+        w.update(dflash_layer(f"layers.{i}.", v["fused"]))
+    save_file(w, os.path.join(src, "model.safetensors"), metadata={"format": "pt"})
+    cfg = {k: x for k, x in qwen3_config.items()}
+    cfg.update({"architectures": ["DFlashDraftModel"], "num_hidden_layers": 2, "layer_types": ["full_attention"] * 2,
+                "num_target_layers": 4,
+                "dflash_config": {"target_layer_ids": v["target_ids"], "mask_token_id": 383}})
+    if v["top_block"]:
+        cfg["block_size"] = 4
+    else:
+        cfg["dflash_config"]["block_size"] = 8
+    write_json(os.path.join(src, "config.json"), cfg)
+    dst = os.path.join(dflash_root, "python-converted", name)
+    cwd = os.getcwd()
+    try:
+        os.chdir(out)
+        shutil.copytree(os.path.join(shared, "tiny-qwen3"), "tiny-qwen3")
+        DFlashConverter().convert(os.path.join("dflash", "source", name), os.path.join("dflash", "python-converted", name),
+                                  "tiny-qwen3", validate=False)
+        for artifact in ("config.py",):
+            if os.path.exists(os.path.join("dflash", "python-converted", name, artifact)):
+                os.remove(os.path.join("dflash", "python-converted", name, artifact))
+        print("dflash", name, "ok")
+    except Exception as e:
+        os.makedirs(dst, exist_ok=True)
+        open(os.path.join(dst, "error.txt"), "w").write(f"{type(e).__name__}: {e}\n")
+        print("dflash", name, "error", e)
+    finally:
+        shutil.rmtree(os.path.join(out, "tiny-qwen3"), ignore_errors=True)
+        os.chdir(cwd)
+
+# ---------------------------------------------------------------------------------------------
+# MTP: a verifier checkpoint with a native `mtp.*` head and what MTPConverter extracts from it.
+# Source: tiny-qwen3's config + its layer 3 (the reference layer the MTP layer mirrors) + seeded
+# mtp.* tensors. Output: mtp/source/, mtp/python-converted/ (config.json + model.safetensors).
+from speculators.convert.mtp.converter import MTPConverter
+
+mtp_root = os.path.join(out, "mtp")
+src = os.path.join(mtp_root, "source")
+os.makedirs(src)
+shutil.copy(os.path.join(shared, "tiny-qwen3", "config.json"), os.path.join(src, "config.json"))
+qwen3_weights = load_file(os.path.join(shared, "tiny-qwen3", "model.safetensors"))
+w = {k: v for k, v in qwen3_weights.items() if k.startswith("model.layers.3.")}
+w.update({"mtp.fc.weight": randn(64, 128) / 11.3, "mtp.norm.weight": norm_weight(64),
+          "mtp.pre_fc_norm_hidden.weight": norm_weight(64), "mtp.pre_fc_norm_embedding.weight": norm_weight(64)})
+for k, v in qwen3_weights.items():
+    if k.startswith("model.layers.3."):
+        w["mtp.layers.0." + k[len("model.layers.3."):]] = v + 0.05 * randn(*v.shape)
+save_file(w, os.path.join(src, "model.safetensors"), metadata={"format": "pt"})
+cwd = os.getcwd()
+try:
+    os.chdir(mtp_root)
+    MTPConverter().convert("source", "python-converted", "source", num_speculative_steps=2, validate=False)
+    os.remove(os.path.join("python-converted", "config.py"))
+    print("mtp ok")
+finally:
+    os.chdir(cwd)

@@ -3,14 +3,15 @@ import Configs
 import Foundation
 import Models
 
-/// Everything a conversion will write, decided before any tensor data is read: the speculators
-/// config and, for every output tensor, where it comes from. Building the plan is where every rule
-/// of convert.md §4 is checked; `Eagle3Converter.write` only moves bytes.
-public struct Eagle3ConversionPlan: Sendable {
-    /// Where an output tensor's values come from.
+/// One tensor of a converted checkpoint: its speculators name, shape and where its values come from.
+public struct ConvertedTensor: Sendable, Equatable {
     public enum Origin: Sendable, Equatable {
         /// A float tensor of the source, cast to the output dtype.
         case floats(source: String)
+        /// Rows `rows` of a float source tensor (a fused projection split into its parts).
+        case floatRows(source: String, rows: Range<Int>)
+        /// Several float source tensors laid end to end (per-expert MoE weights fused into one).
+        case concatenation([String])
         /// An integer tensor of the source, widened to I64 (`d2t`).
         case int64(source: String)
         /// A BOOL tensor of the source (`t2d`).
@@ -21,12 +22,24 @@ public struct Eagle3ConversionPlan: Sendable {
         case derivedMask([Bool])
     }
 
-    public struct Entry: Sendable, Equatable {
-        /// The speculators name.
-        public let name: String
-        public let shape: [Int]
-        public let origin: Origin
+    /// The speculators name.
+    public let name: String
+    public let shape: [Int]
+    public let origin: Origin
+
+    public init(name: String, shape: [Int], origin: Origin) {
+        self.name = name
+        self.shape = shape
+        self.origin = origin
     }
+}
+
+/// Everything a conversion will write, decided before any tensor data is read: the speculators
+/// config and, for every output tensor, where it comes from. Building the plan is where every rule
+/// of convert.md §4 is checked; `Eagle3Converter.write` only moves bytes.
+public struct Eagle3ConversionPlan: Sendable {
+    public typealias Origin = ConvertedTensor.Origin
+    public typealias Entry = ConvertedTensor
 
     public let config: Eagle3SpeculatorConfig
     /// The numbers our loader derives from `config` for the verifier summarised at planning time.

@@ -43,63 +43,9 @@ public enum Eagle3Converter {
             origins[target] = name
         }
 
-        // fc decides the number of aux layers.
-        let hidden = research.hiddenSize
-        let targetHidden = research.targetHiddenSize ?? hidden
-        guard let fc = weights.info("fc.weight") else {
-            throw ConversionError.missingTensor(file: file, tensor: "fc.weight", problem: "every EAGLE-3 draft projects the verifier features with fc")
-        }
-        guard fc.shape.count == 2, fc.shape[0] == hidden, fc.shape[1] > 0, fc.shape[1] % targetHidden == 0 else {
-            throw ConversionError.invalidTensor(file: file, tensor: "fc.weight",
-                problem: "has shape \(fc.shape); expected [\(hidden), A·\(targetHidden)] for hidden_size \(hidden) and A aux layers")
-        }
-        let auxCount = fc.shape[1] / targetHidden
-        var auxIds = research.auxLayerIds
-        if let requested = options.auxLayerIds {
-            if let declared = auxIds, declared != requested {
-                notes.append("eagle_aux_hidden_state_layer_ids \(requested) from the options replaces \(declared) from the source config")
-            }
-            auxIds = requested
-        }
-        if let ids = auxIds, ids.count != auxCount {
-            throw ConversionError.invalidKey(file: configFile, key: "eagle_aux_hidden_state_layer_ids",
-                problem: "has \(ids.count) ids but fc.weight \(fc.shape) takes \(auxCount) verifier hidden states")
-        }
-        if auxIds == nil, auxCount != 3 {
-            throw ConversionError.invalidKey(file: configFile, key: "eagle_aux_hidden_state_layer_ids",
-                problem: "is not given, and the default resolves to 3 layers while fc.weight \(fc.shape) takes \(auxCount); pass the ids in --algorithm-kwargs")
-        }
-
-        // Vocabularies.
-        let vocab: Int
-        if let t2d = weights.info("t2d") {
-            guard t2d.shape.count == 1 else {
-                throw ConversionError.invalidTensor(file: file, tensor: "t2d", problem: "must be one-dimensional, not \(t2d.shape)")
-            }
-            vocab = t2d.shape[0]
-            if let verifierVocab = verifier.vocabSize, verifierVocab != vocab {
-                throw ConversionError.invalidTensor(file: file, tensor: "t2d",
-                    problem: "covers \(vocab) target tokens but the verifier \(verifier.nameOrPath) has a vocabulary of \(verifierVocab)")
-            }
-        } else if let verifierVocab = verifier.vocabSize {
-            vocab = verifierVocab
-        } else {
-            throw ConversionError.invalidKey(file: verifier.nameOrPath, key: "vocab_size", problem: "could not be found in the verifier config")
-        }
-        let headRows = weights.info("lm_head.weight")?.shape.first
-        let draftVocab: Int
-        if let declared = research.draftVocabSize {
-            draftVocab = declared
-        } else {
-            draftVocab = headRows ?? weights.info("d2t")?.shape.first ?? vocab
-            notes.append("draft_vocab_size \(draftVocab) was taken from the tensors (the source config does not set it)")
-        }
-        let mapping = try VocabularyMapping.read(from: weights, targetVocabSize: vocab, draftVocabSize: draftVocab)
-        if let note = mapping?.note { notes.append(note) }
-        if mapping == nil, draftVocab != vocab {
-            throw ConversionError.missingTensor(file: file, tensor: "d2t",
-                problem: "draft_vocab_size \(draftVocab) differs from the target vocabulary \(vocab), so the draft needs a d2t or t2d map")
-        }
+        let (auxIds, targetHidden) = try auxLayerIds(research: research, options: options, weights: weights,
+                                                     configFile: configFile, notes: &notes)
+        let (vocab, draftVocab, mapping) = try vocabularies(research: research, weights: weights, verifier: verifier, notes: &notes)
 
         // Flags.
         var normBeforeResidual = research.normBeforeResidual ?? false
@@ -142,7 +88,93 @@ public enum Eagle3Converter {
             throw ConversionError.invalidKey(file: configFile, key: "(converted config)", problem: "cannot describe a draft our loader runs: \(error)")
         }
 
-        // Every output tensor must have a place in the model the config declares.
+        let entries = try placeTensors(origins: origins, mapping: mapping, vocab: vocab, draftVocab: draftVocab,
+                                       floatType: floatType, draftConfig: draftConfig, weights: weights)
+        if !origins.keys.contains("embed_tokens.weight") {
+            notes.append("the source has no embed_tokens.weight: loaders take the verifier's input embedding")
+        }
+        return Eagle3ConversionPlan(config: config, draftConfig: draftConfig, entries: entries, floatType: floatType,
+                                    notes: notes, weights: weights)
+    }
+
+    /// The aux layer ids (options over the source config) checked against `fc.weight`, whose width
+    /// decides how many verifier states the draft takes; and the verifier hidden size it assumes.
+    static func auxLayerIds(research: Eagle3ResearchConfig, options: Eagle3ConversionOptions, weights: TensorSource,
+                            configFile: String, notes: inout [String]) throws(ConversionError) -> ([Int]?, Int) {
+        let file = weights.description
+        let hidden = research.hiddenSize
+        let targetHidden = research.targetHiddenSize ?? hidden
+        guard let fc = weights.info("fc.weight") else {
+            throw ConversionError.missingTensor(file: file, tensor: "fc.weight", problem: "every EAGLE-3 draft projects the verifier features with fc")
+        }
+        guard fc.shape.count == 2, fc.shape[0] == hidden, fc.shape[1] > 0, fc.shape[1] % targetHidden == 0 else {
+            throw ConversionError.invalidTensor(file: file, tensor: "fc.weight",
+                problem: "has shape \(fc.shape); expected [\(hidden), A·\(targetHidden)] for hidden_size \(hidden) and A aux layers")
+        }
+        let auxCount = fc.shape[1] / targetHidden
+        var auxIds = research.auxLayerIds
+        if let requested = options.auxLayerIds {
+            if let declared = auxIds, declared != requested {
+                notes.append("eagle_aux_hidden_state_layer_ids \(requested) from the options replaces \(declared) from the source config")
+            }
+            auxIds = requested
+        }
+        if let ids = auxIds, ids.count != auxCount {
+            throw ConversionError.invalidKey(file: configFile, key: "eagle_aux_hidden_state_layer_ids",
+                problem: "has \(ids.count) ids but fc.weight \(fc.shape) takes \(auxCount) verifier hidden states")
+        }
+        if auxIds == nil, auxCount != 3 {
+            throw ConversionError.invalidKey(file: configFile, key: "eagle_aux_hidden_state_layer_ids",
+                problem: "is not given, and the default resolves to 3 layers while fc.weight \(fc.shape) takes \(auxCount); pass the ids in --algorithm-kwargs")
+        }
+
+        return (auxIds, targetHidden)
+    }
+
+    /// The target vocabulary (`t2d`'s length, else the verifier's), the draft vocabulary (the
+    /// config's, else the tensors'), and the checked maps.
+    static func vocabularies(research: Eagle3ResearchConfig, weights: TensorSource, verifier: VerifierSummary,
+                             notes: inout [String]) throws(ConversionError) -> (Int, Int, VocabularyMapping?) {
+        let file = weights.description
+        let vocab: Int
+        if let t2d = weights.info("t2d") {
+            guard t2d.shape.count == 1 else {
+                throw ConversionError.invalidTensor(file: file, tensor: "t2d", problem: "must be one-dimensional, not \(t2d.shape)")
+            }
+            vocab = t2d.shape[0]
+            if let verifierVocab = verifier.vocabSize, verifierVocab != vocab {
+                throw ConversionError.invalidTensor(file: file, tensor: "t2d",
+                    problem: "covers \(vocab) target tokens but the verifier \(verifier.nameOrPath) has a vocabulary of \(verifierVocab)")
+            }
+        } else if let verifierVocab = verifier.vocabSize {
+            vocab = verifierVocab
+        } else {
+            throw ConversionError.invalidKey(file: verifier.nameOrPath, key: "vocab_size", problem: "could not be found in the verifier config")
+        }
+        let headRows = weights.info("lm_head.weight")?.shape.first
+        let draftVocab: Int
+        if let declared = research.draftVocabSize {
+            draftVocab = declared
+        } else {
+            draftVocab = headRows ?? weights.info("d2t")?.shape.first ?? vocab
+            notes.append("draft_vocab_size \(draftVocab) was taken from the tensors (the source config does not set it)")
+        }
+        let mapping = try VocabularyMapping.read(from: weights, targetVocabSize: vocab, draftVocabSize: draftVocab)
+        if let note = mapping?.note { notes.append(note) }
+        if mapping == nil, draftVocab != vocab {
+            throw ConversionError.missingTensor(file: file, tensor: "d2t",
+                problem: "draft_vocab_size \(draftVocab) differs from the target vocabulary \(vocab), so the draft needs a d2t or t2d map")
+        }
+
+        return (vocab, draftVocab, mapping)
+    }
+
+    /// The output tensors, sorted: every source tensor under its speculators name plus the maps,
+    /// checked against the manifest of the converted config. Errors name the source tensor.
+    static func placeTensors(origins: [String: String], mapping: VocabularyMapping?, vocab: Int, draftVocab: Int,
+                             floatType: TensorDataType, draftConfig: Eagle3DraftConfig,
+                             weights: TensorSource) throws(ConversionError) -> [ConvertedTensor] {
+        let file = weights.description
         var entries: [Eagle3ConversionPlan.Entry] = []
         let manifest = Set(draftConfig.tensorManifest.map(\.name))
         let unplaced = origins.keys.filter { !manifest.contains($0) }.compactMap { origins[$0] }.sorted()
@@ -175,11 +207,7 @@ public enum Eagle3Converter {
         } catch {
             throw ConversionError.invalidTensor(file: file, tensor: "(checkpoint)", problem: "\(error)")
         }
-        if !origins.keys.contains("embed_tokens.weight") {
-            notes.append("the source has no embed_tokens.weight: loaders take the verifier's input embedding")
-        }
-        return Eagle3ConversionPlan(config: config, draftConfig: draftConfig, entries: entries, floatType: floatType,
-                                    notes: notes, weights: weights)
+        return entries
     }
 
     /// The source weights: `model.safetensors`, or a sharded safetensors index. A PyTorch pickle is

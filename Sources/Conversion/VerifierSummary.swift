@@ -8,8 +8,11 @@ import Models
 public struct VerifierSummary: Sendable, Equatable {
     /// Recorded as `speculators_config.verifier.name_or_path`.
     public var nameOrPath: String
-    /// The verifier's `architectures`; `["LlamaForCausalLM"]` when it declares none (as upstream).
+    /// The verifier's `architectures`; `["LlamaForCausalLM"]` when it declares none (as upstream's
+    /// EAGLE-3 converter does).
     public var architectures: [String]
+    /// False when the verifier config has no `architectures` (the DFlash converter then records `[]`).
+    public var declaresArchitectures = true
     /// The first `vocab_size` found, top level first, then nested objects depth-first.
     public var vocabSize: Int?
     /// `hidden_size` (of `text_config` for multimodal verifiers).
@@ -79,6 +82,7 @@ public struct VerifierSummary: Sendable, Equatable {
                   hiddenSize: object["hidden_size"]?.intValue ?? text?["hidden_size"]?.intValue,
                   layerCount: object["num_hidden_layers"]?.intValue ?? text?["num_hidden_layers"]?.intValue,
                   maxPositionEmbeddings: object["max_position_embeddings"]?.intValue)
+        declaresArchitectures = architectures != nil
     }
 
     /// Upstream's `find_vocab_size`: the object's own key, else the first nested object (in key

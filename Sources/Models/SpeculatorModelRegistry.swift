@@ -30,7 +30,15 @@ public enum SpeculatorModelRegistry {
     /// Errors: a config without `speculators_model_type` or with an unknown one is the Configs
     /// registry's `ConfigError`; a registered type that cannot run here is `SpeculatorModelError.notServable`.
     public static func load(folder: URL, verifier: TransformerModel) throws -> Model {
-        let config = try SpeculatorModelConfig.load(from: folder.path)
+        let config: any SpeculatorTypeConfig
+        do {
+            config = try SpeculatorModelConfig.load(from: folder.path)
+        } catch {
+            if let algorithm = externalFormat(folder: folder) {
+                throw SpeculatorModelError.needsConversion(source: folder.path, algorithm: algorithm)
+            }
+            throw error
+        }
         guard let eagle3 = config as? Eagle3SpeculatorConfig else {
             throw SpeculatorModelError.notServable(source: folder.path, type: config.speculatorsModelType, servable: servableTypes)
         }
@@ -39,6 +47,21 @@ public enum SpeculatorModelRegistry {
         let weights = try openCheckpoint(folder)
         try checkTensors(weights.tensorNames.compactMap { weights.info($0) }, against: draftConfig, source: weights.description)
         return .eagle3(try Eagle3DraftModel.load(config: draftConfig, weights: weights, verifier: verifier))
+    }
+
+    /// The `speculators convert --algorithm` for a folder whose `config.json` is not a speculators
+    /// config but looks like a draft another project wrote (upstream auto-converts DFlash ones on
+    /// load; here the user is told which conversion to run).
+    static func externalFormat(folder: URL) -> String? {
+        guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent("config.json").path),
+              case .object(let object)? = try? JSONParser.parse(data),
+              object[SpeculatorRegistry.discriminator] == nil else { return nil }
+        let architectures = object["architectures"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        if object["dflash_config"] != nil || architectures.contains(where: { $0.contains("DFlash") }) { return "dflash" }
+        // A research config is a flat Llama-style config; a speculators one nests transformer_layer_config.
+        let flat = object["transformer_layer_config"] == nil && object["hidden_size"] != nil
+        if flat, object["draft_vocab_size"] != nil || architectures.contains(where: { $0.contains("Eagle3") }) { return "eagle3" }
+        return nil
     }
 
     /// Checks a checkpoint's tensor list against what an EAGLE-3 draft with `config` holds: every
@@ -201,6 +224,8 @@ public enum SpeculatorModelError: Error, CustomStringConvertible, Sendable, Equa
     case notServable(source: String, type: String, servable: [String])
     /// Tensors the declared model has no place for.
     case unplacedTensors(source: String, names: [String], hint: String)
+    /// An external checkpoint (no `speculators_model_type`) that `speculators convert` can convert.
+    case needsConversion(source: String, algorithm: String)
     /// A tensor the declared model cannot do without.
     case missingTensor(source: String, name: String, why: String)
 
@@ -214,6 +239,9 @@ public enum SpeculatorModelError: Error, CustomStringConvertible, Sendable, Equa
                                         : names.joined(separator: ", ")
             return "\(source): tensors with no place in the model the config declares: \(list)"
                 + (hint.isEmpty ? "" : " (\(hint))")
+        case let .needsConversion(source, algorithm):
+            return "\(source) is not in the speculators format (its config.json has no speculators_model_type) but looks like "
+                + "an external \(algorithm) draft; convert it first: speculators convert \(source) <output> --algorithm \(algorithm) --verifier <verifier>"
         case let .missingTensor(source, name, why):
             return "\(source): tensor '\(name)' is missing (required because \(why))"
         }

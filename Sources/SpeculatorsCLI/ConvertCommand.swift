@@ -8,7 +8,7 @@ import Foundation
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert an EAGLE-3 research checkpoint into a speculators-format folder.",
+        abstract: "Convert an EAGLE-3 research checkpoint, a native MTP head or a z-lab DFlash checkpoint into a speculators-format folder.",
         discussion: """
             Every source tensor is carried over (extra decoder layers, input_norm, fc_norm) or the
             conversion fails naming it. Options for the eagle3 converter go in --algorithm-kwargs:
@@ -30,7 +30,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Record this as speculators_config.verifier.name_or_path instead of --verifier (e.g. a hub id).")
     var verifierName: String?
 
-    @Option(help: "The source format: eagle3.")
+    @Option(help: "The source format: eagle3, mtp or dflash.")
     var algorithm: String = "eagle3"
 
     @Option(help: "A JSON object of converter options, e.g. '{\"norm_before_residual\": true}'.")
@@ -54,12 +54,14 @@ struct ConvertCommand: ParsableCommand {
                                                        outputPath: destination, algorithmKwargs: algorithmKwargs,
                                                        dtype: dtype, progress: SpeculatorConverter.progressPrinter(write))
             for note in plan.notes { write("note: \(note)") }
-            if validate || !(validateDevice ?? "").isEmpty {
+            if (validate || !(validateDevice ?? "").isEmpty) && algorithm != "eagle3" {
+                write("note: only eagle3 drafts can be loaded here, so --validate checked what the writer checks (names, shapes, finite values)")
+            } else if validate || !(validateDevice ?? "").isEmpty {
                 let verifierModel = try SpeculatorConverter.loadVerifierModel(path: verifier)
                 _ = try Eagle3Converter.validate(output: URL(fileURLWithPath: destination), verifier: verifierModel)
                 write("validated: \(destination) loads for \(verifier)")
             }
-            print("converted \(model) -> \(destination) (\(plan.entries.count) tensors, \(plan.floatType.rawValue))")
+            print("converted \(model) -> \(destination) (\(plan.tensorCount) tensors, \(plan.floatType.rawValue))")
         } catch {
             write("error: \(error)")
             throw ExitCode(1)

@@ -44,8 +44,8 @@ struct OptionsAndCLITests {
     func dispatcherFails() throws {
         let summary = try Fixtures.verifierSummary()
         let source = Fixtures.research("single").path
-        for algorithm in ["mtp", "dflash", "eagle"] {
-            expectConversionError(["unsupported algorithm '\(algorithm)'", "eagle3"]) {
+        for algorithm in ["eagle", "medusa"] {
+            expectConversionError(["unsupported algorithm '\(algorithm)'", "eagle3", "mtp", "dflash"]) {
                 try SpeculatorConverter.convert(model: source, verifier: summary, algorithm: algorithm, outputPath: try Fixtures.scratch().path)
             }
         }

@@ -61,6 +61,16 @@ struct RegistryTests {
         #expect(throws: ConfigError.self) { _ = try load(missing) }
     }
 
+    @Test("An external research or DFlash folder is an error saying which conversion to run")
+    func externalFormats() throws {
+        #expect(throws: SpeculatorModelError.needsConversion(source: Fixtures.research("single").path, algorithm: "eagle3")) {
+            _ = try load(Fixtures.research("single"))
+        }
+        let dflash = Fixtures.root.appendingPathComponent("dflash/source/qwen3")
+        #expect(throws: SpeculatorModelError.needsConversion(source: dflash.path, algorithm: "dflash")) { _ = try load(dflash) }
+        #expect(SpeculatorModelError.needsConversion(source: "x", algorithm: "dflash").description.contains("speculators convert x"))
+    }
+
     @Test("A tensor the config has no place for is an error naming it, with a hint")
     func unplaced() throws {
         let extraLayer = try mutatedReference("two-layers", config: { config in

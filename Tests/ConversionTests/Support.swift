@@ -24,6 +24,8 @@ enum Fixtures {
     }
 
     static let pool = ThreadPool(threadCount: 2)
+    /// Serialises use of the shared `verifier` (see `draftLogits`).
+    static let verifierLock = NSLock()
     static let verifier: TransformerModel? = try? TransformerModel.load(from: verifierFolder)
 
     /// The tiny-llama summary, recorded under the relative name the Python goldens used.
@@ -31,9 +33,16 @@ enum Fixtures {
         try VerifierSummary(path: verifierFolder.path, recordedName: "tiny-llama")
     }
 
+    /// The parent of every scratch folder; the previous run's is removed on first use.
+    static let scratchRoot: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("speculators-conversion-tests")
+        try? FileManager.default.removeItem(at: url)
+        return url
+    }()
+
     /// A fresh empty folder under the temporary directory.
     static func scratch(_ label: String = "conversion") throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        let url = scratchRoot.appendingPathComponent("\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
@@ -91,6 +100,10 @@ func mutatedResearch(_ variant: String, tensors edit: (inout [String: StoredTens
 /// exercise fc (and its norms), every layer, the head and the fed-back hidden state.
 func draftLogits(_ draft: Eagle3DraftModel, verifier: TransformerModel) throws -> [Float] {
     let ids = [5, 17, 42, 99, 3, 250, 7, 64, 128, 11, 300, 2]
+    // The verifier is shared by tests running in parallel and its outputs live until its next
+    // forward, so the forward and the copy of its features happen under one lock.
+    Fixtures.verifierLock.lock()
+    defer { Fixtures.verifierLock.unlock() }
     let verifierOutput = try verifier.forward([.init(cache: try verifier.makeCache(), tokens: ids, logits: .last)],
                                               auxiliaryLayers: draft.config.auxiliaryLayerIds, pool: Fixtures.pool)
     let features = try #require(verifierOutput.auxiliary)
@@ -131,6 +144,7 @@ func expectIdentical(_ actual: [Float], _ expected: [Float], _ what: String, sou
     #expect(actual.count == expected.count, "\(what): \(actual.count) values, expected \(expected.count)", sourceLocation: sourceLocation)
     let differing = zip(actual, expected).filter { $0.bitPattern != $1.bitPattern }
     let worst = differing.map { abs($0 - $1) }.max() ?? 0
-    #expect(differing.isEmpty, "\(what): \(differing.count) of \(actual.count) values differ (worst by \(worst))",
+    let differingCount = differing.count
+    #expect(differingCount == 0, "\(what): \(differingCount) of \(actual.count) values differ (worst by \(worst))",
             sourceLocation: sourceLocation)
 }
