@@ -14,7 +14,7 @@ struct DatagenCommand: ParsableCommand {
         discussion: """
         Inputs: --data files (JSONL or JSON array, gzip accepted; ShareGPT `conversations`, OpenAI/UltraChat \
         `messages`, MT-Bench `turns` or plain `prompt` records) and/or --magpie N prompts written by the verifier \
-        itself (kept in <output>/prompts.jsonl). MT-Bench and HumanEval prompts are refused. The output is \
+        itself (kept in <output>/magpie-<N>-seed-<seed>.jsonl). MT-Bench and HumanEval prompts are refused. The output is \
         resumable: run the same command again after an interruption.
         """)
 
@@ -91,12 +91,16 @@ struct DatagenCommand: ParsableCommand {
         let index = try generator.run(conversations, source: sources.joined(separator: " + "))
         let seconds = now() - start
         printError("datagen: \(index.complete ? "complete" : "interrupted"): \(index.conversations) rows, \(index.tokens) tokens (\(index.supervisedTokens) supervised) in \(index.shards.count)/\(index.plannedShards) shards; \(index.droppedEvaluation) evaluation and \(index.droppedEmpty) empty conversations dropped; \(String(format: "%.1f", seconds)) s")
+        if generator.shardsWritten > 0 {
+            let written = index.shards.suffix(generator.shardsWritten).reduce(0) { $0 + $1.tokens }
+            printError("datagen: this run wrote \(written) tokens in \(String(format: "%.1f s = %.1f tokens/s", seconds, Double(written) / max(seconds, 1e-9)))")
+        }
     }
 
-    /// Synthesises the Magpie prompts once and keeps them in `<output>/prompts.jsonl`, so a resumed run
-    /// reuses exactly the same prompts.
+    /// Synthesises the Magpie prompts once and keeps them in `<output>/magpie-<count>-seed-<seed>.jsonl`, so a
+    /// resumed run reuses exactly the same prompts (and other settings make other prompts).
     func magpiePrompts(generator: DataGenerator, renderer: TemplateRenderer, outputURL: URL) throws -> [Conversation] {
-        let file = outputURL.appendingPathComponent("prompts.jsonl")
+        let file = outputURL.appendingPathComponent("magpie-\(magpie)-seed-\(seed).jsonl")
         if FileManager.default.fileExists(atPath: file.path) {
             let prompts = try ConversationReader.read(file)
             printError("datagen: reusing \(prompts.count) Magpie prompts from \(file.path)")

@@ -98,15 +98,18 @@ public final class DataGenerator {
         let totalShards = index.plannedShards
         report("datagen: \(planned.count) conversations in \(totalShards) shards, \(index.shards.count) already done; aux layers \(capture.auxLayerIds) + [\(verifier.config.layerCount)]")
         let doneBefore = index.shards.count * shardSize
-        var meter = ProgressMeter(label: "datagen conversations", total: max(planned.count - doneBefore, 0), report: report)
-        var tokensThisRun = 0
+        var meter = ProgressMeter(label: "datagen conversations", total: max(planned.count - doneBefore, 0),
+                                  tokenUnit: options.settings.regenerate ? "generated tokens" : "tokens", report: report)
+        var tokensThisRun = 0  // generated (or, keeping answers, row) tokens, for the progress rate
         while index.shards.count < totalShards {
             if let stop = options.stopAfterShards, shardsWritten >= stop { break }
             let number = index.shards.count
             let range = (number * shardSize)..<min(planned.count, (number + 1) * shardSize)
             let doneSoFar = number * shardSize - doneBefore
             let elapsedBefore = meter.elapsed
+            var tokensInShard = 0
             let rows = try makeRows(Array(planned[range]), firstIndex: range.lowerBound) { finished, tokens in
+                tokensInShard = tokens
                 meter.update(done: doneSoFar + finished, tokens: tokensThisRun + tokens)
             }
             index.droppedEmpty += range.count - rows.count
@@ -124,7 +127,7 @@ public final class DataGenerator {
             index.complete = index.shards.count == totalShards
             try index.save(directory: options.output)
             shardsWritten += 1
-            tokensThisRun += shard.tokenCount
+            tokensThisRun += tokensInShard
             meter.update(done: range.upperBound - doneBefore, tokens: tokensThisRun, force: true)
             report(String(format: "datagen: wrote %@ (%d conversations, %d tokens, %d supervised; generation %.1f s, hidden states %.1f s = %.0f tokens/s), %d/%d shards",
                           name, shard.conversationCount, shard.tokenCount, shard.supervisedCount, generationSeconds, captureSeconds,

@@ -57,7 +57,7 @@ public struct DatasetIndex: Codable, Sendable, Equatable {
     public var auxLayerIds: [Int]
     public var hiddenDtype = "BF16"
     public var shards: [Shard]
-    /// Input file, or `magpie` (prompts written by the verifier, kept in `prompts.jsonl`).
+    /// Input files and/or `magpie:<N>` (prompts written by the verifier), joined by " + ".
     public var source: String
     /// SHA-256 of the input conversations as read (detects a changed input on resume).
     public var sourceSha256: String

@@ -26,16 +26,21 @@ public struct MagpieSynthesizer {
         var seen = Set<String>()
         var attempts = 0
         let limit = 4 * count + 16
-        var meter = ProgressMeter(label: "magpie prompts", total: count, report: report)
+        var meter = ProgressMeter(label: "magpie prompts", total: count, tokenUnit: "generated tokens", report: report)
+        var generated = 0
         var dropped = (unfinished: 0, duplicate: 0, evaluation: 0)
         while prompts.count < count, attempts < limit {
-            let batch = min(limit - attempts, max(generator.batchSize, (count - prompts.count) * 5 / 4 + 4))
+            // A quarter more than still needed: about that many are unfinished or duplicates.
+            let batch = min(limit - attempts, (count - prompts.count) * 5 / 4 + 4)
             let first = attempts
             let completions = try generator.generate(
                 Array(repeating: header, count: batch), maxTokens: maxTokens,
                 sampling: { SamplingParameters(temperature: temperature, topP: topP, seed: seed &+ UInt64(first + $0)) })
             attempts += batch
-            for completion in completions where prompts.count < count {
+            generated += completions.reduce(0) { $0 + $1.tokens.count }
+            var unused = 0
+            for completion in completions {
+                guard prompts.count < count else { unused += 1; continue }
                 guard completion.stopped, completion.tokens.count > 1 else { dropped.unfinished += 1; continue }
                 let text = renderer.text(of: Array(completion.tokens.dropLast())).trimmingCharacters(in: .whitespacesAndNewlines)
                 guard !text.isEmpty else { dropped.unfinished += 1; continue }
@@ -43,7 +48,8 @@ public struct MagpieSynthesizer {
                 guard seen.insert(EvaluationGuard.normalise(text)).inserted else { dropped.duplicate += 1; continue }
                 prompts.append(text)
             }
-            meter.update(done: prompts.count, tokens: 0, force: true)
+            attempts -= unused
+            meter.update(done: prompts.count, tokens: generated, force: true)
         }
         report("magpie prompts: \(prompts.count) kept of \(attempts) sampled (\(dropped.unfinished) unfinished, \(dropped.duplicate) duplicates, \(dropped.evaluation) evaluation prompts)")
         return prompts

@@ -5,12 +5,16 @@ public struct ProgressMeter {
     public let label: String
     public let total: Int
     public let interval: Double
+    /// What the token rate counts ("generated tokens", "tokens").
+    public let tokenUnit: String
     private let start: Double
     private var lastReport: Double
     private let report: (String) -> Void
 
-    public init(label: String, total: Int, interval: Double = 10, report: @escaping (String) -> Void) {
+    public init(label: String, total: Int, interval: Double = 10, tokenUnit: String = "tokens",
+                report: @escaping (String) -> Void) {
         self.label = label
+        self.tokenUnit = tokenUnit
         self.total = total
         self.interval = interval
         self.report = report
@@ -31,8 +35,9 @@ public struct ProgressMeter {
         let rate = Double(done) / seconds
         let remaining = rate > 0 ? Double(max(total - done, 0)) / rate : .infinity
         let percent = total > 0 ? 100 * Double(done) / Double(total) : 100
-        report(String(format: "%@: %d/%d (%.1f%%), %.2f/s, %.0f tokens/s, elapsed %@, ETA %@", label, done, total,
-                      percent, rate, Double(tokens) / seconds, ProgressMeter.duration(seconds), ProgressMeter.duration(remaining)))
+        report(String(format: "%@: %d/%d (%.1f%%), %.2f/s, %.0f %@/s, elapsed %@, ETA %@", label, done, total,
+                      percent, rate, Double(tokens) / seconds, tokenUnit, ProgressMeter.duration(seconds),
+                      ProgressMeter.duration(remaining)))
     }
 
     /// `1h02m`, `3m05s`, `42s`.
