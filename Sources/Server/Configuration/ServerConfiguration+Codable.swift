@@ -46,7 +46,8 @@ extension ServerConfiguration: Codable {
 
     private static func decodeSpeculativeTokens(_ c: KeyedDecodingContainer<ConfigKey>) throws -> SpeculativeTokens {
         let key = ConfigKey("num_speculative_tokens")
-        guard c.contains(key), try !c.decodeNil(forKey: key) else { return .fromSpeculator }
+        guard c.contains(key) else { return ServerConfiguration().numSpeculativeTokens }
+        if try c.decodeNil(forKey: key) { return .fromSpeculator }
         if let k = try? c.decode(Int.self, forKey: key) { return .fixed(k) }
         if let s = try? c.decode(String.self, forKey: key), s == "adaptive" { return .adaptive }
         throw ConfigurationError(path: "num_speculative_tokens",

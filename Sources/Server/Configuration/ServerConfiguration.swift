@@ -80,8 +80,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The name clients use and responses echo; nil = derived from `model`.
     public var servedModelName: String?
     /// The EAGLE-3 draft folder; nil = no speculation.
-    public var speculator: String? = "models/drafts/smollm2-135m-eagle3"
-    public var numSpeculativeTokens: SpeculativeTokens = .fromSpeculator
+    public var speculator: String? = "assets/drafts/smollm2-135m-eagle3-ref"
+    /// Adaptive by default: a weak draft then never makes decoding meaningfully slower.
+    public var numSpeculativeTokens: SpeculativeTokens = .adaptive
     /// Requests decoded together per engine step.
     public var maxBatch = 8
     /// Requests waiting beyond the batch; more are answered 503.
@@ -92,7 +93,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Bearer key required on /v1/*; empty = no authentication.
     public var apiKey = ""
     /// Folder of speculator checkpoints the registry endpoints list and validate.
-    public var registry = "models/drafts"
+    public var registry = "assets/drafts"
     /// Compute threads; 0 = one per core.
     public var threads = 0
     public var timeouts = Timeouts()
