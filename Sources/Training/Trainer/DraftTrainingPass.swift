@@ -106,6 +106,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
         self.draft = draft
         self.options = options
         self.pool = pool
+        BLAS.configure()  // all parallelism is the pool's; OpenBLAS threads would fight it
         let layer = draft.config.layer
         rope = RotaryTables(RotaryEmbedding(headDim: layer.headDim, theta: layer.ropeTheta, scaling: layer.ropeScaling,
                                             maxPositions: layer.maxPositions))
@@ -329,12 +330,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
                         for (index, term) in terms.enumerated() {
                             switch term.kind {
                             case .klDivergence:
-                                var sum: Double = 0
-                                for v in 0..<vd {
-                                    let lp = logP[v]
-                                    sum += Double(Foundation.exp(lp) * (lp - row[v]))
-                                }
-                                acc[3 + index] += sum
+                                acc[3 + index] += LossMath.klDivergence(logP: logP, logQ: row, count: vd)
                             case .crossEntropy:
                                 acc[3 + index] += Double(-row[targetBest])
                             }
@@ -348,11 +344,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
                             case .crossEntropy: ceWeight += Float(term.weight * scale)
                             }
                         }
-                        let total = klWeight + ceWeight
-                        for v in 0..<vd {
-                            let q = Foundation.exp(row[v])
-                            row[v] = total * q - klWeight * Foundation.exp(logP[v])
-                        }
+                        LossMath.gradient(logQ: row, logP: logP, count: vd, total: klWeight + ceWeight, klWeight: klWeight)
                         row[targetBest] -= ceWeight
                     }
                 }
