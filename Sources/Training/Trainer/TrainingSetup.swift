@@ -54,6 +54,8 @@ public enum TrainingSetup {
         layer.outputBias = false
         layer.mlpBias = false
         layer.qkNorm = false
+        layer.bosTokenId = nil
+        layer.eosTokenIds = []
         return Eagle3DraftConfig(layer: layer, draftVocabSize: draftVocabularySize, auxiliaryLayerIds: auxiliaryLayerIds,
                                  normBeforeResidual: normBeforeResidual, normBeforeFC: normBeforeFC, fcNorm: fcNorm,
                                  normOutput: normOutput, speculativeTokens: speculativeTokens)

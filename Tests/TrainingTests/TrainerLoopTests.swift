@@ -1,0 +1,141 @@
+import Foundation
+import Checkpoints
+import Models
+import Tensors
+import Testing
+import Training
+
+/// The training loop end to end on a tiny datagen-format folder made in-test from tiny-llama.
+@Suite("Trainer loop, checkpoints and resume")
+struct TrainerLoopTests {
+    /// Writes `index.json` + one shard in the datagen format (BF16 hidden states).
+    static func writeDataset(to folder: URL, samples: [TrainingSample]) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var writer = SafetensorsWriter()
+        var ids: [Int32] = [], mask: [Bool] = [], offsets: [Int64] = [0], aux: [Float] = [], last: [Float] = []
+        for s in samples {
+            ids += s.tokens.map(Int32.init)
+            mask += s.lossMask
+            aux += s.features
+            last += s.lastHidden
+            offsets.append(Int64(ids.count))
+        }
+        try writer.add("input_ids", shape: [ids.count], int32: ids)
+        try writer.add("loss_mask", shape: [mask.count], bool: mask)
+        try writer.add("offsets", shape: [offsets.count], int64: offsets)
+        try writer.add("aux_hidden_states", dataType: .bf16, shape: [ids.count, 192], values: aux)
+        try writer.add("last_hidden_states", dataType: .bf16, shape: [ids.count, 64], values: last)
+        try writer.write(to: folder.appendingPathComponent("shard-00000.safetensors"))
+        let index: [String: Any] = ["format": "speculators-swift-datagen", "version": 1, "verifier": "tiny-llama",
+                                    "hidden_size": 64, "verifier_layers": 4, "aux_layer_ids": [1, 2, 3], "hidden_dtype": "BF16",
+                                    "shards": [["file": "shard-00000.safetensors", "conversations": samples.count, "tokens": ids.count]]]
+        try JSONSerialization.data(withJSONObject: index).write(to: folder.appendingPathComponent("index.json"))
+    }
+
+    static func temporaryFolder(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("trainer-tests-\(name)-\(UUID().uuidString)")
+    }
+
+    @Test("Training lowers the loss, writes a loadable speculator whose logits equal the trained weights', and resumes")
+    func endToEnd() throws {
+        let verifier = try TrainerFixtures.verifier()
+        // Verifier-generated continuations make the data learnable: greedy tokens of the verifier.
+        var random = TrainingRandom(seed: 21)
+        var conversations: [[Int]] = []
+        for _ in 0..<12 {
+            var tokens = (0..<4).map { _ in Int(random.next() % 384) }
+            let cache = try verifier.makeCache(capacity: 64)
+            var output = try verifier.forward([.init(cache: cache, tokens: tokens, logits: .last)], pool: TrainerFixtures.pool)
+            for _ in 0..<20 {
+                let next = Kernels.argmax(output.logits, count: 384)
+                tokens.append(next)
+                output = try verifier.forward([.init(cache: cache, tokens: [next], logits: .last)], pool: TrainerFixtures.pool)
+            }
+            conversations.append(tokens)
+        }
+        let samples = try TrainerFixtures.samples(verifier: verifier, lengths: conversations.map(\.count), prompt: 4,
+                                                  tokens: conversations)
+        let dataFolder = Self.temporaryFolder("data"), output = Self.temporaryFolder("out")
+        defer {
+            try? FileManager.default.removeItem(at: dataFolder)
+            try? FileManager.default.removeItem(at: output)
+        }
+        try Self.writeDataset(to: dataFolder, samples: samples)
+        let dataset = try TrainingDataset(folder: dataFolder)
+        #expect(dataset.conversations.count == 12 && dataset.totalTokens == 12 * 24)
+
+        let config = TrainerFixtures.draftConfig(verifier: verifier, normBeforeFC: true, normOutput: true)
+        let mapping = Array(0..<384).filter { $0 % 4 == 0 || Set(conversations.joined()).contains($0) }.prefix(200)
+        var draftConfig = config
+        draftConfig.draftVocabSize = mapping.count
+        let draft = try TrainableDraft.fresh(config: draftConfig, verifier: verifier, draftToTarget: Array(mapping), seed: 1)
+        var options = TrainerOptions(checkpoint: DraftCheckpointOptions(dataType: .f32, includeEmbedding: true,
+                                                                        verifierNameOrPath: "tiny-llama"))
+        options.epochs = 2
+        options.learningRate = 3e-3
+        options.maxRowsPerBatch = 96
+        options.validationFraction = 0.2
+        options.logEvery = 1000
+        let lines = LockedLines()
+        let trainer = try Eagle3Trainer(draft: draft, dataset: dataset, options: options, pool: TrainerFixtures.pool) { lines.append($0) }
+        let report = try trainer.train(output: output)
+        #expect(report.epochs.count == 2)
+        let first = try #require(report.epochs.first?.train), last = try #require(report.epochs.last?.train)
+        #expect(last.loss < first.loss, "epoch losses \(first.loss) → \(last.loss)")
+        #expect(lines.all.contains { $0.contains("validation") })
+
+        // The written folder loads with our inference loader and gives the trained weights' logits.
+        let speculatorConfig = try Eagle3DraftConfig(folder: output, verifierLayerCount: 4)
+        var expectedConfig = draft.config
+        expectedConfig.layer.bosTokenId = nil  // token ids are not part of a draft layer config
+        expectedConfig.layer.eosTokenIds = []
+        #expect(speculatorConfig == expectedConfig)
+        let loaded = try Eagle3DraftModel.load(folder: output, config: speculatorConfig, verifier: verifier)
+        let reference = draft.inferenceModel()
+        let features = Array(samples[0].features.prefix(10 * 192))
+        let tokens = Array(samples[0].tokens[1...10])
+        func logits(_ model: Eagle3DraftModel) throws -> [Float] {
+            let out = try features.withUnsafeBufferPointer { buffer in
+                try model.forward([.init(cache: try model.makeCache(capacity: 32), tokens: tokens, logits: .all)],
+                                  hidden: .verifierFeatures(try #require(buffer.baseAddress)), pool: TrainerFixtures.pool)
+            }
+            return Array(UnsafeBufferPointer(start: out.logits, count: 10 * mapping.count))
+        }
+        expectClose(try logits(loaded), try logits(reference), absolute: 1e-5, relative: 1e-5, "reloaded logits")
+        #expect(loaded.draftToTarget == Array(mapping))
+
+        // Resume: a third epoch starts from the epoch-1 checkpoint and continues the step count.
+        var more = options
+        more.epochs = 3
+        let resumedDraft = try TrainableDraft.fresh(config: draftConfig, verifier: verifier, draftToTarget: Array(mapping), seed: 99)
+        let resumedLines = LockedLines()
+        let resumed = try Eagle3Trainer(draft: resumedDraft, dataset: dataset, options: more, pool: TrainerFixtures.pool) { resumedLines.append($0) }
+        let resumedReport = try resumed.train(output: output)
+        #expect(resumedReport.epochs.map(\.epoch) == [2])
+        #expect(resumedLines.all.contains { $0.contains("resumed from checkpoints/1") })
+        #expect(resumedReport.epochs[0].train.loss < first.loss)
+    }
+
+    @Test("Bad data folders and options give errors that name the problem")
+    func errors() throws {
+        let missing = Self.temporaryFolder("missing")
+        #expect(throws: TrainingError.self) { try TrainingDataset(folder: missing) }
+        #expect(throws: TrainingError.self) { try DraftLossSpec(parsing: "hinge") }
+        #expect(throws: TrainingError.self) { try DraftLossSpec(parsing: #"{"kl_div": "x"}"#) }
+        let spec = try DraftLossSpec(parsing: #"{"ce": 0.25, "kl_div": 0.75}"#)
+        #expect(spec.terms.map(\.kind) == [.crossEntropy, .klDivergence] && spec.terms.map(\.weight) == [0.25, 0.75])
+        let schedule = LearningRateSchedule(kind: .linear, warmupSteps: 10, totalSteps: 110)
+        #expect(schedule.multiplier(step: 0) == 0 && schedule.multiplier(step: 5) == 0.5 && schedule.multiplier(step: 10) == 1)
+        #expect(abs(schedule.multiplier(step: 60) - 0.5) < 1e-12 && schedule.multiplier(step: 110) == 0)
+        let cosine = LearningRateSchedule(kind: .cosine, warmupSteps: 0, totalSteps: 100)
+        #expect(abs(cosine.multiplier(step: 50) - 0.5) < 1e-12 && cosine.multiplier(step: 100) < 1e-12)
+    }
+}
+
+/// Collects log lines from the trainer's callback.
+final class LockedLines: @unchecked Sendable {
+    private var lines: [String] = []
+    private let lock = NSLock()
+    func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
+    var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+}
