@@ -139,3 +139,42 @@ final class LockedLines: @unchecked Sendable {
     func append(_ line: String) { lock.lock(); lines.append(line); lock.unlock() }
     var all: [String] { lock.lock(); defer { lock.unlock() }; return lines }
 }
+
+/// Writes a trained tiny checkpoint plus inputs and our logits for scripts/interop/check_trained_checkpoint.py.
+/// Runs only when TRAINER_INTEROP_OUTPUT names a folder.
+@Suite("Trainer interop export")
+struct TrainerInteropExport {
+    @Test("Export a trained checkpoint and our logits for the Python library check",
+          .enabled(if: ProcessInfo.processInfo.environment["TRAINER_INTEROP_OUTPUT"] != nil))
+    func export() throws {
+        let folder = URL(fileURLWithPath: ProcessInfo.processInfo.environment["TRAINER_INTEROP_OUTPUT"] ?? "/tmp/interop")
+        let verifier = try TrainerFixtures.verifier()
+        let samples = try TrainerFixtures.samples(verifier: verifier, lengths: [20, 16, 18, 12], prompt: 3)
+        let data = folder.appendingPathComponent("data")
+        try TrainerLoopTests.writeDataset(to: data, samples: samples)
+        let config = TrainerFixtures.draftConfig(verifier: verifier, normBeforeFC: true, normOutput: true, window: 2048)
+        let draft = try TrainableDraft.fresh(config: config, verifier: verifier, draftToTarget: TrainerFixtures.mapping(96), seed: 4)
+        var options = TrainerOptions(checkpoint: DraftCheckpointOptions(dataType: .bf16, includeEmbedding: true,
+                                                                        verifierNameOrPath: "tiny-llama"))
+        options.epochs = 2
+        options.learningRate = 1e-2
+        options.validationFraction = 0
+        options.resume = false
+        let speculator = folder.appendingPathComponent("speculator")
+        _ = try Eagle3Trainer(draft: draft, dataset: try TrainingDataset(folder: data), options: options,
+                              pool: TrainerFixtures.pool) { print($0) }.train(output: speculator)
+        // Our logits from the saved (bf16) checkpoint, on the first sample's shifted rows.
+        let loaded = try Eagle3DraftModel.load(folder: speculator, config: try Eagle3DraftConfig(folder: speculator, verifierLayerCount: 4),
+                                               verifier: verifier)
+        let n = samples[0].tokens.count - 1
+        let features = Array(samples[0].features.prefix(n * 192))
+        let tokens = Array(samples[0].tokens[1...])
+        let out = try features.withUnsafeBufferPointer { buffer in
+            try loaded.forward([.init(cache: try loaded.makeCache(capacity: 64), tokens: tokens, logits: .all)],
+                               hidden: .verifierFeatures(try #require(buffer.baseAddress)), pool: TrainerFixtures.pool)
+        }
+        let json: [String: Any] = ["input_ids": tokens, "hidden_states": features.map(Double.init),
+                                   "logits": Array(UnsafeBufferPointer(start: out.logits, count: n * 96)).map(Double.init)]
+        try JSONSerialization.data(withJSONObject: json).write(to: folder.appendingPathComponent("swift-logits.json"))
+    }
+}

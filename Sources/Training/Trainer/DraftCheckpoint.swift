@@ -35,7 +35,7 @@ extension TrainableDraft {
             "vocab_size": .int(layer.vocabSize), "hidden_size": .int(layer.hiddenSize),
             "intermediate_size": .int(layer.intermediateSize), "num_hidden_layers": .int(layer.layerCount),
             "num_attention_heads": .int(layer.headCount), "num_key_value_heads": .int(layer.kvHeadCount),
-            "head_dim": .int(layer.headDim), "hidden_act": "silu", "rms_norm_eps": .double(Double(layer.rmsNormEps)),
+            "head_dim": .int(layer.headDim), "hidden_act": "silu", "rms_norm_eps": .double(Double("\(layer.rmsNormEps)") ?? Double(layer.rmsNormEps)),  // shortest decimal: 1e-05, not 9.99e-06
             "max_position_embeddings": .int(layer.maxPositions), "initializer_range": 0.02,
             "tie_word_embeddings": false, "attention_bias": false, "mlp_bias": false,
             "architectures": ["LlamaForCausalLM"],
