@@ -116,53 +116,24 @@ enum LossMath {
 
     /// `Σ exp(x − m)`.
     @inline(__always) static func sumExp(_ x: UnsafePointer<Float>, count: Int, minus m: Float) -> Float {
-        let raw = UnsafeRawPointer(x)
-        var acc = SIMD16<Float>(repeating: 0)
-        let mv = SIMD16<Float>(repeating: m)
-        var i = 0
-        while i + 16 <= count {
-            acc += Kernels.exp16(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) - mv)
-            i += 16
-        }
-        var sum = acc.sum()
-        while i < count { sum += Foundation.exp(x[i] - m); i += 1 }
+        var sum: Float = 0
+        for i in 0..<count { sum += fastExp(x[i] - m) }
         return sum
     }
 
     /// For one position with draft log-probabilities `logQ` and target log-probabilities `logP`:
     /// returns `Σ p (log p − log q)`.
     @inline(__always) static func klDivergence(logP: UnsafePointer<Float>, logQ: UnsafePointer<Float>, count: Int) -> Double {
-        let rp = UnsafeRawPointer(logP), rq = UnsafeRawPointer(logQ)
-        var acc = SIMD16<Float>(repeating: 0)
-        var i = 0
-        while i + 16 <= count {
-            let lp = rp.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            let lq = rq.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            acc += Kernels.exp16(lp) * (lp - lq)
-            i += 16
-        }
-        var sum = Double(acc.sum())
-        while i < count { sum += Double(Foundation.exp(logP[i]) * (logP[i] - logQ[i])); i += 1 }
-        return sum
+        var sum: Float = 0
+        for i in 0..<count { sum += fastExp(logP[i]) * (logP[i] - logQ[i]) }
+        return Double(sum)
     }
 
     /// Overwrites `logQ` with `total·q − klWeight·p` (the gradient of the weighted losses before
     /// the cross-entropy one-hot term).
     @inline(__always) static func gradient(logQ: UnsafeMutablePointer<Float>, logP: UnsafePointer<Float>, count: Int,
                                            total: Float, klWeight: Float) {
-        let rq = UnsafeMutableRawPointer(logQ), rp = UnsafeRawPointer(logP)
-        let t = SIMD16<Float>(repeating: total), w = SIMD16<Float>(repeating: klWeight)
-        var i = 0
-        while i + 16 <= count {
-            let lq = rq.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            let lp = rp.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            rq.storeBytes(of: t * Kernels.exp16(lq) - w * Kernels.exp16(lp), toByteOffset: i * 4, as: SIMD16<Float>.self)
-            i += 16
-        }
-        while i < count {
-            logQ[i] = total * Foundation.exp(logQ[i]) - klWeight * Foundation.exp(logP[i])
-            i += 1
-        }
+        for i in 0..<count { logQ[i] = total * fastExp(logQ[i]) - klWeight * fastExp(logP[i]) }
     }
 }
 

@@ -257,8 +257,10 @@ public final class DraftTrainingPass: @unchecked Sendable {
             TrainingKernels.linear(mlpIn, rows: T, ldx: h, weight: weights.gateUp, into: gateUp, ldy: 2 * inner, pool: pool)
             let activated = acts.activated.pointer(T * inner)
             pool.parallelRanges(T) { range in
-                Kernels.siluMultiply(gateUp + range.lowerBound * 2 * inner, rows: range.count, inner: inner,
-                                     into: activated + range.lowerBound * inner)
+                for t in range {
+                    let g = gateUp + t * 2 * inner, u = g + inner, a = activated + t * inner
+                    for i in 0..<inner { a[i] = g[i] / (1 + fastExp(-g[i])) * u[i] }
+                }
             }
             TrainingKernels.linear(activated, rows: T, ldx: inner, weight: weights.down, into: x, ldy: h, pool: pool)
             Kernels.add(projected, into: x, count: T * h)     // z = r1 + mlp
