@@ -16,7 +16,7 @@ struct TrainerThroughputTests {
                                 maxPositions: 8192, tieWordEmbeddings: false, slidingWindow: 2048)
         let result = try TrainerBenchmark.run(layer: layer, draftVocabSize: 8192, tokensPerBatch: 1024, documentLength: 400,
                                               batches: 4, pool: ThreadPool(threadCount: 2)) { print($0) }
-        print("TRAINER THROUGHPUT: \(Int(result.tokensPerSecond)) tokens/s, \(result.secondsPerBatch) s per 1024-token batch")
+        print("TRAINER THROUGHPUT: \(Int(result.tokensPerSecond)) tokens/s wall, \(result.secondsPerBatch) s per 1024-token batch, \(result.cpuSeconds) CPU s, \(Int(result.tokensPerSecondPerCoreShare)) tokens/s per full 2-core share")
         #expect(result.tokensPerSecond > 0)
     }
 }

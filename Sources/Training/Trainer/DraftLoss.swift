@@ -55,7 +55,6 @@ final class TargetDistributions: @unchecked Sendable {
     var argmax: [Int] = []
     let storage = Scratch()
     private let normed = Scratch()
-    private let inverse = Scratch()
     var vocabulary = 0
 
     func logProbabilities(slot: Int) -> UnsafeMutablePointer<Float> { storage.pointer(0) + slot * vocabulary }
@@ -64,10 +63,7 @@ final class TargetDistributions: @unchecked Sendable {
         let vd = draft.config.draftVocabSize
         vocabulary = vd
         var rows: [Int] = []
-        slotOfRow = needed.map { flag in
-            guard flag else { return -1 }
-            return 0
-        }
+        slotOfRow = [Int](repeating: -1, count: needed.count)
         for (r, flag) in needed.enumerated() where flag {
             slotOfRow[r] = rows.count
             rows.append(r)
@@ -86,7 +82,6 @@ final class TargetDistributions: @unchecked Sendable {
         }
         let logits = storage.pointer(count * vd)
         TrainingKernels.linear(gathered, rows: count, ldx: hidden, weight: draft.frozen.verifierHead, into: logits, ldy: vd, pool: pool)
-        _ = inverse
         argmax.withUnsafeMutableBufferPointer { best in
             guard let bestBase = best.baseAddress else { return }
             pool.parallelRanges(count) { range in

@@ -442,8 +442,6 @@ public final class DraftTrainingPass: @unchecked Sendable {
     /// `fc` (and `input_norm` / `fc_norm`) weight gradients from `∂L/∂g`.
     private func fcBackward(batch: TrainingBatch, dg: UnsafeMutablePointer<Float>, gradients: DraftTrainables) {
         let config = draft.config, h = config.layer.hiddenSize, T = batch.rows, width = config.featureWidth
-        let eps = config.layer.rmsNormEps
-        _ = eps
         let normed = draft.weights.inputNorm != nil || !draft.weights.fcNorms.isEmpty
         let input = normed ? UnsafePointer(fcInput.pointer(T * width)) : UnsafePointer(batch.features.base)
         TrainingKernels.linearWeightGradient(dg, rows: T, lddy: h, x: input, ldx: width, into: gradients.fc, pool: pool)

@@ -99,10 +99,10 @@ public final class Eagle3Trainer: @unchecked Sendable {
         let started = Date()
         var stepsThisRun = 0
         var window = TrainingMetrics(steps: options.ttt.steps, terms: options.ttt.loss.terms.count)
-        epochs: for epoch in startEpoch..<options.epochs {
+        for epoch in startEpoch..<options.epochs where globalStep < totalSteps {
             var epochMetrics = TrainingMetrics(steps: options.ttt.steps, terms: options.ttt.loss.terms.count)
             for indices in plans[epoch] {
-                if globalStep >= totalSteps { break epochs }
+                if globalStep >= totalSteps { break }  // --max-steps: finish this epoch's validation and checkpoint
                 let batch = try dataset.batch(indices, maxRows: options.maxRowsPerBatch)
                 gradients.zeroAll()
                 let metrics = try pass.run(batch, gradients: gradients)

@@ -11,6 +11,18 @@ public enum TrainerBenchmark {
         public let secondsPerBatch: Double
         public let batches: Int
         public let tokensPerBatch: Int
+        /// Process CPU seconds spent in the timed batches (all threads, spinning included).
+        public let cpuSeconds: Double
+        /// Tokens per second if every thread had a core to itself: tokens / (CPU seconds / threads).
+        /// On a shared machine this is the fair figure; spin-waiting makes it conservative.
+        public let tokensPerSecondPerCoreShare: Double
+    }
+
+    /// CPU time of the whole process.
+    static func processCPUSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
     }
 
     public static func run(layer: ModelConfig, draftVocabSize: Int, auxiliaryLayers: Int = 3, tokensPerBatch: Int = 1024,
@@ -61,6 +73,7 @@ public enum TrainerBenchmark {
         // Warm-up (allocates the scratch buffers).
         _ = try pass.run(batch, gradients: gradients)
         let started = Date()
+        let cpuStarted = processCPUSeconds()
         for index in 0..<batches {
             gradients.zeroAll()
             let metrics = try pass.run(batch, gradients: gradients)
@@ -71,7 +84,10 @@ public enum TrainerBenchmark {
                        Double((index + 1) * tokensPerBatch) / elapsed))
         }
         let seconds = Date().timeIntervalSince(started)
-        return Result(tokensPerSecond: Double(batches * tokensPerBatch) / seconds, secondsPerBatch: seconds / Double(batches),
-                      batches: batches, tokensPerBatch: tokensPerBatch)
+        let cpu = processCPUSeconds() - cpuStarted
+        let passes = Double(batches * tokensPerBatch)
+        return Result(tokensPerSecond: passes / seconds, secondsPerBatch: seconds / Double(batches),
+                      batches: batches, tokensPerBatch: tokensPerBatch, cpuSeconds: cpu,
+                      tokensPerSecondPerCoreShare: passes / (cpu / Double(pool.threadCount)))
     }
 }
