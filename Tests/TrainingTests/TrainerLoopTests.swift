@@ -178,3 +178,47 @@ struct TrainerInteropExport {
         try JSONSerialization.data(withJSONObject: json).write(to: folder.appendingPathComponent("swift-logits.json"))
     }
 }
+
+@Suite("Trainer data shift and packing")
+struct TrainerDataTests {
+    @Test("The reader applies the EAGLE-3 shift: row t holds x[t+1], aux[t], last[t+1], mask[t+1], position t+1")
+    func shift() throws {
+        let verifier = try TrainerFixtures.verifier()
+        let samples = try TrainerFixtures.samples(verifier: verifier, lengths: [6, 5, 7], prompt: 2)
+        let folder = TrainerLoopTests.temporaryFolder("shift")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try TrainerLoopTests.writeDataset(to: folder, samples: samples)
+        let dataset = try TrainingDataset(folder: folder)
+        let batch = try dataset.batch([2, 0], maxRows: 100)
+        #expect(batch.documents == [0..<6, 6..<11])
+        #expect(batch.positions == [1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5])
+        for (document, sample) in zip(batch.documents, [samples[2], samples[0]]) {
+            for (t, row) in document.enumerated() {
+                #expect(batch.tokens[row] == sample.tokens[t + 1])
+                #expect(batch.lossMask[row] == sample.lossMask[t + 1])
+                // Stored as BF16: compare with the bf16-rounded source (relative 2^-8).
+                let feature = Array(UnsafeBufferPointer(start: batch.features.base + row * 192, count: 192))
+                expectClose(feature, Array(sample.features[(t * 192)..<((t + 1) * 192)]), absolute: 1e-6, relative: 4e-3, "aux row \(row)")
+                let last = Array(UnsafeBufferPointer(start: batch.lastHidden.base + row * 64, count: 64))
+                expectClose(last, Array(sample.lastHidden[((t + 1) * 64)..<((t + 2) * 64)]), absolute: 1e-6, relative: 4e-3, "last row \(row)")
+            }
+        }
+        // Clipping to maxRows keeps the first rows.
+        let clipped = try dataset.batch([2], maxRows: 3)
+        #expect(clipped.rows == 3 && clipped.tokens == Array(samples[2].tokens[1...3]))
+    }
+
+    @Test("Packing keeps every conversation once, respects the row budget and depends only on the seed")
+    func packing() {
+        let lengths = [30, 5, 12, 40, 7, 19, 3, 25]
+        let batches = BatchPlan.batches(Array(lengths.indices), lengths: { lengths[$0] }, maxRows: 40, seed: 7)
+        #expect(batches.flatMap { $0 }.sorted() == Array(lengths.indices))
+        for batch in batches where batch.count > 1 {
+            #expect(batch.map { lengths[$0] - 1 }.reduce(0, +) <= 40)
+        }
+        #expect(batches == BatchPlan.batches(Array(lengths.indices), lengths: { lengths[$0] }, maxRows: 40, seed: 7))
+        #expect(batches != BatchPlan.batches(Array(lengths.indices), lengths: { lengths[$0] }, maxRows: 40, seed: 8))
+        let split = BatchPlan.split(count: 20, validationFraction: 0.1)
+        #expect(split.train == Array(0..<18) && split.validation == [18, 19])
+    }
+}
