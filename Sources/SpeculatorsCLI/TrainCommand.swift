@@ -16,6 +16,8 @@ struct TrainCommand: ParsableCommand {
     var vocab: String?
     @Option(help: "Output folder: the trained speculator, plus checkpoints/<epoch>/ for resume.") var output: String
     @Option(help: "Continue from this speculator folder instead of fresh weights.") var fromPretrained: String?
+    @Option(help: "speculators_config.verifier.name_or_path to record (default: the --verifier path), e.g. a Hugging Face id.")
+    var verifierName: String?
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Peak learning rate.") var lr = 3e-4
     @Option(help: "TTT steps (also the config's speculative_tokens).") var tttSteps = 3
@@ -72,7 +74,8 @@ struct TrainCommand: ParsableCommand {
         }
         var options = TrainerOptions(checkpoint: DraftCheckpointOptions(
             dataType: dtype == "f32" ? .f32 : .bf16, includeEmbedding: includeEmbedding,
-            verifierNameOrPath: verifierURL.path, verifierArchitectures: ["LlamaForCausalLM"]))
+            verifierNameOrPath: verifierName ?? verifierURL.path,
+            verifierArchitectures: [Self.architectureName(model.config.architecture)]))
         options.epochs = epochs
         options.learningRate = lr
         options.warmupSteps = warmupSteps
@@ -90,5 +93,15 @@ struct TrainCommand: ParsableCommand {
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         _ = try trainer.train(output: URL(fileURLWithPath: output))
+    }
+
+    /// The transformers class name of a verifier architecture (for `speculators_config.verifier`).
+    static func architectureName(_ architecture: ModelConfig.Architecture) -> String {
+        switch architecture {
+        case .llama: return "LlamaForCausalLM"
+        case .mistral: return "MistralForCausalLM"
+        case .qwen2: return "Qwen2ForCausalLM"
+        case .qwen3: return "Qwen3ForCausalLM"
+        }
     }
 }
