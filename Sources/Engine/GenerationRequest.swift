@@ -127,3 +127,13 @@ public protocol TextStream {
     mutating func append(_ token: Int) -> String
     mutating func finish() -> String
 }
+
+/// What one engine step did, for metrics that are updated as the work happens.
+public struct StepReport: Sendable {
+    /// Verifier rows (prompt chunks, last tokens and drafts).
+    public var scheduledTokens = 0
+    public var prefillTokens = 0
+    /// Drafts verified this step and how many of their tokens were accepted.
+    public var speculation = SpeculationStats()
+    public init() {}
+}

@@ -60,8 +60,10 @@ public final class SpeculativeEngine {
     private var nextId = 0
     var sampler: Sampler
     var costs: SpeculationCosts
-    /// Totals over every finished and running request.
+    /// Totals over every finished request.
     public private(set) var totals = SpeculationStats()
+    /// What the last step did: drafts verified, tokens accepted and emitted (for live metrics).
+    public internal(set) var lastStep = StepReport()
     /// Copies of the verifier features a step's draft context pass needs.
     var hiddenScratch: [Float] = []
 
@@ -119,9 +121,12 @@ public final class SpeculativeEngine {
             events.append(makeEvent(sequence, flush: false))
         }
         sequences.removeAll { $0.isFinished }
+        lastStep = StepReport()
         guard !sequences.isEmpty else { return events }
 
         let plan = planVerification()
+        lastStep.scheduledTokens = plan.reduce(0) { $0 + $1.tokens.count }
+        lastStep.prefillTokens = plan.filter(\.isPrefill).reduce(0) { $0 + $1.tokens.count }
         try verify(plan)
         for sequence in plan.map(\.sequence) where sequence.isFinished || !sequence.newTokens.isEmpty {
             events.append(makeEvent(sequence, flush: true))

@@ -130,12 +130,15 @@ enum SplitPattern: @unchecked Sendable {
                 }
             }
         case .regex(let regex):
+            // Match offsets are UTF-16 offsets; convert them through the UTF-16 view (which, unlike
+            // `Range(_:in:)`, accepts offsets inside a grapheme such as "." followed by a combining mark).
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-            let utf8 = text.utf8
-            for match in regex.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
-                guard match.range.length > 0, let found = Range(match.range, in: text) else { continue }
-                let start = utf8.distance(from: utf8.startIndex, to: found.lowerBound)
-                let end = utf8.distance(from: utf8.startIndex, to: found.upperBound)
+            let utf16 = text.utf16, utf8 = text.utf8
+            func byteOffset(_ utf16Offset: Int) -> Int {
+                utf8.distance(from: utf8.startIndex, to: utf16.index(utf16.startIndex, offsetBy: utf16Offset))
+            }
+            for match in regex.matches(in: text, range: NSRange(location: 0, length: utf16.count)) where match.range.length > 0 {
+                let start = byteOffset(match.range.location), end = byteOffset(match.range.location + match.range.length)
                 scratch.matches.append((range.lowerBound + start)..<(range.lowerBound + end))
             }
         }

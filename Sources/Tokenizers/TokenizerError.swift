@@ -110,8 +110,11 @@ struct JSONObject {
     /// JSONSerialization returns numbers and booleans as NSNumber, and an NSNumber holding 0 or 1 casts to
     /// Bool; only true/false literals come back as the boolean subclass, whose Objective-C type is "c".
     static func isBoolean(_ value: Any?) -> Bool {
-        if let number = value as? NSNumber { return String(cString: number.objCType) == "c" }
-        return value is Bool
+        guard let number = value as? NSNumber else { return value is Bool }
+        // Only 0 and 1 can be booleans; checking the value first keeps the type check off the hot path.
+        let integer = number.int64Value
+        guard integer == 0 || integer == 1 else { return false }
+        return number.objCType.pointee == CChar(UInt8(ascii: "c"))
     }
 
     static func kind(of value: Any?) -> String {
@@ -123,7 +126,7 @@ struct JSONObject {
         case is NSNumber, is Int, is Double: return "a number"
         case is [Any]: return "an array"
         case is [String: Any]: return "an object"
-        default: return "a value of type \(type(of: value!))"
+        case let value?: return "a value of type \(type(of: value))"
         }
     }
 }

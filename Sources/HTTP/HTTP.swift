@@ -1,1 +1,0 @@
-// The HTTP module. See Package.swift for what it is for.

@@ -1,0 +1,448 @@
+import Dispatch
+import Logging
+
+/// One client connection: reads and parses requests, hands them to the handler one at a time,
+/// writes the answers in order, and enforces the timeouts.
+///
+/// Everything except the `ConnectionShared` state runs on `queue`, a serial queue of its own,
+/// which is why the class can be `@unchecked Sendable`. The descriptor is closed only after both
+/// Dispatch sources watching it have been cancelled.
+final class HTTPConnection: @unchecked Sendable {
+    enum Phase: Equatable {
+        /// Waiting for or reading a request.
+        case reading
+        /// A request is with the handler; later bytes are buffered (pipelining).
+        case handling(exchange: UInt64)
+        /// The last answer is being written; then the write side is shut down.
+        case closingAfterFlush
+        /// Write side shut; reading and discarding until the client closes or the linger time ends.
+        case lingering
+        case closed
+    }
+
+    private enum Deadline {
+        case writeStalled, idle, head, body, linger
+    }
+
+    let id: UInt64
+    let remoteAddress: String
+    let context: ServerCore
+    let queue: DispatchQueue
+    let shared = Locked(ConnectionShared())
+    /// Coalesces "output is queued" signals from any thread into one flush on `queue`, without
+    /// allocating per signal (the per-token path of a stream).
+    private let flushSignal: DispatchSourceUserDataOr
+    private let fd: Int32
+
+    private var parser: HTTPRequestParser
+    private var phase = Phase.reading
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    private var timer: DispatchSourceTimer?
+    private var readSuspended = false
+    private var writeSourceRunning = false
+    private var peerClosed = false
+    private var draining = false
+    private var answered = 0
+    private var nextExchangeID: UInt64 = 0
+    /// The parser phase the read timeouts are measured in, and since when.
+    private var readPhase = HTTPRequestParser.Phase.idle
+    private var readPhaseSince: UInt64
+    private var writeBlocked = false
+    private var lastWriteProgress: UInt64 = 0
+    private var lingerSince: UInt64 = 0
+    private var armedDeadline = UInt64.max
+
+    /// Bytes read per `recv`, from a stack buffer.
+    private static let readChunk = 16 << 10
+    /// Reads per readiness event before yielding the queue to other work.
+    private static let readsPerEvent = 8
+    private static let retainedOutputCapacity = 64 << 10
+
+    init(id: UInt64, fd: Int32, remoteAddress: String, context: ServerCore, targetQueue: DispatchQueue) {
+        self.id = id
+        self.fd = fd
+        self.remoteAddress = remoteAddress
+        self.context = context
+        self.queue = DispatchQueue(label: "speculators.http.connection", target: targetQueue)
+        self.parser = HTTPRequestParser(limits: context.configuration.limits)
+        self.readPhaseSince = monotonicNow()
+        self.flushSignal = DispatchSource.makeUserDataOrSource(queue: queue)
+        flushSignal.setEventHandler { [weak self] in self?.flush() }
+        flushSignal.activate()
+    }
+
+    /// Asks the connection's queue to write what is queued. Safe on any thread.
+    func requestFlush() { flushSignal.or(data: 1) }
+
+    /// Starts watching the socket. Called once, right after accept.
+    func start() {
+        queue.async { [self] in
+            let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: queue)
+            let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: queue)
+            let timer = DispatchSource.makeTimerSource(queue: queue)
+            read.setEventHandler { [weak self] in self?.readable() }
+            write.setEventHandler { [weak self] in self?.flush() }
+            timer.setEventHandler { [weak self] in self?.timerFired() }
+            // The closer, not the connection, is retained by the cancel handlers, so the descriptor is
+            // closed even if the connection object is already gone when Dispatch runs them.
+            let closer = DescriptorCloser(fd: fd, sources: 2)
+            read.setCancelHandler { closer.sourceCancelled() }
+            write.setCancelHandler { closer.sourceCancelled() }
+            readSource = read
+            writeSource = write
+            self.timer = timer
+            read.resume()
+            timer.resume()
+            updateTimer()
+        }
+    }
+
+    // MARK: Reading
+
+    private func readable() {
+        guard phase != .closed else { return }
+        withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buffer in
+            for _ in 0..<Self.readsPerEvent {
+                if case .handling = phase, parser.bufferedByteCount >= context.configuration.maxPipelinedBytes {
+                    suspendReading()
+                    return
+                }
+                switch Socket.receive(fd, into: buffer) {
+                case .bytes(let count):
+                    received(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+                    if phase == .closed { return }
+                case .endOfStream:
+                    endOfStream()
+                    return
+                case .wouldBlock:
+                    return
+                case .failed(let code):
+                    teardown("read failed: \(Socket.errorText(code))")
+                    return
+                }
+            }
+        }
+        updateTimer()
+    }
+
+    private func received(_ bytes: UnsafeRawBufferPointer) {
+        switch phase {
+        case .reading:
+            parser.feed(bytes)
+            processRequests()
+        case .handling:
+            parser.feed(bytes)
+            noteReadPhase()
+        case .closingAfterFlush, .lingering, .closed:
+            break // leftovers after the final answer are discarded
+        }
+    }
+
+    /// The client shut its side. Mid-request or while its request is handled, that is taken as
+    /// the client leaving (as uvicorn and Go do): the exchange is cancelled.
+    private func endOfStream() {
+        peerClosed = true
+        switch phase {
+        case .reading:
+            if parser.endOfInput() == nil {
+                teardown("client closed the connection", quietly: true)
+            } else {
+                teardown("client closed the connection in the middle of a request")
+            }
+        case .handling:
+            teardown("client disconnected while its request was being handled")
+        case .closingAfterFlush:
+            suspendReading() // a readable EOF would fire forever; finish writing, then close
+        case .lingering:
+            teardown("client closed after the final answer", quietly: true)
+        case .closed:
+            break
+        }
+    }
+
+    /// Turns buffered bytes into requests while the connection is free to take one.
+    private func processRequests() {
+        while phase == .reading {
+            if draining, parser.phase == .idle {
+                teardown("server shutting down", quietly: true)
+                return
+            }
+            guard let event = parser.nextEvent() else { break }
+            switch event {
+            case .continueExpected:
+                shared.withLock { $0.output.append(contentsOf: ResponseEncoding.continueResponse) }
+                flush()
+            case .request(let request):
+                dispatch(request)
+            case .error(let error):
+                context.logger.debug("rejecting request", metadata: ["remote": "\(remoteAddress)", "error": "\(error)"])
+                answerAndClose(error.status, error.message)
+            }
+        }
+        noteReadPhase()
+        updateTimer()
+    }
+
+    private func dispatch(_ request: HTTPRequest) {
+        var request = request
+        nextExchangeID += 1
+        let exchangeID = nextExchangeID
+        request.id = context.nextRequestID()
+        request.remoteAddress = remoteAddress
+        shared.withLock { s in
+            s.exchange = ConnectionShared.Exchange(id: exchangeID, isHead: request.method == "HEAD",
+                                                   version: request.version, keepAlive: request.keepAlive)
+        }
+        phase = .handling(exchange: exchangeID)
+        let responder = HTTPResponder(connection: self, exchangeID: exchangeID, requestID: request.id)
+        let handler = context.handler
+        let ready = request
+        context.handlerQueue.async { handler.handle(ready, responder) }
+    }
+
+    /// The handler's answer is fully queued: go on with the next request or close.
+    func exchangeCompleted(_ exchangeID: UInt64) {
+        guard phase == .handling(exchange: exchangeID) else { return }
+        answered += 1
+        let closeAfter = shared.withLock { $0.exchange?.closeAfter ?? true }
+        if closeAfter || draining {
+            phase = .closingAfterFlush
+            flush()
+            return
+        }
+        phase = .reading
+        readPhase = parser.phase
+        readPhaseSince = monotonicNow() // timeouts of a pipelined request start now, not while it waited
+        resumeReading()
+        processRequests()
+        flush()
+    }
+
+    /// Answers a problem the server found itself (parse error, timeout) and closes.
+    private func answerAndClose(_ status: HTTPStatus, _ message: String) {
+        let response = context.configuration.errorResponse(status, message)
+        shared.withLock { s in
+            s.exchange = nil
+            ResponseEncoding.appendHead(status: response.status, headers: response.headers,
+                                        framing: response.status.forbidsBody ? .noBody(advertisedLength: nil) : .contentLength(response.body.count),
+                                        closeConnection: true, announceKeepAlive: false,
+                                        serverName: context.configuration.serverName, into: &s.output)
+            if !response.status.forbidsBody { s.output.append(contentsOf: response.body) }
+        }
+        phase = .closingAfterFlush
+        flush()
+    }
+
+    // MARK: Writing
+
+    /// Writes queued output until the socket would block.
+    func flush() {
+        guard phase != .closed else { return }
+        enum Outcome { case drained, blocked(progressed: Bool), failed(Int32) }
+        let fd = self.fd
+        let outcome = shared.withLock { s -> Outcome in
+            var progressed = false
+            while s.sent < s.output.count {
+                let sent = s.sent
+                let result = s.output.withUnsafeBytes { Socket.send(fd, UnsafeRawBufferPointer(rebasing: $0[sent...])) }
+                switch result {
+                case .bytes(let count):
+                    s.sent += count
+                    progressed = true
+                case .wouldBlock, .endOfStream:
+                    if s.sent >= 1 << 20, s.sent * 2 >= s.output.count {
+                        s.output.removeSubrange(0..<s.sent)
+                        s.sent = 0
+                    }
+                    return .blocked(progressed: progressed)
+                case .failed(let code):
+                    return .failed(code)
+                }
+            }
+            if s.output.capacity > Self.retainedOutputCapacity { s.output = [] } else { s.output.removeAll(keepingCapacity: true) }
+            s.sent = 0
+            return .drained
+        }
+        switch outcome {
+        case .drained:
+            writeBlocked = false
+            pauseWriteSource()
+            if phase == .closingAfterFlush {
+                if peerClosed { teardown("answer sent; client already closed", quietly: true) } else { beginLinger() }
+                return
+            }
+        case .blocked(let progressed):
+            if progressed || !writeBlocked { lastWriteProgress = monotonicNow() }
+            writeBlocked = true
+            resumeWriteSource()
+        case .failed(let code):
+            teardown("write failed: \(Socket.errorText(code))")
+            return
+        }
+        updateTimer()
+    }
+
+    private func beginLinger() {
+        Socket.shutdownWrite(fd)
+        phase = .lingering
+        lingerSince = monotonicNow()
+        resumeReading()
+        updateTimer()
+    }
+
+    // MARK: Shutdown and teardown
+
+    /// The server stopped accepting: finish the request in progress, then close.
+    func beginDraining() {
+        guard phase != .closed, !draining else { return }
+        draining = true
+        shared.withLock { $0.closeAfterAnswer = true }
+        if phase == .reading, parser.phase == .idle {
+            teardown("server shutting down", quietly: true)
+        }
+    }
+
+    /// Closes the connection now. An exchange still unanswered gets its `onClose` callbacks.
+    func teardown(_ reason: String, quietly: Bool = false) {
+        guard phase != .closed else { return }
+        let wasHandling = if case .handling = phase { true } else { false }
+        phase = .closed
+        let handlers = takeCloseHandlers()
+        shared.withLock { s in
+            s.output = []
+            s.sent = 0
+        }
+        for handler in handlers { context.handlerQueue.async(execute: handler) }
+        if !quietly || wasHandling {
+            context.logger.debug("closing connection", metadata: ["remote": "\(remoteAddress)", "reason": "\(reason)"])
+        }
+        timer?.cancel()
+        flushSignal.cancel()
+        if let read = readSource {
+            read.cancel()
+            if readSuspended { read.resume() }
+        }
+        if let write = writeSource {
+            write.cancel()
+            if !writeSourceRunning { write.resume() }
+        }
+        readSource = nil
+        writeSource = nil
+        timer = nil
+        parser = HTTPRequestParser(limits: context.configuration.limits)
+        context.connectionClosed(id)
+    }
+
+    // MARK: Sources
+
+    private func suspendReading() {
+        guard !readSuspended, let read = readSource else { return }
+        read.suspend()
+        readSuspended = true
+    }
+
+    private func resumeReading() {
+        guard readSuspended, !peerClosed, let read = readSource else { return }
+        read.resume()
+        readSuspended = false
+    }
+
+    private func resumeWriteSource() {
+        guard !writeSourceRunning, let write = writeSource else { return }
+        write.resume() // the first resume activates it
+        writeSourceRunning = true
+    }
+
+    private func pauseWriteSource() {
+        guard writeSourceRunning, let write = writeSource else { return }
+        write.suspend()
+        writeSourceRunning = false
+    }
+
+    // MARK: Timeouts
+
+    private func noteReadPhase() {
+        let current = parser.phase
+        if current != readPhase {
+            readPhase = current
+            readPhaseSince = monotonicNow()
+        }
+    }
+
+    /// The earliest deadline that applies now and what expires with it.
+    private func nextDeadline() -> (at: UInt64, what: Deadline)? {
+        let config = context.configuration
+        var best: (at: UInt64, what: Deadline)?
+        func consider(_ start: UInt64, _ duration: Duration, _ what: Deadline) {
+            let (sum, overflow) = start.addingReportingOverflow(duration.nanoseconds)
+            let at = overflow ? UInt64.max : sum
+            if let current = best, current.at <= at { return }
+            best = (at, what)
+        }
+        if writeBlocked { consider(lastWriteProgress, config.writeTimeout, .writeStalled) }
+        switch phase {
+        case .reading:
+            switch parser.phase {
+            case .idle: consider(readPhaseSince, answered == 0 ? config.headerReadTimeout : config.keepAliveTimeout, .idle)
+            case .head: consider(readPhaseSince, config.headerReadTimeout, .head)
+            case .body: consider(readPhaseSince, config.bodyReadTimeout, .body)
+            case .failed: break
+            }
+        case .lingering:
+            consider(lingerSince, config.lingerTimeout, .linger)
+        case .handling, .closingAfterFlush, .closed:
+            break
+        }
+        return best
+    }
+
+    private func updateTimer() {
+        guard phase != .closed, let timer else { return }
+        let at = nextDeadline()?.at ?? .max
+        guard at != armedDeadline else { return }
+        armedDeadline = at
+        timer.schedule(deadline: at == .max ? .distantFuture : DispatchTime(uptimeNanoseconds: at),
+                       repeating: .never, leeway: .milliseconds(5))
+    }
+
+    private func timerFired() {
+        guard phase != .closed else { return }
+        armedDeadline = .max
+        if let (at, what) = nextDeadline(), monotonicNow() >= at {
+            switch what {
+            case .writeStalled:
+                teardown("write timeout: the client is not reading")
+                return
+            case .idle:
+                teardown("idle timeout", quietly: true)
+                return
+            case .head:
+                answerAndClose(.requestTimeout, "The request head was not received in time.")
+            case .body:
+                answerAndClose(.requestTimeout, "The request body was not received in time.")
+            case .linger:
+                teardown("linger time over", quietly: true)
+                return
+            }
+        }
+        updateTimer()
+    }
+}
+
+/// Closes a descriptor once every Dispatch source watching it has been cancelled. Its
+/// counter is touched only from the cancel handlers, which run on the connection's serial queue.
+private final class DescriptorCloser: @unchecked Sendable {
+    private let fd: Int32
+    private var sources: Int
+
+    init(fd: Int32, sources: Int) {
+        self.fd = fd
+        self.sources = sources
+    }
+
+    func sourceCancelled() {
+        sources -= 1
+        if sources == 0 { Socket.close(fd) }
+    }
+}

@@ -1,1 +1,0 @@
-// The Server module. See Package.swift for what it is for.

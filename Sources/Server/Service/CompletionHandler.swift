@@ -1,0 +1,255 @@
+import Engine
+import Foundation
+import HTTP
+import Synchronization
+
+// POST /v1/completions: validate, tokenize every prompt, check the context window, submit one
+// engine request per (prompt, choice), and answer with one JSON body or an SSE stream.
+
+/// A validated completion request with its prompts tokenized and budgets fixed.
+struct PreparedCompletion: Sendable {
+    let request: CompletionRequest
+    let context: RequestContext
+    /// Per prompt: token ids and the text `echo` shows.
+    let prompts: [(ids: [Int], text: String)]
+    /// Per prompt: tokens it may generate.
+    let budgets: [Int]
+
+    var choiceCount: Int { prompts.count * request.n }
+    func prompt(ofChoice choice: Int) -> Int { choice / request.n }
+}
+
+extension InferenceService {
+    func completions(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        let prepared: PreparedCompletion
+        do throws(APIError) {
+            prepared = try prepareCompletion(request)
+        } catch {
+            send(error, to: responder, requestID: request.headers["X-Request-Id"])
+            return
+        }
+        if prepared.request.maxTokens == 0 {
+            answerEchoOnly(prepared, responder)
+            return
+        }
+        let requests = prepared.prompts.indices.flatMap { p in
+            (0..<prepared.request.n).map { j in
+                EngineSupport.generationRequest(
+                    prompt: prepared.prompts[p].ids, sampling: prepared.request.sampling, stop: prepared.request.stop,
+                    maxTokens: prepared.budgets[p], logprobs: prepared.request.logprobs,
+                    speculativeTokens: prepared.request.numSpeculativeTokens, choice: j)
+            }
+        }
+        if prepared.request.stream {
+            streamCompletion(prepared, requests, responder)
+        } else {
+            completeCompletion(prepared, requests, responder)
+        }
+    }
+
+    private func prepareCompletion(_ request: HTTPRequest) throws(APIError) -> PreparedCompletion {
+        try checkAccepting()
+        try checkBody(request)
+        let decoded = try CompletionRequest.decode(request.body, context: validation)
+        try EngineSupport.check(sampling: decoded.sampling, stop: decoded.stop, decoding: decoded.decoding)
+        if decoded.promptLogprobs != nil {
+            throw .badRequest("Prompt logprobs (prompt_logprobs, or echo together with logprobs) are not supported "
+                              + "by this server.", param: "prompt_logprobs")
+        }
+        let context = self.context(for: request, bodyID: decoded.requestID)
+        var prompts: [(ids: [Int], text: String)] = []
+        var budgets: [Int] = []
+        for item in decoded.prompt.items {
+            var ids: [Int]
+            let text: String
+            switch item {
+            case .text(let s):
+                ids = model.encode(s, addSpecialTokens: decoded.addSpecialTokens)
+                text = s
+            case .tokens(let t):
+                ids = t
+                text = decoded.echo ? model.tokenizer.decode(t) : ""
+            }
+            ids = model.truncated(ids, to: decoded.truncatePromptTokens)
+            if ids.isEmpty { throw APIError.emptyPrompt }
+            budgets.append(try ContextWindow.effectiveMaxTokens(
+                requested: decoded.maxTokens, promptTokens: ids.count, maxModelLen: model.maxModelLen,
+                cap: validation.samplingDefaults.maxTokensCap))
+            prompts.append((ids, text))
+        }
+        return PreparedCompletion(request: decoded, context: context, prompts: prompts, budgets: budgets)
+    }
+
+    /// `echo` with `max_tokens: 0`: the prompt is the whole answer; nothing runs.
+    private func answerEchoOnly(_ prepared: PreparedCompletion, _ responder: HTTPResponder) {
+        let r = prepared.request
+        let id = RequestID.completionID(prepared.context.id)
+        let promptTokens = prepared.prompts.reduce(0) { $0 + $1.ids.count }
+        let usage = Usage(promptTokens: promptTokens, completionTokens: 0)
+        if r.stream {
+            var headers = HTTPHeaders()
+            headers.set(name: "X-Request-Id", value: prepared.context.id)
+            let stream = responder.startEventStream(headers: headers)
+            let encoder = CompletionStreamEncoder(id: id, created: prepared.context.created, model: r.model)
+            for choice in 0..<prepared.choiceCount {
+                stream.write(encoder.chunk(index: choice, text: prepared.prompts[prepared.prompt(ofChoice: choice)].text,
+                                           finishReason: .length))
+            }
+            if r.streamOptions.includeUsage { stream.write(encoder.usageChunk(usage)) }
+            stream.write(ServerSentEvents.done)
+            stream.finish()
+            return
+        }
+        let choices = (0..<prepared.choiceCount).map { c in
+            CompletionChoice(index: c, text: prepared.prompts[prepared.prompt(ofChoice: c)].text, finishReason: .length,
+                             tokenIDs: r.returnTokenIDs ? [] : nil,
+                             promptTokenIDs: r.returnTokenIDs ? prepared.prompts[prepared.prompt(ofChoice: c)].ids : nil)
+        }
+        let body = CompletionResponse(id: id, created: prepared.context.created, model: r.model, choices: choices,
+                                      usage: usage)
+        sendJSON(body.jsonString, to: responder, requestID: prepared.context.id)
+    }
+
+    /// Non-streaming: collect every choice, then answer once.
+    private func completeCompletion(_ prepared: PreparedCompletion, _ requests: [GenerationRequest],
+                                    _ responder: HTTPResponder) {
+        let finished = beginGeneration()
+        let r = prepared.request
+        let job = GenerationJob(
+            scheduler: scheduler, telemetry: telemetry, choiceCount: prepared.choiceCount, maxTokensParam: r.maxTokens,
+            onEvent: { _, _, _ in },
+            onFinished: { [self] results in
+                defer { finished() }
+                if let error = failure(in: results) {
+                    prepared.context.logger.warning("completion failed", metadata: ["error": "\(error.message)"])
+                    send(error, to: responder, requestID: prepared.context.id)
+                    return
+                }
+                let body = completionResponse(prepared, results)
+                sendJSON(body.jsonString, to: responder, requestID: prepared.context.id)
+            })
+        run(job, requests, n: r.n, responder: responder, context: prepared.context, onStarted: {}, finished: finished)
+    }
+
+    private func completionResponse(_ prepared: PreparedCompletion, _ results: [ChoiceResult]) -> CompletionResponse {
+        let r = prepared.request
+        var choices: [CompletionChoice] = []
+        for (c, result) in results.enumerated() {
+            let prompt = prepared.prompts[prepared.prompt(ofChoice: c)]
+            let prefix = r.echo ? prompt.text : ""
+            let logprobs = r.logprobs.map { _ in
+                completionLogprobs(result.logprobs, startOffset: 0, asTokenIDs: r.returnTokensAsTokenIDs)
+            }
+            choices.append(CompletionChoice(
+                index: c, text: prefix + result.text, logprobs: logprobs,
+                finishReason: result.finish.map(FinishReason.init(engine:)), stopReason: StopReason(engine: result.stopReason),
+                tokenIDs: r.returnTokenIDs ? result.tokens : nil, promptTokenIDs: r.returnTokenIDs ? prompt.ids : nil))
+        }
+        return CompletionResponse(id: RequestID.completionID(prepared.context.id), created: prepared.context.created,
+                                  model: r.model, choices: choices, usage: usage(prepared.prompts.map(\.ids.count), results))
+    }
+
+    /// Streaming: one chunk per (choice, engine step) with text, then usage and `[DONE]`.
+    private func streamCompletion(_ prepared: PreparedCompletion, _ requests: [GenerationRequest],
+                                  _ responder: HTTPResponder) {
+        let finished = beginGeneration()
+        let r = prepared.request
+        let sink = EventSink()
+        let encoder = CompletionStreamEncoder(id: RequestID.completionID(prepared.context.id),
+                                              created: prepared.context.created, model: r.model)
+        /// Per choice: whether its first chunk went out (echo, prompt ids) and the next logprob offset.
+        let progress = Mutex(Array(repeating: (started: false, offset: 0), count: prepared.choiceCount))
+        let promptCounts = prepared.prompts.map(\.ids.count)
+        let job = GenerationJob(
+            scheduler: scheduler, telemetry: telemetry, choiceCount: prepared.choiceCount, maxTokensParam: r.maxTokens,
+            onEvent: { [self] choice, event, result in
+                if event.text.isEmpty && event.tokens.isEmpty && event.finish == nil { return }
+                if event.finish == .abort { return }
+                let prompt = prepared.prompts[prepared.prompt(ofChoice: choice)]
+                let (started, offset) = progress.withLock { p in
+                    let before = p[choice]
+                    p[choice].started = true
+                    return before
+                }
+                let text = (started || !r.echo ? "" : prompt.text) + event.text
+                var logprobs: CompletionLogprobs?
+                if r.logprobs != nil {
+                    let lp = completionLogprobs(event.logprobs, startOffset: offset, asTokenIDs: r.returnTokensAsTokenIDs)
+                    progress.withLock { $0[choice].offset = lp.nextOffset }
+                    logprobs = lp
+                }
+                let usage = r.streamOptions.continuousUsageStats
+                    ? Usage(promptTokens: prompt.ids.count, completionTokens: result.generatedTokens) : nil
+                sink.write(encoder.chunk(
+                    index: choice, text: text, logprobs: logprobs,
+                    finishReason: event.finish.map(FinishReason.init(engine:)),
+                    stopReason: StopReason(engine: event.stopReason), usage: usage,
+                    promptTokenIDs: r.returnTokenIDs && !started ? prompt.ids : nil,
+                    tokenIDs: r.returnTokenIDs ? event.tokens : nil))
+            },
+            onFinished: { [self] results in
+                defer { finished() }
+                if let error = failure(in: results) {
+                    prepared.context.logger.warning("streamed completion failed", metadata: ["error": "\(error.message)"])
+                    sink.write(error.streamEvent)
+                } else if r.streamOptions.includeUsage {
+                    sink.write(encoder.usageChunk(usage(promptCounts, results)))
+                }
+                sink.finish()
+            })
+        run(job, requests, n: r.n, responder: responder, context: prepared.context, onStarted: {
+            var headers = HTTPHeaders()
+            headers.set(name: "X-Request-Id", value: prepared.context.id)
+            sink.open(responder.startEventStream(headers: headers))
+        }, finished: finished)
+    }
+
+    /// Submits the job, answering 503 when it cannot run, and ties its life to the client's
+    /// connection and the request timeout.
+    func run(_ job: GenerationJob, _ requests: [GenerationRequest], n: Int, responder: HTTPResponder,
+             context: RequestContext, onStarted: () -> Void, finished: @escaping @Sendable () -> Void) {
+        responder.onClose { [weak job] in
+            job?.cancel(notify: false)
+            finished()
+        }
+        do throws(APIError) {
+            try job.start(requests, n: n)
+        } catch {
+            finished()
+            context.logger.notice("request refused", metadata: ["error": "\(error.message)"])
+            send(error, to: responder, requestID: context.id)
+            return
+        }
+        context.logger.debug("request queued", metadata: ["choices": "\(requests.count)"])
+        onStarted()
+        let timeout = options.requestTimeoutSeconds
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [weak job] in job?.cancel(notify: true) }
+    }
+
+    /// The error to answer with when a choice did not finish normally.
+    func failure(in results: [ChoiceResult]) -> APIError? {
+        guard results.contains(where: { !$0.isComplete }) else { return nil }
+        if !isAccepting { return .serviceUnavailable("The server is shutting down; the request was aborted.") }
+        if results.contains(where: { $0.finish == nil }) {
+            return APIError(status: 500, message: "The request timed out after \(Int(options.requestTimeoutSeconds)) s "
+                            + "and was aborted.", type: "InternalServerError")
+        }
+        return .internalError("The generation was aborted by the engine.")
+    }
+
+    /// Prompt tokens once per prompt, completion tokens over every choice.
+    func usage(_ promptCounts: [Int], _ results: [ChoiceResult]) -> Usage {
+        Usage(promptTokens: promptCounts.reduce(0, +), completionTokens: results.reduce(0) { $0 + $1.generatedTokens })
+    }
+
+    func completionLogprobs(_ entries: [Engine.TokenLogprob], startOffset: Int, asTokenIDs: Bool) -> CompletionLogprobs {
+        var logprobs = CompletionLogprobs(startOffset: startOffset)
+        for entry in entries {
+            logprobs.append(TokenLogprob(token: model.tokenText(entry.token, asTokenID: asTokenIDs), logprob: entry.logprob),
+                            alternatives: entry.top.map {
+                                TokenLogprob(token: model.tokenText($0.token, asTokenID: asTokenIDs), logprob: $0.logprob)
+                            })
+        }
+        return logprobs
+    }
+}

@@ -1,0 +1,126 @@
+import Engine
+import Foundation
+import HTTP
+import Logging
+import Models
+import Tensors
+
+// Assembly: models → engine → scheduler → service → HTTP server, from a ServerConfiguration,
+// and the orderly shutdown (stop accepting, let running requests finish, stop the engine).
+
+/// A running inference server.
+public final class InferenceServer: Sendable {
+    public let service: InferenceService
+    public let scheduler: Scheduler
+    public let http: HTTPServer
+    public let configuration: ServerConfiguration
+    private let logger: Logger
+
+    /// Builds the server around already loaded models.
+    public init(configuration: ServerConfiguration, bundle: ModelBundle, draft: Eagle3DraftModel?, pool: ThreadPool,
+                logger: Logger = Logger(label: "speculators.server")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let maxModelLen = min(configuration.maxModelLen ?? Int.max, bundle.verifier.config.maxPositions)
+        let draftLength = draft?.config.speculativeTokens ?? 0
+        let maxK: Int
+        let pinned: Int?
+        switch configuration.numSpeculativeTokens {
+        case .fromSpeculator: (maxK, pinned) = (draftLength, draftLength)
+        case .adaptive: (maxK, pinned) = (draftLength, nil)
+        case .fixed(let k): (maxK, pinned) = (k, k)
+        }
+        let engine = SpeculativeEngine(
+            verifier: bundle.verifier, draft: draft,
+            configuration: .init(maxSpeculativeTokens: maxK, speculativeTokens: pinned, maxModelLength: maxModelLen,
+                                 eosTokenIds: bundle.eosTokenIds),
+            pool: pool, makeTextStream: { bundle.textStream() })
+        scheduler = Scheduler(engine: engine, maxRunning: configuration.maxBatch, maxWaiting: configuration.maxQueue,
+                              logger: logger)
+        let model = ServedModel(
+            bundle: bundle, servedName: configuration.effectiveServedModelName, root: configuration.model,
+            maxModelLen: maxModelLen, speculatorPath: draft == nil ? nil : configuration.speculator,
+            maxSpeculativeTokens: draft == nil ? nil : maxK,
+            samplingDefaults: configuration.generationConfig == .auto
+                ? try ServedModel.samplingDefaults(modelPath: URL(fileURLWithPath: configuration.model),
+                                                   eosTokenId: bundle.tokenizer.eosTokenIds.min())
+                : SamplingDefaults())
+        let metrics = try ServingMetrics(modelName: model.servedName, maxModelLen: maxModelLen,
+                                         numSpeculativeTokens: model.maxSpeculativeTokens)
+        let telemetry = ServiceTelemetry(metrics: metrics, logger: logger)
+        telemetry.attach(to: scheduler)
+        service = InferenceService(
+            model: model, scheduler: scheduler, telemetry: telemetry,
+            options: .init(apiKey: configuration.apiKey, registryFolder: URL(fileURLWithPath: configuration.registry),
+                           requestTimeoutSeconds: configuration.timeouts.requestSeconds, limits: configuration.limits),
+            logger: logger)
+        let timeouts = configuration.timeouts
+        var limits = HTTPParserLimits()
+        limits.maxBodyBytes = configuration.limits.maxBodyBytes
+        http = HTTPServer(
+            configuration: HTTPServerConfiguration(
+                host: configuration.host, port: configuration.port, maxConnections: configuration.limits.maxConnections,
+                limits: limits, headerReadTimeout: .seconds(timeouts.readSeconds),
+                bodyReadTimeout: .seconds(timeouts.readSeconds),
+                keepAliveTimeout: .seconds(timeouts.idleConnectionSeconds), serverName: "speculators",
+                errorResponse: { status, message in
+                    APIError(status: status.code, message: message, type: status.reasonPhrase).response
+                },
+                logger: logger),
+            handler: service)
+    }
+
+    /// Loads the verifier, tokenizer and speculator the configuration names, then builds the server.
+    public static func load(configuration: ServerConfiguration, logger: Logger) throws -> InferenceServer {
+        BLAS.configure()
+        let started = monotonicSeconds()
+        let bundle = try ModelBundle.load(path: URL(fileURLWithPath: configuration.model),
+                                          name: configuration.effectiveServedModelName)
+        let draft = try configuration.speculator.map {
+            try Eagle3DraftModel.load(folder: URL(fileURLWithPath: $0), verifier: bundle.verifier)
+        }
+        let threads = configuration.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : configuration.threads
+        let server = try InferenceServer(configuration: configuration, bundle: bundle, draft: draft,
+                                         pool: ThreadPool(threadCount: threads), logger: logger)
+        logger.info("models loaded", metadata: [
+            "model": "\(configuration.model)", "served_model_name": "\(server.service.model.servedName)",
+            "speculator": "\(configuration.speculator ?? "none")",
+            "k": "\(server.service.model.maxSpeculativeTokens.map(String.init) ?? "0")",
+            "policy": "\(configuration.numSpeculativeTokens)", "threads": "\(threads)",
+            "max_model_len": "\(server.service.model.maxModelLen)", "max_batch": "\(configuration.maxBatch)",
+            "max_queue": "\(configuration.maxQueue)",
+            "seconds": "\(String(format: "%.2f", monotonicSeconds() - started))",
+        ])
+        return server
+    }
+
+    /// Starts the engine thread and the listener; returns the bound port.
+    @discardableResult
+    public func start() throws -> Int {
+        scheduler.start()
+        let port = try http.start()
+        service.telemetry.startPeriodicLog(every: configuration.metricsLogIntervalSeconds)
+        return port
+    }
+
+    /// Stops accepting, lets requests in flight finish within the grace period, then stops the
+    /// engine. Returns when everything has stopped.
+    public func shutdown(grace: Duration? = nil) async {
+        let grace = grace ?? .seconds(configuration.timeouts.shutdownGraceSeconds)
+        service.stopAccepting()
+        await http.shutdown(gracePeriod: grace)
+        scheduler.shutdown(grace: .seconds(1))
+        service.telemetry.stopPeriodicLog()
+    }
+
+    /// Blocks until SIGTERM or SIGINT, then shuts down gracefully (a second signal cuts the wait).
+    public func runUntilSignalled() {
+        let grace = Duration.seconds(configuration.timeouts.shutdownGraceSeconds)
+        http.installSignalHandlers(gracePeriod: grace)
+        http.waitUntilStopped()
+        service.stopAccepting()
+        logger.notice("HTTP server stopped; stopping the engine")
+        scheduler.shutdown(grace: .seconds(1))
+        service.telemetry.stopPeriodicLog()
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+
+/// /v1/completions and /v1/chat/completions over a real socket, on the tiny models.
+@Suite("Service: completions and chat", .serialized)
+struct ServiceCompletionTests {
+    @Test("a greedy completion answers with the OpenAI body, usage and X-Request-Id")
+    func nonStreaming() async throws {
+        let server = try TestServer()
+        let response = try server.post("/v1/completions", json: body([
+            "prompt": "Hello world", "max_tokens": 12, "temperature": 0, "return_token_ids": true, "ignore_eos": true,
+        ]), headers: ["X-Request-Id": "abc123"])
+        await server.stop()
+        #expect(response.status == 200)
+        #expect(response.headers["x-request-id"] == "abc123")
+        let json = try response.json()
+        #expect(json["id"] as? String == "cmpl-abc123")
+        #expect(json["object"] as? String == "text_completion")
+        #expect(json["model"] as? String == "tiny")
+        let choices = try #require(json["choices"] as? [[String: Any]])
+        #expect(choices.count == 1)
+        let choice = try #require(choices.first)
+        #expect(choice["finish_reason"] as? String == "length")
+        #expect((choice["token_ids"] as? [Int])?.count == 12)
+        let usage = try usageCounts(json)
+        #expect(usage["completion_tokens"] == 12)
+        #expect(usage["total_tokens"] == (usage["prompt_tokens"] ?? 0) + 12)
+    }
+
+    @Test("streamed chunks add up to the non-streamed text, then usage and [DONE]")
+    func streamingMatches() async throws {
+        let server = try TestServer()
+        let request: [String: Any] = ["prompt": "The tiny model says", "max_tokens": 20, "temperature": 0, "ignore_eos": true]
+        let whole = try server.post("/v1/completions", json: body(request)).json()
+        var streamed = request
+        streamed["stream"] = true
+        streamed["stream_options"] = ["include_usage": true]
+        let response = try server.post("/v1/completions", json: body(streamed))
+        await server.stop()
+        #expect(response.status == 200)
+        #expect(response.headers["content-type"]?.hasPrefix("text/event-stream") == true)
+        let events = response.events
+        #expect(events.last == "[DONE]")
+        var text = ""
+        var finish: String?
+        var usage: [String: Int]?
+        for event in events.dropLast() {
+            let chunk = try #require(try JSONSerialization.jsonObject(with: Data(event.utf8)) as? [String: Any])
+            let choices = try #require(chunk["choices"] as? [[String: Any]])
+            if choices.isEmpty {
+                usage = chunk["usage"] as? [String: Int]
+                continue
+            }
+            #expect(choices.count == 1)
+            text += choices[0]["text"] as? String ?? ""
+            if let reason = choices[0]["finish_reason"] as? String { finish = reason }
+        }
+        let choices = try #require(whole["choices"] as? [[String: Any]])
+        #expect(text == choices[0]["text"] as? String)
+        #expect(finish == "length")
+        #expect(usage?["completion_tokens"] == 20)
+    }
+
+    @Test("n choices and a batch of prompts are indexed prompt-major; usage counts each prompt once")
+    func batchAndN() async throws {
+        let server = try TestServer()
+        let response = try server.post("/v1/completions", json: body([
+            "prompt": [[5, 6, 7], [8, 9, 10, 11]], "n": 2, "max_tokens": 4, "temperature": 0.8, "seed": 7,
+            "ignore_eos": true,
+        ]))
+        await server.stop()
+        let json = try response.json()
+        let choices = try #require(json["choices"] as? [[String: Any]])
+        #expect(choices.map { $0["index"] as? Int } == [0, 1, 2, 3])
+        let usage = try usageCounts(json)
+        #expect(usage["prompt_tokens"] == 7)
+        #expect(usage["completion_tokens"] == 16)
+    }
+
+    @Test("stop strings end the text before the match and report it as stop_reason")
+    func stopString() async throws {
+        let server = try TestServer()
+        let first = try server.post("/v1/completions", json: body([
+            "prompt": "abc", "max_tokens": 30, "temperature": 0, "ignore_eos": true,
+        ])).json()
+        let text = try #require((first["choices"] as? [[String: Any]])?.first?["text"] as? String)
+        let chars = Array(text)
+        try #require(chars.count >= 6, "the tiny model produced too little text to pick a stop string")
+        let stop = String(chars[3..<5])
+        let expected = String(text[..<text.range(of: stop)!.lowerBound])
+        let stopped = try server.post("/v1/completions", json: body([
+            "prompt": "abc", "max_tokens": 30, "temperature": 0, "ignore_eos": true, "stop": [stop],
+        ])).json()
+        await server.stop()
+        let choice = try #require((stopped["choices"] as? [[String: Any]])?.first)
+        #expect(choice["text"] as? String == expected)
+        #expect(choice["finish_reason"] as? String == "stop")
+        #expect(choice["stop_reason"] as? String == stop)
+    }
+
+    @Test("logprobs come back per token with the chosen token among the alternatives")
+    func logprobs() async throws {
+        let server = try TestServer()
+        let json = try server.post("/v1/completions", json: body([
+            "prompt": "Hi", "max_tokens": 5, "temperature": 0, "logprobs": 2, "ignore_eos": true,
+            // Token ids as keys: byte tokens that decode to the same text would collapse in the dict.
+            "return_tokens_as_token_ids": true,
+        ])).json()
+        await server.stop()
+        let logprobs = try #require((json["choices"] as? [[String: Any]])?.first?["logprobs"] as? [String: Any])
+        let tokens = try #require(logprobs["tokens"] as? [String])
+        let values = try #require(logprobs["token_logprobs"] as? [Double])
+        let top = try #require(logprobs["top_logprobs"] as? [[String: Double]])
+        #expect(tokens.count == 5)
+        #expect(values.count == 5)
+        #expect(tokens.allSatisfy { $0.hasPrefix("token_id:") })
+        for (i, entry) in top.enumerated() {
+            #expect(entry.count >= 1 && entry.count <= 3)
+            #expect(values[i] <= 0)
+            // Greedy: the chosen token is the most likely one.
+            #expect(abs((entry.values.max() ?? 0) - values[i]) < 1e-4)
+        }
+    }
+
+    @Test("echo with max_tokens 0 returns the prompt and runs nothing")
+    func echoOnly() async throws {
+        let server = try TestServer()
+        let json = try server.post("/v1/completions", json: body(["prompt": "Echo me", "max_tokens": 0, "echo": true])).json()
+        await server.stop()
+        let choice = try #require((json["choices"] as? [[String: Any]])?.first)
+        #expect(choice["text"] as? String == "Echo me")
+        #expect(choice["finish_reason"] as? String == "length")
+    }
+
+    @Test("chat renders the template, answers as the assistant, and streams role then content")
+    func chat() async throws {
+        let server = try TestServer()
+        let request: [String: Any] = ["messages": [["role": "user", "content": "Hi"]], "max_tokens": 8,
+                                      "temperature": 0, "ignore_eos": true]
+        let whole = try server.post("/v1/chat/completions", json: body(request))
+        var streamedRequest = request
+        streamedRequest["stream"] = true
+        let streamed = try server.post("/v1/chat/completions", json: body(streamedRequest))
+        let tokenized = try server.post("/tokenize", json: body(["messages": [["role": "user", "content": "Hi"]]])).json()
+        await server.stop()
+        #expect(whole.status == 200)
+        let json = try whole.json()
+        #expect(json["object"] as? String == "chat.completion")
+        let message = try #require((json["choices"] as? [[String: Any]])?.first?["message"] as? [String: Any])
+        #expect(message["role"] as? String == "assistant")
+        let usage = try usageCounts(json)
+        #expect(usage["prompt_tokens"] == tokenized["count"] as? Int)
+        let events = streamed.events
+        #expect(events.last == "[DONE]")
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(events[0].utf8)) as? [String: Any])
+        let delta = try #require((first["choices"] as? [[String: Any]])?.first?["delta"] as? [String: String])
+        #expect(delta == ["role": "assistant", "content": ""])
+        var content = ""
+        for event in events.dropLast() {
+            let chunk = try #require(try JSONSerialization.jsonObject(with: Data(event.utf8)) as? [String: Any])
+            content += ((chunk["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String ?? ""
+        }
+        #expect(content == message["content"] as? String)
+    }
+
+    @Test("tokenize and detokenize round-trip, and /v1/models lists the served name")
+    func utilities() async throws {
+        let server = try TestServer()
+        let tokens = try server.post("/tokenize", json: body(["prompt": "hello there", "return_token_strs": true])).json()
+        let ids = try #require(tokens["tokens"] as? [Int])
+        let text = try server.post("/detokenize", json: body(["tokens": ids])).json()
+        let models = try server.get("/v1/models").json()
+        let health = try server.get("/health")
+        let version = try server.get("/version").json()
+        await server.stop()
+        #expect(text["prompt"] as? String == "hello there")
+        #expect((tokens["token_strs"] as? [String])?.count == ids.count)
+        #expect(tokens["max_model_len"] as? Int == 256)
+        #expect(((models["data"] as? [[String: Any]])?.first?["id"]) as? String == "tiny")
+        #expect(health.status == 200 && health.body.isEmpty)
+        #expect(version["version"] as? String != nil)
+    }
+}
