@@ -55,7 +55,6 @@ final class TargetDistributions: @unchecked Sendable {
     var argmax: [Int] = []
     let storage = Scratch()
     private let normed = Scratch()
-    private let inverse = Scratch()
     var vocabulary = 0
 
     func logProbabilities(slot: Int) -> UnsafeMutablePointer<Float> { storage.pointer(0) + slot * vocabulary }
@@ -64,10 +63,7 @@ final class TargetDistributions: @unchecked Sendable {
         let vd = draft.config.draftVocabSize
         vocabulary = vd
         var rows: [Int] = []
-        slotOfRow = needed.map { flag in
-            guard flag else { return -1 }
-            return 0
-        }
+        slotOfRow = [Int](repeating: -1, count: needed.count)
         for (r, flag) in needed.enumerated() where flag {
             slotOfRow[r] = rows.count
             rows.append(r)
@@ -86,7 +82,6 @@ final class TargetDistributions: @unchecked Sendable {
         }
         let logits = storage.pointer(count * vd)
         TrainingKernels.linear(gathered, rows: count, ldx: hidden, weight: draft.frozen.verifierHead, into: logits, ldy: vd, pool: pool)
-        _ = inverse
         argmax.withUnsafeMutableBufferPointer { best in
             guard let bestBase = best.baseAddress else { return }
             pool.parallelRanges(count) { range in
@@ -101,14 +96,39 @@ final class TargetDistributions: @unchecked Sendable {
 }
 
 enum LossMath {
-    /// In place: `x ← x − logsumexp(x)`, accumulated in Double for the sum.
+    /// In place: `x ← x − logsumexp(x)` (16-lane exponentials, float accumulation per lane).
     static func logSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var maxValue = -Float.infinity
-        for i in 0..<count where x[i] > maxValue { maxValue = x[i] }
-        var sum: Double = 0
-        for i in 0..<count { sum += Double(Foundation.exp(x[i] - maxValue)) }
-        let shift = maxValue + Float(Foundation.log(sum))
+        let maxValue = maximum(x, count: count)
+        let shift = maxValue + Foundation.log(sumExp(x, count: count, minus: maxValue))
         for i in 0..<count { x[i] -= shift }
+    }
+
+    @inline(__always) static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        var best = -Float.infinity
+        for i in 0..<count where x[i] > best { best = x[i] }
+        return best
+    }
+
+    /// `Σ exp(x − m)`.
+    @inline(__always) static func sumExp(_ x: UnsafePointer<Float>, count: Int, minus m: Float) -> Float {
+        var sum: Float = 0
+        for i in 0..<count { sum += fastExp(x[i] - m) }
+        return sum
+    }
+
+    /// For one position with draft log-probabilities `logQ` and target log-probabilities `logP`:
+    /// returns `Σ p (log p − log q)`.
+    @inline(__always) static func klDivergence(logP: UnsafePointer<Float>, logQ: UnsafePointer<Float>, count: Int) -> Double {
+        var sum: Float = 0
+        for i in 0..<count { sum += fastExp(logP[i]) * (logP[i] - logQ[i]) }
+        return Double(sum)
+    }
+
+    /// Overwrites `logQ` with `total·q − klWeight·p` (the gradient of the weighted losses before
+    /// the cross-entropy one-hot term).
+    @inline(__always) static func gradient(logQ: UnsafeMutablePointer<Float>, logP: UnsafePointer<Float>, count: Int,
+                                           total: Float, klWeight: Float) {
+        for i in 0..<count { logQ[i] = total * fastExp(logQ[i]) - klWeight * fastExp(logP[i]) }
     }
 }
 

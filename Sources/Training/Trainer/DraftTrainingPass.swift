@@ -106,6 +106,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
         self.draft = draft
         self.options = options
         self.pool = pool
+        BLAS.configure()  // all parallelism is the pool's; OpenBLAS threads would fight it
         let layer = draft.config.layer
         rope = RotaryTables(RotaryEmbedding(headDim: layer.headDim, theta: layer.ropeTheta, scaling: layer.ropeScaling,
                                             maxPositions: layer.maxPositions))
@@ -256,8 +257,10 @@ public final class DraftTrainingPass: @unchecked Sendable {
             TrainingKernels.linear(mlpIn, rows: T, ldx: h, weight: weights.gateUp, into: gateUp, ldy: 2 * inner, pool: pool)
             let activated = acts.activated.pointer(T * inner)
             pool.parallelRanges(T) { range in
-                Kernels.siluMultiply(gateUp + range.lowerBound * 2 * inner, rows: range.count, inner: inner,
-                                     into: activated + range.lowerBound * inner)
+                for t in range {
+                    let g = gateUp + t * 2 * inner, u = g + inner, a = activated + t * inner
+                    for i in 0..<inner { a[i] = g[i] / (1 + fastExp(-g[i])) * u[i] }
+                }
             }
             TrainingKernels.linear(activated, rows: T, ldx: inner, weight: weights.down, into: x, ldy: h, pool: pool)
             Kernels.add(projected, into: x, count: T * h)     // z = r1 + mlp
@@ -329,12 +332,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
                         for (index, term) in terms.enumerated() {
                             switch term.kind {
                             case .klDivergence:
-                                var sum: Double = 0
-                                for v in 0..<vd {
-                                    let lp = logP[v]
-                                    sum += Double(Foundation.exp(lp) * (lp - row[v]))
-                                }
-                                acc[3 + index] += sum
+                                acc[3 + index] += LossMath.klDivergence(logP: logP, logQ: row, count: vd)
                             case .crossEntropy:
                                 acc[3 + index] += Double(-row[targetBest])
                             }
@@ -348,11 +346,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
                             case .crossEntropy: ceWeight += Float(term.weight * scale)
                             }
                         }
-                        let total = klWeight + ceWeight
-                        for v in 0..<vd {
-                            let q = Foundation.exp(row[v])
-                            row[v] = total * q - klWeight * Foundation.exp(logP[v])
-                        }
+                        LossMath.gradient(logQ: row, logP: logP, count: vd, total: klWeight + ceWeight, klWeight: klWeight)
                         row[targetBest] -= ceWeight
                     }
                 }
@@ -448,8 +442,6 @@ public final class DraftTrainingPass: @unchecked Sendable {
     /// `fc` (and `input_norm` / `fc_norm`) weight gradients from `∂L/∂g`.
     private func fcBackward(batch: TrainingBatch, dg: UnsafeMutablePointer<Float>, gradients: DraftTrainables) {
         let config = draft.config, h = config.layer.hiddenSize, T = batch.rows, width = config.featureWidth
-        let eps = config.layer.rmsNormEps
-        _ = eps
         let normed = draft.weights.inputNorm != nil || !draft.weights.fcNorms.isEmpty
         let input = normed ? UnsafePointer(fcInput.pointer(T * width)) : UnsafePointer(batch.features.base)
         TrainingKernels.linearWeightGradient(dg, rows: T, lddy: h, x: input, ldx: width, into: gradients.fc, pool: pool)

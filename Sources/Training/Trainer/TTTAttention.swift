@@ -97,12 +97,12 @@ enum TTTAttention {
                 }
                 var sum: Float = 0
                 for s in start...i {
-                    let e = Foundation.exp(row[s] - maxValue)
+                    let e = fastExp(row[s] - maxValue)
                     row[s] = e
                     sum += e
                 }
                 for j in 0..<step {
-                    let e = Foundation.exp(diag[j] - maxValue)
+                    let e = fastExp(diag[j] - maxValue)
                     diag[j] = e
                     sum += e
                 }

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import Models
+import Tensors
+import Training
+
+/// `speculators train`: EAGLE-3 training with training-time test on data from `speculators datagen`.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train an EAGLE-3 draft (TTT, KL loss, AdamW) on hidden states from `speculators datagen`.")
+
+    @Option(help: "Data folder written by `speculators datagen` (index.json + shards).") var data: String
+    @Option(help: "Verifier: a .gguf file or a Hugging Face model folder.") var verifier: String
+    @Option(help: "Vocabulary mapping from `speculators vocab` (safetensors with d2t/t2d). Omit for the full vocabulary.")
+    var vocab: String?
+    @Option(help: "Output folder: the trained speculator, plus checkpoints/<epoch>/ for resume.") var output: String
+    @Option(help: "Continue from this speculator folder instead of fresh weights.") var fromPretrained: String?
+    @Option(help: "speculators_config.verifier.name_or_path to record (default: the --verifier path), e.g. a Hugging Face id.")
+    var verifierName: String?
+    @Option(help: "Epochs.") var epochs = 3
+    @Option(help: "Peak learning rate.") var lr = 3e-4
+    @Option(help: "TTT steps (also the config's speculative_tokens).") var tttSteps = 3
+    @Option(help: "Loss multiplier per TTT step (gamma^k).") var tttStepLossDecay = 1.0
+    @Option(help: "Loss: kl_div, ce, or a JSON object of weights such as {\"kl_div\": 0.5, \"ce\": 0.5}.") var lossFn = "kl_div"
+    @Option(help: "Packed rows per optimizer step.") var maxTokensPerBatch = 1024
+    @Option(help: "Warm-up steps (default 1% of all steps).") var warmupSteps: Int?
+    @Option(help: "Learning-rate schedule after warm-up: linear, cosine or none.") var scheduler = "linear"
+    @Option(help: "AdamW weight decay.") var weightDecay = 0.01
+    @Option(help: "Global gradient-norm clip.") var clip = 1.0
+    @Option(help: "Fraction of conversations (the last ones) kept for validation.") var validationFraction = 0.05
+    @Option(help: "Seed of the initial weights and of the per-epoch shuffles.") var seed: UInt64 = 42
+    @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Draft decoder layers.") var draftLayers = 1
+    @Option(help: "Sliding window of the draft layers (0: full attention).") var slidingWindow = 2048
+    @Option(help: "Print a progress line every N steps.") var logEvery = 10
+    @Option(help: "Stop after N optimizer steps.") var maxSteps: Int?
+    @Option(help: "Weights dtype of model.safetensors: bf16 or f32.") var dtype = "bf16"
+    @Flag(inversion: .prefixedNo, help: "Resume from the latest checkpoint under <output>/checkpoints.") var resume = true
+    @Flag(inversion: .prefixedNo, help: "RMSNorm over the concatenated aux states before fc.") var normBeforeFc = true
+    @Flag(help: "One RMSNorm per aux state before fc (excludes --norm-before-fc).") var fcNorm = false
+    @Flag(inversion: .prefixedNo, help: "Residual of draft layer 0 from the normalised hidden input.") var normBeforeResidual = true
+    @Flag(inversion: .prefixedNo, help: "Feed the post-norm hidden state to the next step.") var normOutput = true
+    @Flag(help: "Store embed_tokens.weight in the checkpoint (the Python library needs it; our loader and vLLM do not).")
+    var includeEmbedding = false
+
+    func run() throws {
+        BLAS.configure()
+        let pool = ThreadPool(threadCount: threads)
+        let verifierURL = URL(fileURLWithPath: verifier)
+        let model = try TransformerModel.load(from: verifierURL)
+        let dataset = try TrainingDataset(folder: URL(fileURLWithPath: data))
+        guard dataset.hiddenSize == model.config.hiddenSize else {
+            throw CommandFailure("\(data): hidden size \(dataset.hiddenSize) differs from the verifier's \(model.config.hiddenSize)")
+        }
+        let mapping = try vocab.map {
+            try TrainingSetup.loadVocabularyMapping(URL(fileURLWithPath: $0), verifierVocabulary: model.config.vocabSize)
+        } ?? Array(0..<model.config.vocabSize)
+        guard let kind = LearningRateSchedule.Kind(rawValue: scheduler) else {
+            throw CommandFailure("--scheduler must be linear, cosine or none, not '\(scheduler)'")
+        }
+        guard dtype == "bf16" || dtype == "f32" else { throw CommandFailure("--dtype must be bf16 or f32") }
+        let draft: TrainableDraft
+        if let fromPretrained {
+            let folder = URL(fileURLWithPath: fromPretrained)
+            let config = try Eagle3DraftConfig(folder: folder, verifierLayerCount: model.config.layerCount)
+            draft = try TrainableDraft.from(try Eagle3DraftModel.load(folder: folder, config: config, verifier: model), verifier: model)
+        } else {
+            let config = try TrainingSetup.draftConfig(
+                verifier: model.config, auxiliaryLayerIds: dataset.auxiliaryLayerIds, draftVocabularySize: mapping.count,
+                draftLayers: draftLayers, window: slidingWindow > 0 ? slidingWindow : nil, normBeforeResidual: normBeforeResidual,
+                normBeforeFC: normBeforeFc && !fcNorm, fcNorm: fcNorm, normOutput: normOutput, speculativeTokens: tttSteps)
+            draft = try TrainableDraft.fresh(config: config, verifier: model, draftToTarget: mapping, seed: seed)
+        }
+        var options = TrainerOptions(checkpoint: DraftCheckpointOptions(
+            dataType: dtype == "f32" ? .f32 : .bf16, includeEmbedding: includeEmbedding,
+            verifierNameOrPath: verifierName ?? verifierURL.path,
+            verifierArchitectures: [Self.architectureName(model.config.architecture)]))
+        options.epochs = epochs
+        options.learningRate = lr
+        options.warmupSteps = warmupSteps
+        options.schedule = kind
+        options.weightDecay = weightDecay
+        options.clipNorm = clip
+        options.validationFraction = validationFraction
+        options.seed = seed
+        options.maxRowsPerBatch = maxTokensPerBatch
+        options.ttt = TTTOptions(steps: tttSteps, stepLossDecay: tttStepLossDecay, loss: try DraftLossSpec(parsing: lossFn))
+        options.logEvery = logEvery
+        options.maxSteps = maxSteps
+        options.resume = resume
+        let trainer = try Eagle3Trainer(draft: draft, dataset: dataset, options: options, pool: pool) { line in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+        _ = try trainer.train(output: URL(fileURLWithPath: output))
+    }
+
+    /// The transformers class name of a verifier architecture (for `speculators_config.verifier`).
+    static func architectureName(_ architecture: ModelConfig.Architecture) -> String {
+        switch architecture {
+        case .llama: return "LlamaForCausalLM"
+        case .mistral: return "MistralForCausalLM"
+        case .qwen2: return "Qwen2ForCausalLM"
+        case .qwen3: return "Qwen3ForCausalLM"
+        }
+    }
+}

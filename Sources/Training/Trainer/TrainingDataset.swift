@@ -1,0 +1,185 @@
+import Foundation
+import Checkpoints
+import Tensors
+
+/// Reads the data generator's folder (`index.json` + `shard-XXXXX.safetensors`):
+/// per shard `input_ids` I32 [T], `loss_mask` BOOL [T], `offsets` I64 [n+1],
+/// `aux_hidden_states` [T, A·H] and `last_hidden_states` [T, H] (BF16, F16 or F32).
+///
+/// Token ids, masks and offsets are read up front (small); hidden states stay memory-mapped and
+/// are converted to float32 only for the rows of the batch being built.
+public final class TrainingDataset: @unchecked Sendable {
+    public struct Conversation: Sendable {
+        public let shard: Int
+        /// Rows of the conversation inside its shard.
+        public let rows: Range<Int>
+        public var count: Int { rows.count }
+    }
+
+    public let folder: URL
+    public let hiddenSize: Int
+    public let auxiliaryLayerIds: [Int]
+    public let verifierLayers: Int
+    /// The verifier the data was generated with, as `index.json` names it.
+    public let verifier: String
+    public let conversations: [Conversation]
+    private let shards: [SafetensorsFile]
+    private let tokens: [[Int32]]
+    private let masks: [[Bool]]
+
+    public var featureWidth: Int { auxiliaryLayerIds.count * hiddenSize }
+    public var totalTokens: Int { conversations.reduce(0) { $0 + $1.count } }
+
+    public init(folder: URL) throws {
+        self.folder = folder
+        let indexURL = folder.appendingPathComponent("index.json")
+        let path = indexURL.path
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.invalidData(path: path, problem: "cannot read the data index (is this a `speculators datagen` output folder?)")
+        }
+        guard let index = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw TrainingError.invalidData(path: path, problem: "is not a JSON object")
+        }
+        guard index["format"] as? String == "speculators-swift-datagen" else {
+            throw TrainingError.invalidData(path: path, problem: "'format' must be \"speculators-swift-datagen\"")
+        }
+        guard let hidden = index["hidden_size"] as? Int, hidden > 0 else {
+            throw TrainingError.invalidData(path: path, problem: "'hidden_size' must be a positive integer")
+        }
+        guard let ids = index["aux_layer_ids"] as? [Int], !ids.isEmpty else {
+            throw TrainingError.invalidData(path: path, problem: "'aux_layer_ids' must be a non-empty list of integers")
+        }
+        guard let shardList = index["shards"] as? [[String: Any]] else {
+            throw TrainingError.invalidData(path: path, problem: "'shards' must be a list of objects")
+        }
+        hiddenSize = hidden
+        auxiliaryLayerIds = ids
+        verifierLayers = index["verifier_layers"] as? Int ?? 0
+        verifier = index["verifier"] as? String ?? ""
+        let auxiliaryWidth = ids.count * hidden
+        var files: [SafetensorsFile] = [], allTokens: [[Int32]] = [], allMasks: [[Bool]] = [], list: [Conversation] = []
+        for (shardIndex, entry) in shardList.enumerated() {
+            guard let name = entry["file"] as? String, !name.contains("/") else {
+                throw TrainingError.invalidData(path: path, problem: "shard \(shardIndex) has no plain 'file' name")
+            }
+            let url = folder.appendingPathComponent(name)
+            let file = try SafetensorsFile(url: url)
+            let shardPath = url.path
+            let tokenIds = try file.loadInt64("input_ids").map { Int32(truncatingIfNeeded: $0) }
+            let mask = try file.loadBool("loss_mask")
+            let offsets = try file.loadInt64("offsets").map(Int.init)
+            let t = tokenIds.count
+            guard mask.count == t else {
+                throw TrainingError.invalidData(path: shardPath, problem: "loss_mask has \(mask.count) entries for \(t) tokens")
+            }
+            guard let first = offsets.first, first == 0, offsets.last == t, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+                throw TrainingError.invalidData(path: shardPath, problem: "offsets must rise from 0 to the token count \(t)")
+            }
+            for (tensor, width) in [("aux_hidden_states", auxiliaryWidth), ("last_hidden_states", hidden)] {
+                let info = try file.requireInfo(tensor)
+                guard info.shape == [t, width] else {
+                    throw CheckpointError.shapeMismatch(file: shardPath, tensor: tensor, expected: [t, width], actual: info.shape)
+                }
+                guard [.bf16, .f16, .f32].contains(info.dataType) else {
+                    throw TrainingError.invalidData(path: shardPath, problem: "\(tensor) is \(info.dataType.rawValue); expected BF16, F16 or F32")
+                }
+            }
+            for c in 0..<(offsets.count - 1) where offsets[c + 1] - offsets[c] >= 2 {
+                list.append(Conversation(shard: shardIndex, rows: offsets[c]..<offsets[c + 1]))
+            }
+            files.append(file)
+            allTokens.append(tokenIds)
+            allMasks.append(mask)
+        }
+        shards = files
+        tokens = allTokens
+        masks = allMasks
+        conversations = list
+        guard !list.isEmpty else { throw TrainingError.invalidData(path: path, problem: "holds no conversation of 2 or more tokens") }
+    }
+
+    /// Packs conversations (by index into `conversations`) after the EAGLE-3 shift, clipping each
+    /// to `maxRows` shifted rows.
+    public func batch(_ indices: [Int], maxRows: Int) throws -> TrainingBatch {
+        let h = hiddenSize, width = featureWidth
+        var lengths: [Int] = []
+        for i in indices { lengths.append(min(conversations[i].count - 1, maxRows)) }
+        let rows = lengths.reduce(0, +)
+        let features = FloatBuffer(count: rows * width)
+        let last = FloatBuffer(count: rows * h)
+        var ids: [Int] = [], mask: [Bool] = [], positions: [Int] = [], documents: [Range<Int>] = []
+        ids.reserveCapacity(rows)
+        var row = 0
+        for (i, n) in zip(indices, lengths) where n > 0 {
+            let c = conversations[i]
+            let s = c.rows.lowerBound
+            documents.append(row..<(row + n))
+            for t in 0..<n {
+                ids.append(Int(tokens[c.shard][s + t + 1]))
+                mask.append(masks[c.shard][s + t + 1])
+                positions.append(t + 1)
+            }
+            try copyRows(shard: c.shard, tensor: "aux_hidden_states", from: s, count: n, width: width, into: features.base + row * width)
+            try copyRows(shard: c.shard, tensor: "last_hidden_states", from: s + 1, count: n, width: h, into: last.base + row * h)
+            row += n
+        }
+        return try TrainingBatch(tokens: ids, features: features, lastHidden: last, lossMask: mask, documents: documents,
+                                 positions: positions, featureWidth: width, hiddenSize: h)
+    }
+
+    private func copyRows(shard: Int, tensor: String, from start: Int, count: Int, width: Int,
+                          into out: UnsafeMutablePointer<Float>) throws {
+        let file = shards[shard]
+        let type = try file.requireInfo(tensor).dataType
+        try file.withRawBytes(tensor) { bytes in
+            guard let base = bytes.baseAddress else { return }
+            let n = count * width
+            switch type {
+            case .f32:
+                let source = base + start * width * 4
+                for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            case .f16:
+                let source = base + start * width * 2
+                for i in 0..<n { out[i] = Float(Float16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+            default:
+                let source = base + start * width * 2
+                for i in 0..<n {
+                    out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+                }
+            }
+        }
+    }
+}
+
+/// Splits and packs conversations for an epoch.
+public struct BatchPlan: Sendable {
+    /// Conversation indices of the training and validation sets (validation = the last
+    /// `fraction` of the data in file order, as the library's `train_data_ratio` split).
+    public static func split(count: Int, validationFraction: Double) -> (train: [Int], validation: [Int]) {
+        let trainCount = validationFraction > 0 ? max(1, min(count, Int(Double(count) * (1 - validationFraction)))) : count
+        return (Array(0..<trainCount), Array(trainCount..<count))
+    }
+
+    /// Shuffles `indices` with `seed` and packs them in that order into batches of at most
+    /// `maxRows` shifted rows (a conversation longer than that gets a batch of its own, clipped).
+    public static func batches(_ indices: [Int], lengths: (Int) -> Int, maxRows: Int, seed: UInt64?) -> [[Int]] {
+        var order = indices
+        if let seed {
+            var random = TrainingRandom(seed: seed)
+            order = random.shuffled(order)
+        }
+        var result: [[Int]] = [], current: [Int] = [], used = 0
+        for index in order {
+            let rows = min(max(lengths(index) - 1, 0), maxRows)
+            if used + rows > maxRows, !current.isEmpty {
+                result.append(current)
+                current = []
+                used = 0
+            }
+            current.append(index)
+            used += rows
+        }
+        if !current.isEmpty { result.append(current) }
+        return result
+    }
+}
