@@ -120,6 +120,7 @@ extension InferenceService {
             onEvent: { _, _, _ in },
             onFinished: { [self] results in
                 defer { finished() }
+                prepared.context.logFinished("/v1/completions", results)
                 if let error = failure(in: results) {
                     prepared.context.logger.warning("completion failed", metadata: ["error": "\(error.message)"])
                     send(error, to: responder, requestID: prepared.context.id)
@@ -189,6 +190,7 @@ extension InferenceService {
             },
             onFinished: { [self] results in
                 defer { finished() }
+                prepared.context.logFinished("/v1/completions", results)
                 if let error = failure(in: results) {
                     prepared.context.logger.warning("streamed completion failed", metadata: ["error": "\(error.message)"])
                     sink.write(error.streamEvent)
@@ -209,7 +211,9 @@ extension InferenceService {
     func run(_ job: GenerationJob, _ requests: [GenerationRequest], n: Int, responder: HTTPResponder,
              context: RequestContext, onStarted: () -> Void, finished: @escaping @Sendable () -> Void) {
         responder.onClose { [weak job] in
-            job?.cancel(notify: false)
+            guard let job, !job.isCancelled else { return finished() }
+            context.logger.info("client gone before the answer was complete; generation cancelled")
+            job.cancel(notify: false)
             finished()
         }
         do throws(APIError) {
