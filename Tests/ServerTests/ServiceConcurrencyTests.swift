@@ -66,8 +66,8 @@ struct ServiceConcurrencyTests {
             completionTokens += usage["completion_tokens"] ?? 0
             promptTokens += usage["prompt_tokens"] ?? 0
         }
-        let generated = try server.metric("vllm:generation_tokens_total")
-        let prompt = try server.metric("vllm:prompt_tokens_total")
+        let generated = try await server.metric("vllm:generation_tokens_total", settlingTo: Double(completionTokens))
+        let prompt = try await server.metric("vllm:prompt_tokens_total", settlingTo: Double(promptTokens))
         let finished = try server.metric("vllm:request_success_total{engine=\"0\",finished_reason=\"length\"")
         let draftTokens = try server.metric("vllm:spec_decode_num_draft_tokens_total") ?? 0
         let accepted = try server.metric("vllm:spec_decode_num_accepted_tokens_total") ?? -1

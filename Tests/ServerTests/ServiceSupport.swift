@@ -55,6 +55,17 @@ final class TestServer {
         try TestHTTP.request(port: port, method: "GET", path: path, headers: headers, body: [])
     }
 
+    /// Gauges and counters are updated at the end of each engine step, a moment after the
+    /// step's answers went out: polls `prefix` until it equals `expected` (or 2 s pass).
+    func metric(_ prefix: String, settlingTo expected: Double) async throws -> Double? {
+        var value = try metric(prefix)
+        for _ in 0..<40 where value != expected {
+            try await Task.sleep(for: .milliseconds(50))
+            value = try metric(prefix)
+        }
+        return value
+    }
+
     /// The value of one series in /metrics (`name{labels}` prefix match), or nil.
     func metric(_ prefix: String) throws -> Double? {
         let text = try get("/metrics").text
