@@ -26,9 +26,12 @@ serve: deps models build
 test: deps models
 	scripts/test.sh
 
-bench: deps models build
+bench: deps models build ## speed and acceptance, printed as same-run ratios
 	$(BIN) bench verifier
-	$(BIN) bench spec
+	$(BIN) bench spec --speculator assets/drafts/smollm2-135m-eagle3-ref --k 1,2,3,4,5 --batch 1,4,8 --adaptive
+
+draft: deps models build ## reproduce the default SmolLM2 draft (datagen, vocab, train); resumable
+	scripts/make-draft.sh
 
 clean:
 	rm -rf .build

@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Models"], exclude: ["Fixtures"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], exclude: ["Fixtures"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "HTTP"], exclude: ["Fixtures"]),
-        .testTarget(name: "ConversionTests", dependencies: ["Conversion", "Models", "Checkpoints", "Configs"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "ConversionTests", dependencies: ["Conversion", "Models", "Checkpoints", "Configs"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training"], exclude: ["Fixtures"]),
     ]
 )

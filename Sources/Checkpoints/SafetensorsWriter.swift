@@ -91,6 +91,25 @@ public struct SafetensorsWriter: Sendable {
         entries[name] = Entry(dataType: .bool, shape: shape, bytes: values.map { $0 ? 1 : 0 })
     }
 
+    /// Adds a tensor from its stored little-endian bytes, for callers that already hold data in the file's
+    /// dtype (e.g. activations converted to BF16 as they were produced, so no float copy is kept).
+    public mutating func add(_ name: String, dataType: TensorDataType, shape: [Int], rawBytes: [UInt8]) throws {
+        let elementSize: Int
+        switch dataType {
+        case .f64, .i64: elementSize = 8
+        case .f32, .i32: elementSize = 4
+        case .bf16, .f16, .i16: elementSize = 2
+        case .i8, .u8, .bool: elementSize = 1
+        default:
+            throw CheckpointError.invalidWriterInput(tensor: name, problem: "\(dataType.rawValue) is not a safetensors dtype")
+        }
+        guard rawBytes.count % elementSize == 0 else {
+            throw CheckpointError.invalidWriterInput(tensor: name, problem: "\(rawBytes.count) bytes is not a whole number of \(dataType.rawValue) elements")
+        }
+        try check(name, shape: shape, count: rawBytes.count / elementSize)
+        entries[name] = Entry(dataType: dataType, shape: shape, bytes: rawBytes)
+    }
+
     private func check(_ name: String, shape: [Int], count: Int) throws {
         guard name != "__metadata__" else {
             throw CheckpointError.invalidWriterInput(tensor: name, problem: "the name is reserved for the metadata object")

@@ -83,6 +83,30 @@ public enum TensorNames {
         return name
     }
 
+    // MARK: native MTP heads (verifier checkpoints) → speculators `mtp`
+
+    /// Whole-name renames of a verifier's `mtp.*` head (spec: convert.md §5.1).
+    public static let mtpExact: [String: String] = [
+        "mtp.fc.weight": "mtp_layers.0.input_proj.weight",
+        "mtp.norm.weight": "mtp_layers.0.final_layernorm.weight",
+    ]
+
+    /// Prefix renames of a verifier's `mtp.*` head, tried in order after `mtpExact`.
+    public static let mtpPrefixes: [(native: String, speculators: String)] = [
+        ("mtp.pre_fc_norm_hidden.", "mtp_layers.0.hidden_layernorm."),
+        ("mtp.pre_fc_norm_embedding.", "mtp_layers.0.token_layernorm."),
+        ("mtp.layers.0.", "mtp_layers.0."),
+    ]
+
+    /// The speculators name of a native MTP tensor; names without a rule are kept.
+    public static func speculatorsName(forMTP name: String) -> String {
+        if let exact = mtpExact[name] { return exact }
+        for (native, speculators) in mtpPrefixes where name.hasPrefix(native) {
+            return speculators + name.dropFirst(native.count)
+        }
+        return name
+    }
+
     // MARK: verifier tensors a draft borrows
 
     /// Names tried, in order, after exact and suffix matches, when a draft looks up a verifier tensor

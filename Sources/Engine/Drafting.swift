@@ -35,10 +35,15 @@ extension SpeculativeEngine {
         }
         guard !contextRequests.isEmpty else { return }
 
-        let start = DispatchTime.now().uptimeNanoseconds
+        var start = DispatchTime.now().uptimeNanoseconds
         let context = try hiddenScratch.withUnsafeBufferPointer { features -> Eagle3DraftModel.Output in
             guard let base = features.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
             return try draft.forward(contextRequests, hidden: .verifierFeatures(base), pool: pool)
+        }
+        // A context pass over a few rows per sequence costs what a chain step does; one over a
+        // whole prompt chunk says nothing about the cost of drafting, so it is not counted.
+        if contextRequests.allSatisfy({ $0.tokens.count <= 4 }) {
+            costs.observeDraft(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         for sequence in contextSequences {
             sequence.draftSynced += sequence.pendingTokens.count
@@ -55,7 +60,6 @@ extension SpeculativeEngine {
         // Row r of `chainInput` / `lastTokens` belongs to `proposing[active[r]]`.
         var active = Array(proposing.indices)
         let deepest = proposing.map(\.k).max() ?? 1
-        var passes = 1
         var step = 2
         while step <= deepest {
             let going = active.enumerated().filter { proposing[$0.element].k >= step }
@@ -66,18 +70,17 @@ extension SpeculativeEngine {
             let requests = going.map { row, index in
                 Eagle3DraftModel.Request(cache: proposing[index].cache, tokens: [lastTokens[row]], logits: .last)
             }
+            start = DispatchTime.now().uptimeNanoseconds
             let result = try input.withUnsafeBufferPointer { buffer -> Eagle3DraftModel.Output in
                 guard let base = buffer.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
                 return try draft.forward(requests, hidden: .draftHidden(base), pool: pool)
             }
+            costs.observeDraft(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             chainInput = [Float](UnsafeBufferPointer(start: result.nextHidden, count: going.count * hidden))
             lastTokens = result.proposedTokens
             for (slot, entry) in going.enumerated() { proposing[entry.element].sequence.drafts.append(lastTokens[slot]) }
             active = going.map(\.element)
-            passes += 1
             step += 1
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        costs.observeDraft(seconds: seconds / Double(max(passes, 1)))
     }
 }

@@ -71,9 +71,15 @@ struct DetokenizerStream: TextStream {
 }
 
 extension Eagle3DraftModel {
-    /// Loads a speculators-format EAGLE-3 folder for the bundle's verifier.
+    /// Loads a speculator folder for `verifier` through the speculator model registry: the model
+    /// class comes from `speculators_model_type`, and every tensor's name and shape is checked
+    /// against the config before any weight is read.
     public static func load(folder: URL, verifier: TransformerModel) throws -> Eagle3DraftModel {
-        let config = try Eagle3DraftConfig(folder: folder, verifierLayerCount: verifier.config.layerCount)
-        return try load(folder: folder, config: config, verifier: verifier)
+        let model = try SpeculatorModelRegistry.load(folder: folder, verifier: verifier)
+        guard let draft = model.eagle3 else {
+            throw ModelConfigError.invalid(source: folder.path, key: "speculators_model_type",
+                                           problem: "is not an EAGLE-3 draft; only eagle3 can be served")
+        }
+        return draft
     }
 }

@@ -166,7 +166,7 @@ public final class Scheduler: @unchecked Sendable {
                 if stop { break }
                 wake.lock()
                 let idle = state.withLock { $0.waiting.isEmpty && $0.cancelled.isEmpty && !$0.stopping }
-                if idle { wake.wait(until: Date().addingTimeInterval(1)) }
+                if idle { _ = wake.wait(until: Date().addingTimeInterval(1)) }
                 wake.unlock()
                 continue
             }

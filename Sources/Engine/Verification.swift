@@ -53,11 +53,9 @@ extension SpeculativeEngine {
         let output = try verifier.forward(requests, auxiliaryLayers: auxiliaryLayers, pool: pool)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let decoding = items.filter { !$0.isPrefill }
-        if !decoding.isEmpty, decoding.count == items.count {
-            let rows = decoding.map(\.tokens.count)
-            if rows.allSatisfy({ $0 == rows[0] }) {
-                costs.observeVerify(rowsPerSequence: rows[0], seconds: seconds)
-            }
+        if !decoding.isEmpty, decoding.count == items.count, let rows = decoding.map(\.tokens.count).max() {
+            // Mixed draft lengths are costed at the longest: the pass streams the weights once.
+            costs.observeVerify(rowsPerSequence: rows, seconds: seconds)
         }
         for (index, item) in items.enumerated() {
             if item.isPrefill {

@@ -63,4 +63,22 @@ public struct BatchLayout: Sendable {
         }
         return result
     }
+
+    /// The packed rows whose outputs are wanted (`logits[i]` for request `i`), and for each
+    /// request its range in that list.
+    func selectRows(_ logits: [TransformerModel.LogitRows]) -> (rows: [Int], ranges: [Range<Int>]) {
+        var rows: [Int] = []
+        var ranges: [Range<Int>] = []
+        for (index, wanted) in logits.enumerated() {
+            let segment = segments[segmentOfRequest[index]]
+            let start = rows.count
+            switch wanted {
+            case .none: break
+            case .last: if segment.rowCount > 0 { rows.append(segment.rowStart + segment.rowCount - 1) }
+            case .all: rows.append(contentsOf: segment.rowStart..<(segment.rowStart + segment.rowCount))
+            }
+            ranges.append(start..<rows.count)
+        }
+        return (rows, ranges)
+    }
 }

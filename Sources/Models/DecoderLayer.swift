@@ -190,12 +190,8 @@ enum DecoderLayer {
             }
             Kernels.softmax(scores, count: visible.count)
             let out = output + (segment.rowStart + i) * shape.qWidth + head * hd
-            out.update(repeating: 0, count: hd)
-            for j in visible {
-                let p = scores[j - visible.lowerBound]
-                let v = values + j * hd
-                for d in 0..<hd { out[d] += p * v[d] }
-            }
+            Kernels.weightedSum(of: values + visible.lowerBound * hd, weights: scores, count: visible.count,
+                                width: hd, into: out)
         }
     }
 

@@ -219,18 +219,7 @@ public final class Eagle3DraftModel: @unchecked Sendable {
         for request in requests { request.cache.commit(request.tokens.count) }
 
         // Head on the selected rows.
-        var selected: [Int] = []
-        var ranges: [Range<Int>] = []
-        for (index, request) in requests.enumerated() {
-            let segment = layout.segments[layout.segmentOfRequest[index]]
-            let start = selected.count
-            switch request.logits {
-            case .none: break
-            case .last: if segment.rowCount > 0 { selected.append(segment.rowStart + segment.rowCount - 1) }
-            case .all: selected.append(contentsOf: segment.rowStart..<(segment.rowStart + segment.rowCount))
-            }
-            ranges.append(start..<selected.count)
-        }
+        let (selected, ranges) = layout.selectRows(requests.map(\.logits))
         let count = selected.count
         let normed = selectedHidden.pointer(max(count, 1) * h)
         let next = nextHidden.pointer(max(count, 1) * h)

@@ -155,18 +155,7 @@ public final class TransformerModel: @unchecked Sendable {
         for request in requests { request.cache.commit(request.tokens.count) }
 
         // Final norm and head, only on the rows that need logits.
-        var logitRanges: [Range<Int>] = []
-        var selected: [Int] = []
-        for (index, request) in requests.enumerated() {
-            let segment = layout.segments[layout.segmentOfRequest[index]]
-            let start = selected.count
-            switch request.logits {
-            case .none: break
-            case .last: if segment.rowCount > 0 { selected.append(segment.rowStart + segment.rowCount - 1) }
-            case .all: selected.append(contentsOf: segment.rowStart..<(segment.rowStart + segment.rowCount))
-            }
-            logitRanges.append(start..<selected.count)
-        }
+        let (selected, logitRanges) = layout.selectRows(requests.map(\.logits))
         let vocab = head.outFeatures
         let logits = logitsScratch.pointer(max(selected.count, 1) * vocab)
         if !selected.isEmpty {

@@ -34,22 +34,22 @@ struct BenchSpecCommand: ParsableCommand {
         let pool = ThreadPool(threadCount: models.threads)
         let ks = k.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        print("verifier \(bundle.path.lastPathComponent), speculator \(models.speculator ?? ""), \(encoded.count) prompts, \(maxTokens) new tokens each, greedy, \(pool.threadCount) threads")
+        report("verifier \(bundle.path.lastPathComponent), speculator \(models.speculator ?? ""), \(encoded.count) prompts, \(maxTokens) new tokens each, greedy, \(pool.threadCount) threads")
         var summary: [String] = []
         for size in batches {
             let plain = try runSet(bundle: bundle, draft: nil, k: nil, prompts: encoded, batch: size, pool: pool)
-            print(plain.line(label: "batch \(size) plain", baseline: plain))
+            report(plain.line(label: "batch \(size) plain", baseline: plain))
             var variants: [(String, Int?)] = ks.map { ("k=\($0)", $0) }
             if adaptive { variants.append(("adaptive", nil)) }
             for (label, pinned) in variants {
                 let result = try runSet(bundle: bundle, draft: draft, k: pinned, prompts: encoded, batch: size, pool: pool)
                 let line = result.line(label: "batch \(size) \(label)", baseline: plain)
-                print(line)
+                report(line)
                 summary.append(line)
             }
         }
-        print("\nsummary")
-        for line in summary { print(line) }
+        report("\nsummary")
+        for line in summary { report(line) }
     }
 
     struct SetResult {

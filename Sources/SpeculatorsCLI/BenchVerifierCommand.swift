@@ -22,8 +22,8 @@ struct BenchVerifierCommand: ParsableCommand {
         let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % vocab }
         let weightBytes = Double(weightFloatsReadPerToken(model)) * 4
 
-        print("model: \(bundle.path.path) (\(model.config.architecture.rawValue), \(model.config.layerCount) layers, f32 weights \(String(format: "%.0f", weightBytes / 1e6)) MB read per token)")
-        print("threads: \(pool.threadCount), BLAS kernel: \(BLAS.coreName)")
+        report("model: \(bundle.path.path) (\(model.config.architecture.rawValue), \(model.config.layerCount) layers, f32 weights \(String(format: "%.0f", weightBytes / 1e6)) MB read per token)")
+        report("threads: \(pool.threadCount), BLAS kernel: \(BLAS.coreName)")
         // Warm up: page in the weights and grow the scratch buffers.
         _ = try model.forward([.init(cache: try model.makeCache(capacity: promptTokens + 8), tokens: prompt, logits: .last)], pool: pool)
 
@@ -67,15 +67,15 @@ struct BenchVerifierCommand: ParsableCommand {
         let prefillRate = Double(promptTokens) / median(prefill)
         let decodeTime = median(decode)
         let achieved = weightBytes / decodeTime
-        print(String(format: "memory bandwidth (best of 5, %d threads): %.1f GB/s -> decode ceiling %.1f tok/s",
+        report(String(format: "memory bandwidth (best of 5, %d threads): %.1f GB/s -> decode ceiling %.1f tok/s",
                      pool.threadCount, bandwidth / 1e9, bandwidth / weightBytes))
-        print(String(format: "prefill %d tokens: %.1f tok/s (median of %d)", promptTokens, prefillRate, prefill.count))
-        print(String(format: "decode %d tokens: %.1f tok/s (median of %d) = %.1f GB/s of weights, %.0f%% of measured bandwidth",
+        report(String(format: "prefill %d tokens: %.1f tok/s (median of %d)", promptTokens, prefillRate, prefill.count))
+        report(String(format: "decode %d tokens: %.1f tok/s (median of %d) = %.1f GB/s of weights, %.0f%% of measured bandwidth",
                      decodeTokens, 1 / decodeTime, runs, achieved / 1e9, 100 * achieved / bandwidth))
         let one = passCost[1] ?? 1
         for m in [1, 2, 4, 8] {
             let cost = passCost[m] ?? 0
-            print(String(format: "verification pass of %d token%@: %.2f ms = %.2fx one token", m, m == 1 ? "" : "s",
+            report(String(format: "verification pass of %d token%@: %.2f ms = %.2fx one token", m, m == 1 ? "" : "s",
                          cost * 1000, cost / one))
         }
     }

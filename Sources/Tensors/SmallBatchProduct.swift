@@ -3,8 +3,8 @@
 /// Decoding and verifying a few tokens is bound by how fast the weights can be read, not by
 /// arithmetic. OpenBLAS's GEMM re-packs its operands and its GEMV handles one row at a time, so a
 /// verification pass of 8 tokens cost it about twice a single token. Here each pair of weight
-/// rows is loaded once from memory and multiplied with every input row while it sits in L1, so
-/// 8 rows cost little more than 1.
+/// rows is loaded once from memory and multiplied with up to four input rows at a time while it
+/// sits in L1, so 4 rows cost about what 1 does and 8 little more.
 ///
 /// The two rows of a pair are taken half the range apart (rows j and j+h), not side by side:
 /// each then reads one long sequential stream as j advances, which the hardware prefetchers
@@ -18,9 +18,10 @@ public enum SmallBatchProduct {
     /// Computes output columns `columns` (weight rows `columns`) for all `rows` inputs.
     ///
     /// Every output element is accumulated in the same order whatever `rows` is and wherever
-    /// its row sits in the batch, so a token's logits are bit-identical whether it is decoded
-    /// alone, verified in a chunk of drafts or batched with other sequences. That is what makes
-    /// greedy speculative decoding produce exactly the tokens of plain greedy decoding.
+    /// its row sits in the batch (8-float chunks in sequence into one vector accumulator, then a
+    /// fixed horizontal sum, then the scalar tail), so a token's logits are bit-identical whether
+    /// it is decoded alone, verified in a chunk of drafts or batched with other sequences. That
+    /// is what makes greedy speculative decoding produce exactly the tokens of plain decoding.
     public static func multiply(
         _ x: UnsafePointer<Float>, rows: Int, ldx: Int, weight: UnsafePointer<Float>, k: Int,
         columns: Range<Int>, output: UnsafeMutablePointer<Float>, ldy: Int
@@ -32,101 +33,98 @@ public enum SmallBatchProduct {
             let w0 = weight + n0 * k, w1 = weight + n1 * k
             var m = 0
             while m < rows {
-                let two = m + 1 < rows
-                pairBlock(x + m * ldx, x + (two ? m + 1 : m) * ldx, twoRows: two, w0: w0, w1: w1, k: k,
+                let take = min(4, rows - m)
+                pairBlock(x + m * ldx, rows: take, ldx: ldx, w0: w0, w1: w1, k: k,
                           output: output + m * ldy, columns: (n0, n1), ldy: ldy)
-                m += two ? 2 : 1
+                m += take
             }
         }
         if columns.count % 2 == 1 {
             let n = columns.upperBound - 1
-            for m in 0..<rows {
-                let r = x + m * ldx
-                output[m * ldy + n] = dot(r, weight + n * k, k)
-            }
+            for m in 0..<rows { output[m * ldy + n] = dot(x + m * ldx, weight + n * k, k) }
         }
     }
 
-    /// Two weight rows against one or two input rows. Each (input, weight) pair has two
-    /// accumulators (even and odd 8-float chunks), so the loads of the four weight and input
-    /// streams overlap; 8 accumulators + 4 weight vectors + 2 inputs fit the 16 AVX2 registers.
+    /// Two weight rows against up to four input rows, each pair with one accumulator: 8
+    /// accumulators, 2 weight vectors and an input vector fit the 16 AVX2 registers, so the weight
+    /// rows are read from memory once for all four inputs. Missing input rows re-read row 0 and
+    /// are not stored.
     @inline(__always)
     private static func pairBlock(
-        _ xa: UnsafePointer<Float>, _ xb: UnsafePointer<Float>, twoRows: Bool,
-        w0: UnsafePointer<Float>, w1: UnsafePointer<Float>, k: Int,
-        output: UnsafeMutablePointer<Float>, columns: (Int, Int), ldy: Int
+        _ x: UnsafePointer<Float>, rows: Int, ldx: Int, w0: UnsafePointer<Float>, w1: UnsafePointer<Float>,
+        k: Int, output: UnsafeMutablePointer<Float>, columns: (Int, Int), ldy: Int
     ) {
         typealias V = SIMD8<Float>
         let r0 = UnsafeRawPointer(w0), r1 = UnsafeRawPointer(w1)
-        let a = UnsafeRawPointer(xa), b = UnsafeRawPointer(xb)
-        var a0e = V(), a0o = V(), a1e = V(), a1o = V()
-        var b0e = V(), b0o = V(), b1e = V(), b1o = V()
+        let x0 = UnsafeRawPointer(x)
+        let x1 = UnsafeRawPointer(x + (rows > 1 ? ldx : 0))
+        let x2 = UnsafeRawPointer(x + (rows > 2 ? 2 * ldx : 0))
+        let x3 = UnsafeRawPointer(x + (rows > 3 ? 3 * ldx : 0))
+        let vectorEnd = k & ~7
         var i = 0
-        while i + 16 <= k {
-            let e = i * 4, o = e + 32
-            let v0e = r0.loadUnaligned(fromByteOffset: e, as: V.self)
-            let v0o = r0.loadUnaligned(fromByteOffset: o, as: V.self)
-            let v1e = r1.loadUnaligned(fromByteOffset: e, as: V.self)
-            let v1o = r1.loadUnaligned(fromByteOffset: o, as: V.self)
-            let xe = a.loadUnaligned(fromByteOffset: e, as: V.self)
-            let xo = a.loadUnaligned(fromByteOffset: o, as: V.self)
-            a0e = a0e.addingProduct(xe, v0e); a0o = a0o.addingProduct(xo, v0o)
-            a1e = a1e.addingProduct(xe, v1e); a1o = a1o.addingProduct(xo, v1o)
-            if twoRows {
-                let ye = b.loadUnaligned(fromByteOffset: e, as: V.self)
-                let yo = b.loadUnaligned(fromByteOffset: o, as: V.self)
-                b0e = b0e.addingProduct(ye, v0e); b0o = b0o.addingProduct(yo, v0o)
-                b1e = b1e.addingProduct(ye, v1e); b1o = b1o.addingProduct(yo, v1o)
+        if rows == 1 {
+            var c0 = V(), c1 = V()
+            while i < vectorEnd {
+                let o = i * 4
+                let a = x0.loadUnaligned(fromByteOffset: o, as: V.self)
+                c0 = c0.addingProduct(a, r0.loadUnaligned(fromByteOffset: o, as: V.self))
+                c1 = c1.addingProduct(a, r1.loadUnaligned(fromByteOffset: o, as: V.self))
+                i += 8
             }
-            i += 16
+            var s0 = c0.sum(), s1 = c1.sum()
+            while i < k {
+                s0 += x[i] * w0[i]
+                s1 += x[i] * w1[i]
+                i += 1
+            }
+            output[columns.0] = s0
+            output[columns.1] = s1
+            return
         }
-        if i + 8 <= k {
-            let e = i * 4
-            let v0e = r0.loadUnaligned(fromByteOffset: e, as: V.self)
-            let v1e = r1.loadUnaligned(fromByteOffset: e, as: V.self)
-            let xe = a.loadUnaligned(fromByteOffset: e, as: V.self)
-            a0e = a0e.addingProduct(xe, v0e); a1e = a1e.addingProduct(xe, v1e)
-            if twoRows {
-                let ye = b.loadUnaligned(fromByteOffset: e, as: V.self)
-                b0e = b0e.addingProduct(ye, v0e); b1e = b1e.addingProduct(ye, v1e)
-            }
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+        while i < vectorEnd {
+            let o = i * 4
+            let v0 = r0.loadUnaligned(fromByteOffset: o, as: V.self)
+            let v1 = r1.loadUnaligned(fromByteOffset: o, as: V.self)
+            let a = x0.loadUnaligned(fromByteOffset: o, as: V.self)
+            c00 = c00.addingProduct(a, v0); c01 = c01.addingProduct(a, v1)
+            let b = x1.loadUnaligned(fromByteOffset: o, as: V.self)
+            c10 = c10.addingProduct(b, v0); c11 = c11.addingProduct(b, v1)
+            let c = x2.loadUnaligned(fromByteOffset: o, as: V.self)
+            c20 = c20.addingProduct(c, v0); c21 = c21.addingProduct(c, v1)
+            let d = x3.loadUnaligned(fromByteOffset: o, as: V.self)
+            c30 = c30.addingProduct(d, v0); c31 = c31.addingProduct(d, v1)
             i += 8
         }
-        var sa0 = (a0e + a0o).sum(), sa1 = (a1e + a1o).sum()
-        var sb0 = (b0e + b0o).sum(), sb1 = (b1e + b1o).sum()
+        var sums = (SIMD2(c00.sum(), c01.sum()), SIMD2(c10.sum(), c11.sum()),
+                    SIMD2(c20.sum(), c21.sum()), SIMD2(c30.sum(), c31.sum()))
         while i < k {
-            sa0 += xa[i] * w0[i]; sa1 += xa[i] * w1[i]
-            sb0 += xb[i] * w0[i]; sb1 += xb[i] * w1[i]
+            sums.0[0] += x[i] * w0[i]; sums.0[1] += x[i] * w1[i]
+            if rows > 1 { sums.1[0] += x[ldx + i] * w0[i]; sums.1[1] += x[ldx + i] * w1[i] }
+            if rows > 2 { sums.2[0] += x[2 * ldx + i] * w0[i]; sums.2[1] += x[2 * ldx + i] * w1[i] }
+            if rows > 3 { sums.3[0] += x[3 * ldx + i] * w0[i]; sums.3[1] += x[3 * ldx + i] * w1[i] }
             i += 1
         }
-        output[columns.0] = sa0
-        output[columns.1] = sa1
-        if twoRows {
-            output[ldy + columns.0] = sb0
-            output[ldy + columns.1] = sb1
-        }
+        output[columns.0] = sums.0[0]; output[columns.1] = sums.0[1]
+        if rows > 1 { output[ldy + columns.0] = sums.1[0]; output[ldy + columns.1] = sums.1[1] }
+        if rows > 2 { output[2 * ldy + columns.0] = sums.2[0]; output[2 * ldy + columns.1] = sums.2[1] }
+        if rows > 3 { output[3 * ldy + columns.0] = sums.3[0]; output[3 * ldy + columns.1] = sums.3[1] }
     }
 
     /// A dot product of `k` floats, accumulated in exactly the order `pairBlock` uses.
     @inline(__always)
-    public static func dot(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ k: Int) -> Float {
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ k: Int) -> Float {
         typealias V = SIMD8<Float>
-        let r = UnsafeRawPointer(w), a = UnsafeRawPointer(x)
-        var even = V(), odd = V()
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var accumulator = V()
         var i = 0
-        while i + 16 <= k {
-            let e = i * 4, o = e + 32
-            even = even.addingProduct(a.loadUnaligned(fromByteOffset: e, as: V.self), r.loadUnaligned(fromByteOffset: e, as: V.self))
-            odd = odd.addingProduct(a.loadUnaligned(fromByteOffset: o, as: V.self), r.loadUnaligned(fromByteOffset: o, as: V.self))
-            i += 16
-        }
-        if i + 8 <= k {
-            let e = i * 4
-            even = even.addingProduct(a.loadUnaligned(fromByteOffset: e, as: V.self), r.loadUnaligned(fromByteOffset: e, as: V.self))
+        while i + 8 <= k {
+            accumulator = accumulator.addingProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: V.self),
+                                                    rb.loadUnaligned(fromByteOffset: i * 4, as: V.self))
             i += 8
         }
-        var sum = (even + odd).sum()
-        while i < k { sum += x[i] * w[i]; i += 1 }
+        var sum = accumulator.sum()
+        while i < k { sum += a[i] * b[i]; i += 1 }
         return sum
     }
 }

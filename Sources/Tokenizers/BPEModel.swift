@@ -59,7 +59,7 @@ struct BPEModel: Sendable {
             return
         }
         let piece = UnsafeBufferPointer(rebasing: bytes[range])
-        let key = String(decoding: piece, as: UTF8.self)
+        let key = ExactText(String(decoding: piece, as: UTF8.self))
         if let cached = cache.lookup(key) {
             ids.append(contentsOf: cached)
             return
@@ -196,16 +196,16 @@ struct BPEScratch {
 final class WordCache: @unchecked Sendable {
     // @unchecked: every access to `entries` holds `lock`.
     private let lock = NSLock()
-    private var entries: [String: [Int]] = [:]
+    private var entries: [ExactText: [Int]] = [:]
     private let capacity = 50_000
 
-    func lookup(_ word: String) -> [Int]? {
+    func lookup(_ word: ExactText) -> [Int]? {
         lock.lock()
         defer { lock.unlock() }
         return entries[word]
     }
 
-    func store(_ word: String, _ ids: [Int]) {
+    func store(_ word: ExactText, _ ids: [Int]) {
         lock.lock()
         defer { lock.unlock() }
         if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }

@@ -15,12 +15,17 @@ enum CharacterClass: UInt8 {
         }
     }
 
+    /// The class as the reference implementation sees it. The Hugging Face library (Oniguruma, Rust std)
+    /// has Unicode 16.0 tables while the Swift runtime may be newer (6.3 has 17.0), so characters assigned
+    /// after 16.0 (CJK Extension J, ...) are unassigned there and count as "other". Checked against the
+    /// library on thousands of random code points.
     @inline(__always)
     static func of(_ value: UInt32) -> CharacterClass {
         if value < 128 { return ascii[Int(value)] }
         guard let scalar = Unicode.Scalar(value) else { return .other }
         let properties = scalar.properties
         if properties.isWhitespace { return .whitespace }
+        if let age = properties.age, age.major > 16 || (age.major == 16 && age.minor > 0) { return .other }
         switch properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return .letter
         case .decimalNumber, .letterNumber, .otherNumber: return .number

@@ -124,10 +124,10 @@ public struct ChatTemplate: Sendable, Equatable {
     private static func qwen3Assistant(_ content: String, keepsReasoning: Bool, isLast: Bool) -> String {
         var visible = content
         var reasoning = ""
-        if content.contains("</think>") {
-            let parts = content.components(separatedBy: "</think>")
+        let parts = content.exactComponents(separatedBy: "</think>")
+        if parts.count > 1 {
             let beforeFirstClose = parts[0].trimmingSuffix(while: { $0 == "\n" })
-            reasoning = (beforeFirstClose.components(separatedBy: "<think>").last ?? "").trimmingPrefix(while: { $0 == "\n" })
+            reasoning = (beforeFirstClose.exactComponents(separatedBy: "<think>").last ?? "").trimmingPrefix(while: { $0 == "\n" })
             visible = (parts.last ?? "").trimmingPrefix(while: { $0 == "\n" })
         }
         if keepsReasoning && (isLast || !reasoning.isEmpty) {
@@ -139,7 +139,7 @@ public struct ChatTemplate: Sendable, Equatable {
     }
 
     private static func isToolResponse(_ content: String) -> Bool {
-        content.hasPrefix("<tool_response>") && content.hasSuffix("</tool_response>")
+        content.utf8.starts(with: "<tool_response>".utf8) && content.utf8.reversed().starts(with: "</tool_response>".utf8.reversed())
     }
 
     /// The default system message: a literal `<|im_start|>system\n...<|im_end|>` in the template whose text
@@ -225,6 +225,25 @@ public struct ChatTemplate: Sendable, Equatable {
 }
 
 private extension String {
+    /// Python `str.split(separator)`: exact UTF-8 matching, unlike Swift's grapheme-aware searching
+    /// (which does not find "</think>" when a combining mark follows it).
+    func exactComponents(separatedBy separator: String) -> [String] {
+        let bytes = Array(utf8), needle = Array(separator.utf8)
+        var parts: [String] = []
+        var start = 0, index = 0
+        while index + needle.count <= bytes.count {
+            if bytes[index..<(index + needle.count)].elementsEqual(needle) {
+                parts.append(String(decoding: bytes[start..<index], as: UTF8.self))
+                index += needle.count
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        parts.append(String(decoding: bytes[start...], as: UTF8.self))
+        return parts
+    }
+
     /// Python `lstrip(chars)` / `rstrip(chars)` with a single character: by scalar, not by grapheme
     /// (so "\r\n" loses only its "\n").
     func trimmingPrefix(while predicate: (Unicode.Scalar) -> Bool) -> String {

@@ -5,6 +5,9 @@ import Foundation
 ///
 /// Immutable after loading and safe to share between threads; only the internal word cache is locked.
 public final class Tokenizer: Sendable {
+    /// Larger than any real vocabulary (the largest are about 260,000 ids).
+    static let maximumVocabularySize = 16_000_000
+
     private let model: BPEModel
     private let normalizer: Normalizer?
     private let preTokenizer: PreTokenizer
@@ -12,7 +15,7 @@ public final class Tokenizer: Sendable {
     private let rawMatcher: AddedTokenMatcher
     private let normalizedMatcher: AddedTokenMatcher
     private let tokensById: [String?]
-    private let idsByToken: [String: Int]
+    private let idsByToken: [ExactText: Int]
     /// The decoded bytes of every id, concatenated; `byteOffsets[id]..<byteOffsets[id + 1]`.
     private let tokenBytes: [UInt8]
     private let byteOffsets: [Int32]
@@ -81,14 +84,21 @@ public final class Tokenizer: Sendable {
         })
 
         let largestId = max(definition.vocabulary.values.max() ?? -1, definition.addedTokens.map(\.id).max() ?? -1)
+        // Ids index dense tables; an absurd id would mean an absurd allocation, so refuse it.
+        guard largestId < Self.maximumVocabularySize else {
+            throw TokenizerError.inconsistentVocabulary("token id \(largestId) is beyond the supported \(Self.maximumVocabularySize) ids")
+        }
         vocabularySize = largestId + 1
+        let size = vocabularySize
+        let validId = { (id: Int?) -> Int? in id.flatMap { (0..<size).contains($0) ? $0 : nil } }
         var strings = [String?](repeating: nil, count: vocabularySize)
         for (token, id) in definition.vocabulary { strings[id] = token }
-        var ids = definition.vocabulary
+        var ids: [ExactText: Int] = [:]
+        for (token, id) in definition.vocabulary { ids[ExactText(token)] = id }
         var special = [Bool](repeating: false, count: vocabularySize)
         for token in definition.addedTokens {
             strings[token.id] = token.normalized ? (definition.normalizer?.apply(token.content) ?? token.content) : token.content
-            ids[token.content] = token.id
+            ids[ExactText(token.content)] = token.id
             special[token.id] = token.special
         }
         tokensById = strings
@@ -111,13 +121,14 @@ public final class Tokenizer: Sendable {
         }
         specialPrefix = definition.specialPrefix
         specialSuffix = definition.specialSuffix
-        bosTokenId = definition.bosTokenId
-        eosTokenIds = Set(definition.eosTokenIds)
-        padTokenId = definition.padTokenId
+        // Ids from config files that name no token are ignored rather than trusted.
+        bosTokenId = validId(definition.bosTokenId)
+        eosTokenIds = Set(definition.eosTokenIds.compactMap(validId))
+        padTokenId = validId(definition.padTokenId)
 
         chatTemplateSource = definition.chatTemplate
-        let bosText = definition.bosTokenId.flatMap { $0 < strings.count ? strings[$0] : nil }
-        let eosText = definition.eosTokenIds.first.flatMap { $0 < strings.count ? strings[$0] : nil }
+        let bosText = validId(definition.bosTokenId).flatMap { strings[$0] }
+        let eosText = definition.eosTokenIds.compactMap(validId).first.flatMap { strings[$0] }
         if let source = definition.chatTemplate {
             chatTemplateResult = Result { try ChatTemplate(source, bosToken: bosText, eosToken: eosText) }
                 .mapError { $0 as? TokenizerError ?? .unsupported("chat template: \($0)") }
@@ -226,7 +237,7 @@ public final class Tokenizer: Sendable {
     }
 
     /// The id of a vocabulary entry or added token, or nil.
-    public func id(forToken token: String) -> Int? { idsByToken[token] }
+    public func id(forToken token: String) -> Int? { idsByToken[ExactText(token)] }
 
     /// True for special added tokens.
     public func isSpecialToken(_ id: Int) -> Bool { id >= 0 && id < vocabularySize && isSpecial[id] }

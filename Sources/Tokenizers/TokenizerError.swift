@@ -126,7 +126,7 @@ struct JSONObject {
         case is NSNumber, is Int, is Double: return "a number"
         case is [Any]: return "an array"
         case is [String: Any]: return "an object"
-        default: return "a value of type \(type(of: value!))"
+        case let value?: return "a value of type \(type(of: value))"
         }
     }
 }

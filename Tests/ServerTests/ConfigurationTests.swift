@@ -20,8 +20,8 @@ struct ConfigurationTests {
         expected.servedModelName = "SmolLM2-135M-Instruct"
         #expect(config == expected)
         #expect(config.model == "models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        #expect(config.speculator == "models/drafts/smollm2-135m-eagle3")
-        #expect(config.numSpeculativeTokens == .fromSpeculator)
+        #expect(config.speculator == "assets/drafts/smollm2-135m-eagle3-ref")
+        #expect(config.numSpeculativeTokens == .adaptive)
         #expect(config.logLevel.loggerLevel == .info)
     }
 
@@ -30,7 +30,7 @@ struct ConfigurationTests {
         let set = try ModelSet.load(from: Fixtures.repositoryRoot.appendingPathComponent("config/models.json"))
         let entry = try #require(set.defaultEntry)
         #expect(entry.verifier == "models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        #expect(entry.speculator == "models/drafts/smollm2-135m-eagle3")
+        #expect(entry.speculator == "assets/drafts/smollm2-135m-eagle3-ref")
         #expect(entry.verifierSHA256 == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
         #expect(set.entry(named: "nope") == nil)
     }
@@ -210,5 +210,20 @@ struct SamplingDefaultsTests {
         #expect(throws: ConfigurationError.self) {
             try SamplingDefaults(generationConfig: Data("nope".utf8), primaryEOS: nil)
         }
+    }
+}
+
+@Suite("Deployment files stay consistent with the configuration code")
+struct DeploymentFileTests {
+    @Test("The server.json embedded in the Kubernetes ConfigMap decodes and listens on all interfaces")
+    func kubernetesConfigMap() throws {
+        let yaml = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("deploy/kubernetes/configmap.yaml"),
+                              encoding: .utf8)
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex { $0.hasSuffix("server.json: |") })
+        let json = lines[(start + 1)...].prefix { $0.hasPrefix("    ") || $0.isEmpty }.map { $0.dropFirst(4) }
+            .joined(separator: "\n")
+        let config = try ServerConfiguration.decode(Data(json.utf8))
+        #expect(config.host == "0.0.0.0" && config.port == 8000 && config.threads == 2)
     }
 }

@@ -55,3 +55,20 @@ struct ContextAndGuardTests {
         }
     }
 }
+
+@Suite("Error helpers for the HTTP layer")
+struct ErrorHelperTests {
+    @Test("Status codes and types of the transport-level errors")
+    func transportErrors() {
+        #expect(APIError.payloadTooLarge(limit: 1024).status == 413)
+        #expect(APIError.payloadTooLarge(limit: 1024).message == "Request body exceeds the limit of 1024 bytes.")
+        #expect(APIError.routeNotFound.jsonBody == #"{"error":{"message":"Not Found","type":"Not Found","param":null,"code":404}}"#)
+        #expect(APIError.methodNotAllowed.status == 405)
+        #expect(APIError.serviceUnavailable().jsonBody
+                == #"{"error":{"message":"The inference engine is not running.","type":"ServiceUnavailableError","param":null,"code":503}}"#)
+        #expect(APIError.emptyPrompt == APIError(status: 400, message: "The decoder prompt cannot be empty", type: "BadRequestError"))
+        #expect(APIError.badRequest("x", param: "p").message == "x (parameter=p)")
+        #expect(APIError.badRequest("x").param == nil)
+        #expect(ServerSentEvents.contentType == "text/event-stream; charset=utf-8")
+    }
+}

@@ -65,7 +65,7 @@ struct ValidationCase: Sendable, CustomTestStringConvertible {
 struct RequestValidationTests {
     @Test("The validation fixture loads all its cases")
     func fixtureLoads() throws {
-        #expect(try ValidationCase.load().count == 107)
+        #expect(try ValidationCase.load().count == 108)
     }
 
     @Test("Each request answers the status, type, param and message the spec gives", arguments: ValidationCase.all)

@@ -130,6 +130,7 @@ struct ExtraGoldens: Decodable {
     let baseCases: [EncodeCase]
     let longText: LongText
     let decodeCases: [DecodeCase]
+    let unicodeCases: [EncodeCase]
     let variants: [String: Variant]
     let pretokenizerCases: [String: [PreTokenizerCase]]
     let chatCases: [ChatCase]

@@ -43,7 +43,19 @@ struct LoadingErrorTests {
         #expect(message(minimalJSON(decoder: #"{"type": "WordPiece"}"#)).contains("decoder \"WordPiece\""))
         #expect(message(minimalJSON(addedTokens: #"[{"content": "x"}]"#)).contains("added_tokens[0].id: required value is missing"))
         #expect(message(Data("[1, 2]".utf8)).contains("expected a JSON object"))
+        #expect(message(minimalJSON(model: #""type": "BPE", "vocab": {"a": 0, "b": 99999999999}, "merges": []"#))
+            .contains("token id 99999999999 is beyond"))
         #expect(message(Data(#"{"model": 3}"#.utf8)).contains("tokenizer.json: model: expected an object, found a number"))
+    }
+
+    @Test("config ids that name no token are ignored instead of trusted")
+    func ignoresOutOfRangeConfigIds() throws {
+        let generation = Data(#"{"bos_token_id": -1, "eos_token_id": [2, 70000, -3], "pad_token_id": 49152}"#.utf8)
+        let tokenizer = try Tokenizer(tokenizerJSON: Data(contentsOf: Fixtures.smolLM2Folder.appendingPathComponent("tokenizer.json")),
+                                      generationConfigJSON: generation)
+        #expect(tokenizer.bosTokenId == nil)
+        #expect(tokenizer.eosTokenIds == [2])
+        #expect(tokenizer.padTokenId == nil)
     }
 
     @Test("a folder without tokenizer.json is an error naming the file")

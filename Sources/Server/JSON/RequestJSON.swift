@@ -85,10 +85,4 @@ struct JSONNumber: Sendable, Equatable {
 
     /// True for an integer literal outside the Int64 range.
     var isOutOfInt64Range: Bool { isIntegerLiteral && Int64(literal) == nil }
-
-    /// True when the number has a fractional part (so it can never be an integer).
-    var hasFraction: Bool {
-        let d = doubleValue
-        return !d.isFinite || d.rounded(.towardZero) != d
-    }
 }

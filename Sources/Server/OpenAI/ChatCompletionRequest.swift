@@ -49,7 +49,7 @@ public struct ChatCompletionRequest: Sendable, Equatable {
         let addGenerationPrompt = r.bool("add_generation_prompt", nullable: false) ?? true
         let continueFinal = r.bool("continue_final_message", nullable: false) ?? false
         let chatTemplate = r.string("chat_template")
-        let kwargs = r.object("chat_template_kwargs").map { $0.object.compactJSON }
+        let kwargs = r.object("chat_template_kwargs").map { $0.json.compactJSON }
         let toolsValue = r.raw("tools")
         if let toolsValue, !toolsValue.isNull, toolsValue.arrayValue == nil {
             r.record(SchemaIssue(kind: "list_type", location: r.path("tools"), message: "Input should be a valid list",

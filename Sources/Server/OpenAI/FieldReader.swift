@@ -4,7 +4,8 @@
 
 /// Reads the members of one JSON object, collecting schema problems.
 struct FieldReader {
-    let object: RequestJSON
+    /// The object being read (an empty object when the input was not one).
+    let json: RequestJSON
     let location: [LocationPart]
     private(set) var issues: [SchemaIssue] = []
 
@@ -12,9 +13,9 @@ struct FieldReader {
     init(_ object: RequestJSON, at location: [LocationPart] = [.key("body")]) {
         self.location = location
         if case .object = object {
-            self.object = object
+            json = object
         } else {
-            self.object = .object([])
+            json = .object([])
             issues.append(SchemaIssue(kind: "model_attributes_type", location: location,
                                       message: "Input should be a valid dictionary or object to extract fields from",
                                       input: object))
@@ -26,15 +27,15 @@ struct FieldReader {
     mutating func absorb(_ other: FieldReader) { issues.append(contentsOf: other.issues) }
 
     /// The raw value of `key`, nil when absent.
-    func raw(_ key: String) -> RequestJSON? { object.member(key) }
+    func raw(_ key: String) -> RequestJSON? { json.member(key) }
 
-    func has(_ key: String) -> Bool { object.member(key) != nil }
+    func has(_ key: String) -> Bool { json.member(key) != nil }
 
     func path(_ key: String) -> [LocationPart] { location + [.key(key)] }
 
     /// Present and not null.
     private mutating func present(_ key: String, nullable: Bool, kind: String, message: String) -> RequestJSON? {
-        guard let value = object.member(key) else { return nil }
+        guard let value = json.member(key) else { return nil }
         if value.isNull {
             if !nullable { issues.append(SchemaIssue(kind: kind, location: path(key), message: message, input: value)) }
             return nil
@@ -44,8 +45,8 @@ struct FieldReader {
 
     /// A required field: absent gives pydantic's `missing` issue.
     mutating func require(_ key: String) -> RequestJSON? {
-        guard let value = object.member(key) else {
-            issues.append(SchemaIssue(kind: "missing", location: path(key), message: "Field required", input: object))
+        guard let value = json.member(key) else {
+            issues.append(SchemaIssue(kind: "missing", location: path(key), message: "Field required", input: json))
             return nil
         }
         return value

@@ -68,7 +68,7 @@ struct GenerationFields {
         }
         if var bias = r.object("logit_bias") {
             var pairs: [(key: String, value: Double)] = []
-            if case .object(let members) = bias.object {
+            if case .object(let members) = bias.json {
                 for member in members {
                     if let v = bias.double(member.key) { pairs.append((member.key, v)) }
                 }
@@ -282,7 +282,8 @@ struct GenerationFields {
     static func resolveLogprobCount(_ k: Int, context: ValidationContext, param: String) throws(APIError) -> Int {
         let count = k == -1 ? (context.vocabularySize ?? Int.max) : k
         if context.maxLogprobs >= 0 && count > context.maxLogprobs {
-            throw .badRequest("Requested sample logprobs of \(count), which is greater than max allowed: "
+            let kind = param == "prompt_logprobs" ? "prompt" : "sample"
+            throw .badRequest("Requested \(kind) logprobs of \(count), which is greater than max allowed: "
                               + "\(context.maxLogprobs)", param: param, value: String(k))
         }
         return count

@@ -84,6 +84,7 @@ case("logprobs below minus one", C, {**P, "logprobs": -2}, bad("`logprobs` must 
 case("logprobs above the server maximum", C, {**P, "logprobs": 21}, bad("Requested sample logprobs of 21, which is greater than max allowed: 20 (parameter=logprobs, value=21)", "logprobs"))
 case("logprobs minus one is the whole vocabulary", C, {**P, "logprobs": -1}, bad("Requested sample logprobs of 384, which is greater than max allowed: 20 (parameter=logprobs, value=-1)", "logprobs"))
 case("logprobs zero", C, {**P, "logprobs": 0}, OK)
+case("prompt_logprobs above the server maximum", C, {**P, "prompt_logprobs": 25}, bad("Requested prompt logprobs of 25, which is greater than max allowed: 20 (parameter=prompt_logprobs, value=25)", "prompt_logprobs"))
 case("prompt_logprobs with stream", C, {**P, "prompt_logprobs": 1, "stream": True}, bad("`prompt_logprobs` are not available when `stream=True`. (parameter=prompt_logprobs)", "prompt_logprobs"))
 case("logit_bias key not an integer", C, {**P, "logit_bias": {"abc": 1}}, bad("logit_bias contains key(s) that cannot be converted to integer token IDs: ['abc'] (parameter=logit_bias, value=['abc'])", "logit_bias"))
 case("logit_bias key out of vocabulary", C, {**P, "logit_bias": {"999": 1}}, bad("token_id(s) [999] in logit_bias contain out-of-vocab token ids. Vocabulary size: 384 (parameter=logit_bias, value=[999])", "logit_bias"))

@@ -40,6 +40,24 @@ rng = random.Random(20250601)
 FUZZ = fuzz(rng, 400)
 FUZZ_SHORT = FUZZ[:160]
 
+def random_code_point(rng):
+    """Any scalar: ASCII, contraction letters, BMP, and astral planes (including ones unassigned or assigned
+    after Unicode 16.0, which the reference library treats as unassigned)."""
+    r = rng.random()
+    if r < 0.3: return chr(rng.randint(0x20, 0x7E))
+    if r < 0.4: return rng.choice(" \t\n\r'sStTdDlLmMvVrReE")
+    if r < 0.8:
+        while True:
+            c = rng.randint(0x80, 0xFFFF)
+            if not 0xD800 <= c <= 0xDFFF: return chr(c)
+    return chr(rng.randint(0x10000, 0x10FFFF)) if rng.random() < 0.5 else chr(rng.randint(0x1F000, 0x3347F))
+
+urng = random.Random(99)
+# Canonically equivalent but different characters (singleton decompositions), which must stay different tokens.
+TWINS = ["\u00C5", "\u212B", "\u00C5.\u212B", "\u03A9 \u2126", "\u8C48\uF900", "\uF900", "\u8C48", "K\u212A",
+         "\u1E9B\u0323", "\u1E9B\u0323 \u017F\u0323\u0307", "\u2F800\u4E3D", "\u4E3D \u2F800"]
+UNICODE = TWINS + ["".join(random_code_point(urng) for _ in range(urng.randint(1, 30))) for _ in range(600)]
+
 # ---------------------------------------------------------------- tokenizer variants
 LLAMA3_REGEX = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
 QWEN2_REGEX = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
@@ -174,7 +192,8 @@ PRETOKENIZERS = {
     "llama3": lambda t: raw_pieces(pre.Split(tokenizers.Regex(LLAMA3_REGEX), behavior="isolated"), t),
     "qwen2": lambda t: raw_pieces(pre.Split(tokenizers.Regex(QWEN2_REGEX), behavior="isolated"), t),
 }
-pretokenizer_cases = {name: [{"text": t, "pieces": f(t)} for t in FUZZ] for name, f in PRETOKENIZERS.items()}
+pretokenizer_cases = {name: [{"text": t, "pieces": f(t)} for t in FUZZ + UNICODE] for name, f in PRETOKENIZERS.items()}
+unicode_cases = [{"text": t, "ids": encode(base, t), "ids_literal_specials": encode(base, t, parse_special=False)} for t in UNICODE]
 
 # ---------------------------------------------------------------- chat templates
 def render(template, messages, add_generation_prompt, **extra):
@@ -229,6 +248,7 @@ json.dump({
     "base_cases": base_cases,
     "long_text": {"text": " ".join(FUZZ[:160]), "ids": encode(base, " ".join(FUZZ[:160]))},
     "decode_cases": decode_cases,
+    "unicode_cases": unicode_cases,
     "variants": {name: variant_cases(name) for name in VARIANTS},
     "pretokenizer_cases": pretokenizer_cases,
     "chat_cases": chat_cases,

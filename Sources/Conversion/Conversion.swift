@@ -1,1 +1,0 @@
-// The Conversion module. See Package.swift for what it is for.

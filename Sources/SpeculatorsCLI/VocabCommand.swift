@@ -1,0 +1,29 @@
+import ArgumentParser
+import Foundation
+import Training
+
+/// `speculators vocab`: supervised-token counts over a generated dataset and the draft vocabulary mapping
+/// (`d2t`/`t2d`) for a chosen size, built as the Python library builds it.
+struct VocabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vocab",
+        abstract: "Count supervised tokens of a datagen dataset and build the d2t/t2d draft vocabulary mapping.")
+
+    @Option(help: "Dataset directory written by `speculators datagen`.") var data: String
+    @Option(help: "Draft vocabulary size.") var draftVocabSize = 8192
+    @Option(help: "Mapping file (default: <data>/vocab-<size>.safetensors); the summary goes beside it as .json.")
+    var output: String?
+
+    func run() throws {
+        let directory = URL(fileURLWithPath: data)
+        let counts = try TokenCounts.count(dataset: directory)
+        let mapping = try VocabularyMapping.build(counts: counts, draftVocabularySize: draftVocabSize)
+        let url = output.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("vocab-\(draftVocabSize).safetensors")
+        try mapping.write(to: url, counts: counts)
+        let summary = VocabularySummary(dataset: directory.path, mapping: mapping, counts: counts)
+        let summaryURL = url.deletingPathExtension().appendingPathExtension("json")
+        try summary.jsonData().write(to: summaryURL, options: .atomic)
+        print("vocab: \(counts.total) supervised tokens, \(counts.distinct) distinct ids; draft vocabulary \(draftVocabSize) of \(counts.vocabularySize) covers \(String(format: "%.4f", summary.coverage)) of supervised tokens")
+        print("vocab: wrote \(url.path) and \(summaryURL.path)")
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Tensors
+
+/// A per-position loss between the verifier's distribution `p` and the draft's `q` over the draft
+/// vocabulary (`training.md` §8), with its analytic gradient with respect to the draft logits.
+public enum DraftLossKind: String, Sendable, CaseIterable {
+    /// `Σ p (log p − log q)`, the library default for EAGLE-3.
+    case klDivergence = "kl_div"
+    /// `−log q[argmax p]` (first index on ties).
+    case crossEntropy = "ce"
+}
+
+/// A weighted sum of loss terms, as `--loss-fn` describes it (`kl_div`, or `{"kl_div": 0.5, "ce": 0.5}`).
+public struct DraftLossSpec: Sendable, Equatable {
+    public var terms: [(kind: DraftLossKind, weight: Double)]
+
+    public init(terms: [(kind: DraftLossKind, weight: Double)]) { self.terms = terms }
+    public static let klDivergence = DraftLossSpec(terms: [(.klDivergence, 1)])
+
+    public static func == (lhs: DraftLossSpec, rhs: DraftLossSpec) -> Bool {
+        lhs.terms.count == rhs.terms.count && zip(lhs.terms, rhs.terms).allSatisfy { $0.kind == $1.kind && $0.weight == $1.weight }
+    }
+
+    /// Parses a loss name or a JSON object of `name: weight` pairs.
+    public init(parsing text: String) throws {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if let kind = DraftLossKind(rawValue: trimmed) {
+            terms = [(kind, 1)]
+            return
+        }
+        guard trimmed.hasPrefix("{"), let data = trimmed.data(using: .utf8),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], !object.isEmpty else {
+            let known = DraftLossKind.allCases.map(\.rawValue).joined(separator: ", ")
+            throw TrainingError.invalidOption("--loss-fn '\(text)' is neither a loss name (\(known)) nor a non-empty JSON object of name: weight")
+        }
+        var parsed: [(DraftLossKind, Double)] = []
+        for name in object.keys.sorted() {
+            guard let kind = DraftLossKind(rawValue: name) else {
+                throw TrainingError.invalidOption("--loss-fn: unknown loss '\(name)' (supported: kl_div, ce)")
+            }
+            guard let weight = (object[name] as? NSNumber)?.doubleValue, weight.isFinite else {
+                throw TrainingError.invalidOption("--loss-fn: the weight of '\(name)' must be a number")
+            }
+            parsed.append((kind, weight))
+        }
+        terms = parsed
+    }
+}
+
+/// The verifier's distribution over the draft vocabulary for every packed row that some step
+/// needs: `log_softmax(verifier_head_rows(verifier_norm(last_hidden)))` and its argmax.
+final class TargetDistributions: @unchecked Sendable {
+    /// Slot of each packed row in `logProbabilities`, or -1 when no step needs it.
+    var slotOfRow: [Int] = []
+    var argmax: [Int] = []
+    let storage = Scratch()
+    private let normed = Scratch()
+    private let inverse = Scratch()
+    var vocabulary = 0
+
+    func logProbabilities(slot: Int) -> UnsafeMutablePointer<Float> { storage.pointer(0) + slot * vocabulary }
+
+    func compute(lastHidden: UnsafePointer<Float>, hidden: Int, needed: [Bool], draft: TrainableDraft, pool: ThreadPool) {
+        let vd = draft.config.draftVocabSize
+        vocabulary = vd
+        var rows: [Int] = []
+        slotOfRow = needed.map { flag in
+            guard flag else { return -1 }
+            return 0
+        }
+        for (r, flag) in needed.enumerated() where flag {
+            slotOfRow[r] = rows.count
+            rows.append(r)
+        }
+        let count = rows.count
+        argmax = [Int](repeating: 0, count: count)
+        guard count > 0 else { return }
+        let gathered = normed.pointer(count * hidden)
+        let eps = draft.config.layer.rmsNormEps
+        let w = UnsafePointer(draft.frozen.verifierNorm.base)
+        pool.parallelRanges(count) { range in
+            for slot in range {
+                Kernels.rmsNorm(lastHidden + rows[slot] * hidden, weight: w, eps: eps, rows: 1, dim: hidden,
+                                into: gathered + slot * hidden)
+            }
+        }
+        let logits = storage.pointer(count * vd)
+        TrainingKernels.linear(gathered, rows: count, ldx: hidden, weight: draft.frozen.verifierHead, into: logits, ldy: vd, pool: pool)
+        _ = inverse
+        argmax.withUnsafeMutableBufferPointer { best in
+            guard let bestBase = best.baseAddress else { return }
+            pool.parallelRanges(count) { range in
+                for slot in range {
+                    let row = logits + slot * vd
+                    bestBase[slot] = Kernels.argmax(row, count: vd)
+                    LossMath.logSoftmax(row, count: vd)
+                }
+            }
+        }
+    }
+}
+
+enum LossMath {
+    /// In place: `x ← x − logsumexp(x)`, accumulated in Double for the sum.
+    static func logSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        var maxValue = -Float.infinity
+        for i in 0..<count where x[i] > maxValue { maxValue = x[i] }
+        var sum: Double = 0
+        for i in 0..<count { sum += Double(Foundation.exp(x[i] - maxValue)) }
+        let shift = maxValue + Float(Foundation.log(sum))
+        for i in 0..<count { x[i] -= shift }
+    }
+}
+
+/// The accumulated metrics of one or more batches, as `<name>_sum` / `<name>_total` pairs
+/// (`training.md` §7): divide to get the value.
+public struct TrainingMetrics: Sendable, Equatable {
+    public var stepLossSum: [Double]
+    public var stepLossTotal: [Double]
+    public var termLossSum: [[Double]]
+    public var fullCorrect: [Double]
+    public var fullTotal: [Double]
+    public var conditionalCorrect: [Double]
+    public var conditionalTotal: [Double]
+    public var lossSum: Double
+    public var lossTotal: Double
+    /// Draft rows processed (packed rows, TTT steps counted once).
+    public var tokens: Int
+
+    public init(steps: Int, terms: Int = 1) {
+        stepLossSum = Array(repeating: 0, count: steps)
+        stepLossTotal = stepLossSum
+        termLossSum = Array(repeating: Array(repeating: 0, count: terms), count: steps)
+        fullCorrect = stepLossSum
+        fullTotal = stepLossSum
+        conditionalCorrect = stepLossSum
+        conditionalTotal = stepLossSum
+        lossSum = 0
+        lossTotal = 0
+        tokens = 0
+    }
+
+    public var loss: Double { lossTotal > 0 ? lossSum / lossTotal : 0 }
+    public func stepLoss(_ k: Int) -> Double { stepLossTotal[k] > 0 ? stepLossSum[k] / stepLossTotal[k] : 0 }
+    /// Fraction of supervised positions whose whole draft chain up to step `k` is the verifier's argmax.
+    public func fullAccuracy(_ k: Int) -> Double { fullTotal[k] > 0 ? fullCorrect[k] / fullTotal[k] : 0 }
+    /// Same numerator over the anchors still correct before step `k`.
+    public func conditionalAccuracy(_ k: Int) -> Double {
+        conditionalTotal[k] > 0 ? conditionalCorrect[k] / conditionalTotal[k] : 0
+    }
+
+    public mutating func add(_ other: TrainingMetrics) {
+        for k in stepLossSum.indices where k < other.stepLossSum.count {
+            stepLossSum[k] += other.stepLossSum[k]
+            stepLossTotal[k] += other.stepLossTotal[k]
+            for t in termLossSum[k].indices where t < other.termLossSum[k].count { termLossSum[k][t] += other.termLossSum[k][t] }
+            fullCorrect[k] += other.fullCorrect[k]
+            fullTotal[k] += other.fullTotal[k]
+            conditionalCorrect[k] += other.conditionalCorrect[k]
+            conditionalTotal[k] += other.conditionalTotal[k]
+        }
+        lossSum += other.lossSum
+        lossTotal += other.lossTotal
+        tokens += other.tokens
+    }
+
+    /// The library's metric names and values (`loss`, `loss_k`, `full_acc_k`, `cond_acc_k`).
+    public var summary: [(String, Double)] {
+        var list: [(String, Double)] = [("loss", loss)]
+        for k in stepLossSum.indices {
+            list.append(("loss_\(k)", stepLoss(k)))
+            list.append(("full_acc_\(k)", fullAccuracy(k)))
+            list.append(("cond_acc_\(k)", conditionalAccuracy(k)))
+        }
+        return list
+    }
+}

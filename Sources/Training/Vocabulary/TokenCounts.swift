@@ -1,0 +1,40 @@
+import Foundation
+
+/// How often each verifier token id is supervised (loss mask 1) in a generated dataset: the input of the
+/// vocabulary mapping, the counterpart of the library's `token_freq.pt`.
+public struct TokenCounts: Sendable, Equatable {
+    /// `counts[id]` for every id of the verifier vocabulary.
+    public var counts: [Int64]
+
+    public init(counts: [Int64]) { self.counts = counts }
+
+    public init(vocabularySize: Int) { counts = [Int64](repeating: 0, count: vocabularySize) }
+
+    public var vocabularySize: Int { counts.count }
+    public var total: Int64 { counts.reduce(0, +) }
+    public var distinct: Int { counts.reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
+
+    /// Adds the supervised tokens of one row; ids outside the vocabulary are an error naming `origin`.
+    public mutating func add(inputIds: [Int], lossMask: [Bool], origin: String) throws {
+        for (id, supervised) in zip(inputIds, lossMask) where supervised {
+            guard id >= 0, id < counts.count else {
+                throw DataGenerationError.invalidDataset(file: origin, problem: "token id \(id) is outside the vocabulary (0..<\(counts.count))")
+            }
+            counts[id] += 1
+        }
+    }
+
+    /// Counts over every shard of the dataset in `directory` (its `index.json` gives the vocabulary size).
+    public static func count(dataset directory: URL) throws -> TokenCounts {
+        guard let index = try DatasetIndex.load(directory: directory) else {
+            throw DataGenerationError.invalidDataset(file: directory.path, problem: "no \(DatasetIndex.fileName); run `speculators datagen` first")
+        }
+        var counts = TokenCounts(vocabularySize: index.vocabSize)
+        for shard in index.shards {
+            let url = directory.appendingPathComponent(shard.file)
+            let file = try TrainingShard(url: url, hiddenSize: index.hiddenSize, auxLayerCount: index.auxLayerIds.count)
+            try counts.add(inputIds: file.inputIds, lossMask: file.lossMask, origin: url.path)
+        }
+        return counts
+    }
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `make draft`: reproduces the project's default SmolLM2 EAGLE-3 draft from scratch with a fixed seed:
+# datagen (templated + self-written Magpie prompts, greedy answers, hidden states), vocab (d2t/t2d), train.
+# Prints how long each stage took. Every stage is resumable: after an interruption, run it again.
+#
+# Budget knobs (environment): TEMPLATE_PROMPTS, MAGPIE, MAX_NEW_TOKENS, DRAFT_VOCAB, SEED, THREADS, RUN,
+# TRAIN_ARGS (extra arguments for `speculators train`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${BIN:-.build/release/speculators}
+MODEL=${MODEL:-models/SmolLM2-135M-Instruct.Q4_1.gguf}
+RUN=${RUN:-runs/draft}
+SEED=${SEED:-0}
+THREADS=${THREADS:-2}
+TEMPLATE_PROMPTS=${TEMPLATE_PROMPTS:-900}
+MAGPIE=${MAGPIE:-500}
+MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-256}
+DRAFT_VOCAB=${DRAFT_VOCAB:-8192}
+DATA="$RUN/data"
+VOCAB="$DATA/vocab-$DRAFT_VOCAB.safetensors"
+OUT="$RUN/speculator"
+
+[ -x "$BIN" ] || { echo "draft: $BIN is missing (make build)" >&2; exit 1; }
+[ -f "$MODEL" ] || { echo "draft: $MODEL is missing (make models)" >&2; exit 1; }
+mkdir -p "$RUN"
+
+declare -a STAGES=()
+stage() { # name command...
+  local name=$1; shift
+  local start; start=$(date +%s)
+  echo "draft: === $name ==="
+  "$@"
+  local seconds=$(( $(date +%s) - start ))
+  STAGES+=("$(printf '%-8s %4dm%02ds' "$name" $((seconds / 60)) $((seconds % 60)))")
+  echo "draft: $name took ${seconds}s"
+}
+
+# The first TEMPLATE_PROMPTS prompts of the shipped set (a balanced mix of kinds in any prefix).
+head -n "$TEMPLATE_PROMPTS" assets/datagen/prompts.jsonl > "$RUN/template-prompts.jsonl"
+
+stage datagen "$BIN" datagen --model "$MODEL" --output "$DATA" \
+  --data "$RUN/template-prompts.jsonl" --magpie "$MAGPIE" \
+  --max-new-tokens "$MAX_NEW_TOKENS" --seed "$SEED" --threads "$THREADS"
+
+stage vocab "$BIN" vocab --data "$DATA" --draft-vocab-size "$DRAFT_VOCAB" --output "$VOCAB"
+
+# shellcheck disable=SC2086
+stage train "$BIN" train --model "$MODEL" --data "$DATA" --vocab "$VOCAB" --output "$OUT" \
+  --seed "$SEED" --threads "$THREADS" ${TRAIN_ARGS:-}
+
+echo "draft: done; the speculator is in $OUT"
+for line in "${STAGES[@]}"; do echo "draft: $line"; done
