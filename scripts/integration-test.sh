@@ -4,7 +4,7 @@
 #
 # Builds nothing: it runs the release binary `make test` built (.build/release/speculators).
 # Serves SmolLM2-135M (models/, fetched by `make models`) with the reference EAGLE-3 draft, or
-# the tiny test models when SmolLM2 is absent. Every step is bounded in time; the server is
+# the tiny test models when SmolLM2 is absent (or INTEGRATION_MODELS=tiny). Every step is bounded in time; the server is
 # stopped (SIGTERM) whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 BIN=.build/release/speculators
 [[ -x $BIN ]] || { echo "integration-test: $BIN is missing; run 'swift build -c release' first" >&2; exit 1; }
 
-if [[ -f models/SmolLM2-135M-Instruct.Q4_1.gguf ]]; then
+if [[ ${INTEGRATION_MODELS:-} != tiny && -f models/SmolLM2-135M-Instruct.Q4_1.gguf ]]; then
   MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
   DRAFT=assets/drafts/smollm2-135m-eagle3-ref
   NAME=SmolLM2-135M-Instruct

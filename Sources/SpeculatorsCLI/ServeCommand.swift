@@ -20,7 +20,8 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Serve without a speculator (plain decoding).") var noSpeculator = false
     @Option(help: "Draft tokens per step: an integer, 'auto' (the speculator's) or 'adaptive'.")
     var numSpeculativeTokens: String?
-    @Option(help: "Bearer key required on /v1/* (health and metrics stay open).") var apiKey: String?
+    @Option(help: "Bearer key required on /v1/* (health and metrics stay open). Default: $VLLM_API_KEY, which keeps the key out of the process list.")
+    var apiKey: String?
     @Option(help: "Requests decoded together per engine step.") var maxBatch: Int?
     @Option(help: "Requests waiting beyond the batch; more get 503.") var maxQueue: Int?
     @Option(help: "Context length (prompt + output).") var maxModelLen: Int?
@@ -40,7 +41,8 @@ struct ServeCommand: ParsableCommand {
             return handler
         }
         let logger = Logger(label: "speculators.serve")
-        logger.info("starting", metadata: ["config": "\(configFile ?? "(built-in defaults)")"])
+        logger.info("starting", metadata: ["config": "\(configFile ?? "(built-in defaults)")",
+                                           "api_key": "\(configuration.apiKey.isEmpty ? "none" : "required on /v1")"])
         let server: InferenceServer
         do {
             server = try InferenceServer.load(configuration: configuration, logger: logger)
@@ -88,7 +90,7 @@ struct ServeCommand: ParsableCommand {
         overrides.maxQueue = maxQueue
         overrides.maxModelLen = maxModelLen
         overrides.generationConfig = generationConfig
-        overrides.apiKey = apiKey
+        overrides.apiKey = apiKey ?? ProcessInfo.processInfo.environment["VLLM_API_KEY"]
         overrides.registry = registry
         overrides.threads = threads
         overrides.logLevel = logLevel

@@ -288,6 +288,7 @@ def main():
     before = metrics()
     batch = []
     concurrency_checks(client, batch, 4)
+    time.sleep(1)  # counters are updated at the end of each engine step, just after its answers went out
     after = metrics()
     generated = series(after, "vllm:generation_tokens_total") - series(before, "vllm:generation_tokens_total")
     prompt = series(after, "vllm:prompt_tokens_total") - series(before, "vllm:prompt_tokens_total")

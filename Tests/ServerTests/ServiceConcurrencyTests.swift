@@ -27,10 +27,17 @@ struct ServiceConcurrencyTests {
         return text
     }
 
+    /// Which draft the server runs.
+    enum Drafting: String, CaseIterable, Sendable {
+        case none, randomDraft, constantDraft
+    }
+
     @Test("12 concurrent greedy requests (streamed and not) equal the same requests run one at a time",
-          arguments: [true, false])
-    func concurrentEqualsSequential(speculator: Bool) async throws {
-        let server = try TestServer(speculator: speculator, maxBatch: 4, maxQueue: 32)
+          arguments: Drafting.allCases)
+    func concurrentEqualsSequential(drafting: Drafting) async throws {
+        let speculator = drafting != .none
+        let server = try TestServer(speculator: speculator, maxBatch: 4, maxQueue: 32,
+                                    constantDraftToken: drafting == .constantDraft ? try await Self.frequentToken() : nil)
         let count = 12
         var sequential: [String] = []
         for i in 0..<count {
@@ -48,16 +55,30 @@ struct ServiceConcurrencyTests {
             results[i] = response.flatMap { try? Self.output(of: $0, streamed: streamed) }
         }
         let drafts = try server.metric("vllm:spec_decode_num_drafts_total")
+        let accepted = try server.metric("vllm:spec_decode_num_accepted_tokens_total") ?? 0
         await server.stop()
+        if drafting == .constantDraft { #expect(accepted > 0, "drafts were accepted, so speculation changed the steps") }
         for i in 0..<count {
             #expect(results[i] == sequential[i], "request \(i) differs under concurrency")
         }
         if speculator { #expect((drafts ?? 0) > 0) } else { #expect(drafts == nil) }
     }
 
+    /// The token the tiny verifier emits most often under greedy decoding of the test prompts.
+    static func frequentToken() async throws -> Int {
+        let plain = try TestServer(speculator: false)
+        var counts: [Int: Int] = [:]
+        for i in 0..<5 {
+            let json = try plain.post("/v1/completions", json: request(i, stream: false)).json()
+            for id in (json["choices"] as? [[String: Any]])?.first?["token_ids"] as? [Int] ?? [] { counts[id, default: 0] += 1 }
+        }
+        await plain.stop()
+        return try #require(counts.max { $0.value < $1.value }?.key)
+    }
+
     @Test("/metrics counters agree with what the clients received")
     func metricsAgree() async throws {
-        let server = try TestServer()
+        let server = try TestServer(constantDraftToken: try await Self.frequentToken())
         var completionTokens = 0
         var promptTokens = 0
         for i in 0..<5 {
@@ -66,17 +87,24 @@ struct ServiceConcurrencyTests {
             completionTokens += usage["completion_tokens"] ?? 0
             promptTokens += usage["prompt_tokens"] ?? 0
         }
-        let generated = try server.metric("vllm:generation_tokens_total")
-        let prompt = try server.metric("vllm:prompt_tokens_total")
+        let generated = try await server.metric("vllm:generation_tokens_total", settlingTo: Double(completionTokens))
+        let prompt = try await server.metric("vllm:prompt_tokens_total", settlingTo: Double(promptTokens))
         let finished = try server.metric("vllm:request_success_total{engine=\"0\",finished_reason=\"length\"")
         let draftTokens = try server.metric("vllm:spec_decode_num_draft_tokens_total") ?? 0
         let accepted = try server.metric("vllm:spec_decode_num_accepted_tokens_total") ?? -1
         let ttftCount = try server.metric("vllm:time_to_first_token_seconds_count")
+        let drafts = try server.metric("vllm:spec_decode_num_drafts_total") ?? 0
+        let perPosition = try server.metricSum("vllm:spec_decode_num_accepted_tokens_per_pos_total{")
+        let firstPosition = try server.metricSum("vllm:spec_decode_num_accepted_tokens_per_pos_total{engine=\"0\",model_name=\"tiny\",position=\"0\"}")
         await server.stop()
         #expect(generated == Double(completionTokens))
         #expect(prompt == Double(promptTokens))
         #expect(finished == 5)
         #expect(ttftCount == 5)
         #expect(draftTokens > 0 && accepted >= 0 && accepted <= draftTokens)
+        // Per-position counts add up to the accepted tokens; no position beats the drafts.
+        #expect(perPosition == accepted)
+        #expect(drafts > 0 && firstPosition <= drafts && draftTokens <= 3 * drafts)
+        #expect(accepted > 0, "the constant draft should be accepted sometimes")
     }
 }

@@ -93,7 +93,7 @@ struct ServiceErrorTests {
         }
         // The single running slot is free again: a new request completes.
         let next = try server.post("/v1/completions", json: body(["prompt": "z", "max_tokens": 3]))
-        let running = try server.metric("vllm:num_requests_running")
+        let running = try await server.metric("vllm:num_requests_running", settlingTo: 0)
         await server.stop()
         #expect(aborted == 1)
         #expect(next.status == 200)

@@ -1,4 +1,5 @@
 import Foundation
+import Server
 import Testing
 
 /// /v1/speculators: listing, reading one config, validation and the schema; names cannot escape
@@ -56,5 +57,44 @@ struct ServiceRegistryTests {
         let errors = try #require(invalid["errors"] as? [[String: Any]])
         #expect(errors.contains { ($0["path"] as? String)?.contains("draft_vocab_size") == true })
         #expect(schema["$schema"] is String)
+    }
+}
+
+/// Serving a speculator checkpoint as the model swaps in its verifier (vLLM's behaviour).
+@Suite("Service: speculator checkpoint as the model")
+struct SpeculatorCheckpointModelTests {
+    @Test("a checkpoint whose verifier is a hub id is refused with a message naming it")
+    func hubVerifier() throws {
+        var configuration = ServerConfiguration()
+        configuration.model = TestServer.fixtures.appendingPathComponent("tiny-eagle3").path
+        configuration.speculator = nil
+        let error = #expect(throws: ConfigurationError.self) {
+            _ = try InferenceServer.resolvingSpeculatorCheckpoint(configuration)
+        }
+        #expect(error?.description.contains("not a local file or folder") == true)
+    }
+
+    @Test("a checkpoint whose verifier is a local folder becomes verifier + speculator")
+    func localVerifier() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spec-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let verifier = TestServer.fixtures.appendingPathComponent("tiny-llama").path
+        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf:
+            TestServer.fixtures.appendingPathComponent("tiny-eagle3/config.json"))) as? [String: Any])
+        var speculators = try #require(config["speculators_config"] as? [String: Any])
+        speculators["verifier"] = ["name_or_path": verifier, "architectures": ["LlamaForCausalLM"]]
+        config["speculators_config"] = speculators
+        try JSONSerialization.data(withJSONObject: config).write(to: folder.appendingPathComponent("config.json"))
+        var configuration = ServerConfiguration()
+        configuration.model = folder.path
+        configuration.speculator = nil
+        configuration.servedModelName = nil
+        let resolved = try InferenceServer.resolvingSpeculatorCheckpoint(configuration)
+        #expect(resolved.model == verifier)
+        #expect(resolved.speculator == folder.path)
+        #expect(resolved.effectiveServedModelName == "tiny-llama")
+        let plain = try InferenceServer.resolvingSpeculatorCheckpoint(resolved)
+        #expect(plain == resolved)
     }
 }

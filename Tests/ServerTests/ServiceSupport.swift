@@ -19,7 +19,8 @@ final class TestServer {
     static let pool = ThreadPool(threadCount: 2)
 
     init(speculator: Bool = true, maxBatch: Int = 4, maxQueue: Int = 16, apiKey: String = "",
-         numSpeculativeTokens: SpeculativeTokens = .fixed(3), requestSeconds: Double = 60) throws {
+         numSpeculativeTokens: SpeculativeTokens = .fixed(3), requestSeconds: Double = 60,
+         constantDraftToken: Int? = nil) throws {
         let folder = Self.fixtures.appendingPathComponent("tiny-llama")
         var configuration = ServerConfiguration()
         configuration.port = 0
@@ -36,11 +37,24 @@ final class TestServer {
         configuration.timeouts.requestSeconds = requestSeconds
         let verifier = try TransformerModel.load(from: folder)
         let bundle = ModelBundle(name: "tiny", path: folder, verifier: verifier, tokenizer: try Tokenizer(folder: folder))
-        let draft = speculator
+        var draft = speculator
             ? try Eagle3DraftModel.load(folder: Self.fixtures.appendingPathComponent("tiny-eagle3"), verifier: verifier)
             : nil
+        if let token = constantDraftToken, let base = draft { draft = Self.constantDraft(base, proposing: token) }
         server = try InferenceServer(configuration: configuration, bundle: bundle, draft: draft, pool: Self.pool)
         port = try server.start()
+    }
+
+    /// The tiny draft with its head cut to one row mapped to `token`: it always proposes `token`.
+    /// The random draft almost never agrees with the random verifier; this one is accepted
+    /// whenever the verifier would emit `token`, so acceptance statistics are not all zero.
+    static func constantDraft(_ base: Eagle3DraftModel, proposing token: Int) -> Eagle3DraftModel {
+        var config = base.config
+        config.draftVocabSize = 1
+        let head = Linear(weight: Tensor(shape: [1, base.hiddenSize], values: Array(repeating: 0.01, count: base.hiddenSize)))
+        return Eagle3DraftModel(config: config, embedding: base.embedding, fc: base.fc, inputNorm: base.inputNorm,
+                                fcNorms: base.fcNorms, hiddenNorm: base.hiddenNorm, layers: base.layers,
+                                finalNorm: base.finalNorm, head: head, draftToTarget: [token])
     }
 
     func stop() async { await server.shutdown(grace: .seconds(2)) }
@@ -53,6 +67,23 @@ final class TestServer {
 
     func get(_ path: String, headers: [String: String] = [:]) throws -> TestHTTPResponse {
         try TestHTTP.request(port: port, method: "GET", path: path, headers: headers, body: [])
+    }
+
+    /// Gauges and counters are updated at the end of each engine step, a moment after the
+    /// step's answers went out: polls `prefix` until it equals `expected` (or 2 s pass).
+    func metric(_ prefix: String, settlingTo expected: Double) async throws -> Double? {
+        var value = try metric(prefix)
+        for _ in 0..<40 where value != expected {
+            try await Task.sleep(for: .milliseconds(50))
+            value = try metric(prefix)
+        }
+        return value
+    }
+
+    /// The sum of every series whose line starts with `prefix`.
+    func metricSum(_ prefix: String) throws -> Double {
+        try get("/metrics").text.split(separator: "\n").filter { $0.hasPrefix(prefix) }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
     }
 
     /// The value of one series in /metrics (`name{labels}` prefix match), or nil.

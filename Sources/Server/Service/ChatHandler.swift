@@ -56,6 +56,7 @@ extension InferenceService {
             onEvent: { _, _, _ in },
             onFinished: { [self] results in
                 defer { finished() }
+                context.logFinished("/v1/chat/completions", results)
                 if let error = failure(in: results) {
                     context.logger.warning("chat completion failed", metadata: ["error": "\(error.message)"])
                     send(error, to: responder, requestID: context.id)
@@ -104,6 +105,7 @@ extension InferenceService {
             },
             onFinished: { [self] results in
                 defer { finished() }
+                context.logFinished("/v1/chat/completions", results)
                 if let error = failure(in: results) {
                     context.logger.warning("streamed chat completion failed", metadata: ["error": "\(error.message)"])
                     sink.write(error.streamEvent)

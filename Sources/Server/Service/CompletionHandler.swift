@@ -120,6 +120,7 @@ extension InferenceService {
             onEvent: { _, _, _ in },
             onFinished: { [self] results in
                 defer { finished() }
+                prepared.context.logFinished("/v1/completions", results)
                 if let error = failure(in: results) {
                     prepared.context.logger.warning("completion failed", metadata: ["error": "\(error.message)"])
                     send(error, to: responder, requestID: prepared.context.id)
@@ -189,6 +190,7 @@ extension InferenceService {
             },
             onFinished: { [self] results in
                 defer { finished() }
+                prepared.context.logFinished("/v1/completions", results)
                 if let error = failure(in: results) {
                     prepared.context.logger.warning("streamed completion failed", metadata: ["error": "\(error.message)"])
                     sink.write(error.streamEvent)
@@ -202,54 +204,5 @@ extension InferenceService {
             headers.set(name: "X-Request-Id", value: prepared.context.id)
             sink.open(responder.startEventStream(headers: headers))
         }, finished: finished)
-    }
-
-    /// Submits the job, answering 503 when it cannot run, and ties its life to the client's
-    /// connection and the request timeout.
-    func run(_ job: GenerationJob, _ requests: [GenerationRequest], n: Int, responder: HTTPResponder,
-             context: RequestContext, onStarted: () -> Void, finished: @escaping @Sendable () -> Void) {
-        responder.onClose { [weak job] in
-            job?.cancel(notify: false)
-            finished()
-        }
-        do throws(APIError) {
-            try job.start(requests, n: n)
-        } catch {
-            finished()
-            context.logger.notice("request refused", metadata: ["error": "\(error.message)"])
-            send(error, to: responder, requestID: context.id)
-            return
-        }
-        context.logger.debug("request queued", metadata: ["choices": "\(requests.count)"])
-        onStarted()
-        let timeout = options.requestTimeoutSeconds
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [weak job] in job?.cancel(notify: true) }
-    }
-
-    /// The error to answer with when a choice did not finish normally.
-    func failure(in results: [ChoiceResult]) -> APIError? {
-        guard results.contains(where: { !$0.isComplete }) else { return nil }
-        if !isAccepting { return .serviceUnavailable("The server is shutting down; the request was aborted.") }
-        if results.contains(where: { $0.finish == nil }) {
-            return APIError(status: 500, message: "The request timed out after \(Int(options.requestTimeoutSeconds)) s "
-                            + "and was aborted.", type: "InternalServerError")
-        }
-        return .internalError("The generation was aborted by the engine.")
-    }
-
-    /// Prompt tokens once per prompt, completion tokens over every choice.
-    func usage(_ promptCounts: [Int], _ results: [ChoiceResult]) -> Usage {
-        Usage(promptTokens: promptCounts.reduce(0, +), completionTokens: results.reduce(0) { $0 + $1.generatedTokens })
-    }
-
-    func completionLogprobs(_ entries: [Engine.TokenLogprob], startOffset: Int, asTokenIDs: Bool) -> CompletionLogprobs {
-        var logprobs = CompletionLogprobs(startOffset: startOffset)
-        for entry in entries {
-            logprobs.append(TokenLogprob(token: model.tokenText(entry.token, asTokenID: asTokenIDs), logprob: entry.logprob),
-                            alternatives: entry.top.map {
-                                TokenLogprob(token: model.tokenText($0.token, asTokenID: asTokenIDs), logprob: $0.logprob)
-                            })
-        }
-        return logprobs
     }
 }

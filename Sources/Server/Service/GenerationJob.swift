@@ -72,9 +72,9 @@ final class GenerationJob: Sendable {
     func start(_ requests: [GenerationRequest], n: Int) throws(APIError) {
         for (index, request) in requests.enumerated() {
             if isCancelled { return }
-            telemetry.metrics.recordRequestParameters(n: n, maxGenerationTokens: request.maxTokens)
             do {
                 let handle = try scheduler.submit(request) { [self] update in self.receive(update, choice: index) }
+                telemetry.metrics.recordRequestParameters(n: n, maxGenerationTokens: request.maxTokens)
                 let cancelled = state.withLock { s -> Bool in
                     s.handles.append(handle)
                     return s.cancelled

@@ -71,7 +71,8 @@ public final class InferenceServer: Sendable {
     }
 
     /// Loads the verifier, tokenizer and speculator the configuration names, then builds the server.
-    public static func load(configuration: ServerConfiguration, logger: Logger) throws -> InferenceServer {
+    public static func load(configuration requested: ServerConfiguration, logger: Logger) throws -> InferenceServer {
+        let configuration = try resolvingSpeculatorCheckpoint(requested)
         BLAS.configure()
         let started = monotonicSeconds()
         let bundle = try ModelBundle.load(path: URL(fileURLWithPath: configuration.model),
@@ -92,6 +93,33 @@ public final class InferenceServer: Sendable {
             "seconds": "\(String(format: "%.2f", monotonicSeconds() - started))",
         ])
         return server
+    }
+
+    /// vLLM's "serve the speculator" path: when `model` is a speculators-format checkpoint (a
+    /// folder whose config.json has `speculators_model_type`), its verifier
+    /// (`speculators_config.verifier.name_or_path`) becomes the model and the checkpoint the
+    /// speculator. The verifier must be a local file or folder: nothing is downloaded.
+    public static func resolvingSpeculatorCheckpoint(_ configuration: ServerConfiguration) throws -> ServerConfiguration {
+        let file = URL(fileURLWithPath: configuration.model).appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: file.path),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              object["speculators_model_type"] != nil else { return configuration }
+        guard let verifier = ((object["speculators_config"] as? [String: Any])?["verifier"] as? [String: Any])?["name_or_path"]
+                as? String, !verifier.isEmpty else {
+            throw ConfigurationError(path: "model", problem: "is a speculator checkpoint whose config.json names no "
+                                     + "verifier (speculators_config.verifier.name_or_path)", file: file.path)
+        }
+        guard FileManager.default.fileExists(atPath: verifier) else {
+            throw ConfigurationError(path: "model", problem: "is a speculator checkpoint whose verifier \"\(verifier)\" "
+                                     + "is not a local file or folder; pass the verifier as --model and this checkpoint "
+                                     + "as --speculator", file: file.path)
+        }
+        var resolved = configuration
+        resolved.speculator = configuration.model
+        resolved.model = verifier
+        // A null served name is then derived from the verifier's path, as vLLM does.
+        try resolved.validate()
+        return resolved
     }
 
     /// Starts the engine thread and the listener; returns the bound port.

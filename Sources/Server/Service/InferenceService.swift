@@ -126,7 +126,8 @@ public final class InferenceService: HTTPHandler, Sendable {
         let id = RequestID.resolve(header: request.headers["X-Request-Id"], body: bodyID)
         var logger = self.logger
         logger[metadataKey: "request-id"] = "\(id)"
-        return RequestContext(id: id, created: Int(Date().timeIntervalSince1970), logger: logger)
+        return RequestContext(id: id, created: Int(Date().timeIntervalSince1970), started: monotonicSeconds(),
+                              logger: logger)
     }
 
     /// Runs `body` for a generation request, counting it as in flight until `finished` is called.
@@ -171,7 +172,21 @@ struct RequestContext: Sendable {
     let id: String
     /// Unix seconds when the request was accepted.
     let created: Int
+    /// Monotonic seconds when the request was accepted.
+    let started: Double
     let logger: Logger
+
+    /// One info line per answered generation request: sizes, finish reasons, time.
+    func logFinished(_ endpoint: String, _ results: [ChoiceResult]) {
+        let reasons = results.map { $0.finish?.rawValue ?? "unfinished" }
+        logger.info("request finished", metadata: [
+            "endpoint": "\(endpoint)", "choices": "\(results.count)",
+            "prompt_tokens": "\(Set(results.map(\.promptTokens)).sorted())",
+            "completion_tokens": "\(results.reduce(0) { $0 + $1.generatedTokens })",
+            "finish": "\(Set(reasons).sorted().joined(separator: ","))",
+            "seconds": "\(String(format: "%.3f", monotonicSeconds() - started))",
+        ])
+    }
 }
 
 extension APIError {
