@@ -46,7 +46,7 @@ stage datagen "$BIN" datagen --model "$MODEL" --output "$DATA" \
 stage vocab "$BIN" vocab --data "$DATA" --draft-vocab-size "$DRAFT_VOCAB" --output "$VOCAB"
 
 # shellcheck disable=SC2086
-stage train "$BIN" train --model "$MODEL" --data "$DATA" --vocab "$VOCAB" --output "$OUT" \
+stage train "$BIN" train --verifier "$MODEL" --data "$DATA" --vocab "$VOCAB" --output "$OUT" \
   --seed "$SEED" --threads "$THREADS" ${TRAIN_ARGS:-}
 
 echo "draft: done; the speculator is in $OUT"

@@ -9,7 +9,7 @@ struct Speculators: ParsableCommand {
         abstract: "EAGLE-3 speculative decoding on the CPU: serve, generate, bench, validate, convert, datagen, train.",
         subcommands: [ServeCommand.self, GenerateCommand.self, TokenizeCommand.self, BenchCommand.self,
                       ValidateCommand.self, SchemaCommand.self, ConvertCommand.self, DatagenCommand.self,
-                      VocabCommand.self])
+                      VocabCommand.self, TrainCommand.self])
 }
 
 /// Prints a line and flushes it at once, so progress shows when stdout is a file or a pipe.
