@@ -4,7 +4,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN = .build/release/speculators
 
-.PHONY: deps models build serve test bench draft clean
+.PHONY: deps models build serve test bench draft interop clean
 
 deps: ## system packages: OpenBLAS and zlib headers (apt, only when missing)
 	@missing=""; for p in libopenblas-dev zlib1g-dev; do \
@@ -32,6 +32,9 @@ bench: deps models build ## speed and acceptance, printed as same-run ratios
 
 draft: deps models build ## reproduce the default SmolLM2 draft (datagen, vocab, train); resumable
 	scripts/make-draft.sh
+
+interop: build ## optional: the Python speculators library reads what we write (needs torch + speculators)
+	python3 scripts/interop/configs_roundtrip.py --binary $(BIN)
 
 clean:
 	rm -rf .build
