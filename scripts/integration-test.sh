@@ -84,4 +84,4 @@ kill -TERM "$PID"
 for _ in $(seq 150); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$PID" 2>/dev/null && fail "the server did not stop within 30 s of SIGTERM"
 wait "$PID" || true
-echo "integration tests passed"
+echo "integration: all checks passed"

@@ -306,7 +306,7 @@ def main():
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     print(result.stdout.strip())
     check(result.returncode == 0, f"/metrics passes scripts/check_metrics.py {result.stderr.strip()}")
-    print(f"{CHECKS} checks passed")
+    print(f"service checks: {CHECKS} passed, 0 failed")
 
 
 if __name__ == "__main__":
