@@ -98,8 +98,8 @@ struct GGUFCorruptionTests {
 
     @Test("A file cut anywhere is refused as truncated, never a crash")
     func truncatedEverywhere() throws {
-        let full = try Data(contentsOf: Fixtures.url("tiny.gguf"))
-        let file = try GGUFFile(url: Fixtures.url("tiny.gguf"))
+        let full = try Data(contentsOf: Fixtures.url("tiny-gguf.bin"))
+        let file = try GGUFFile(url: Fixtures.url("tiny-gguf.bin"))
         // Every cut inside the header and metadata, then a sample of cuts inside the data area.
         let cuts = Array(0..<file.dataStart) + Array(stride(from: file.dataStart, to: full.count, by: 97))
         var failures = 0
@@ -122,8 +122,8 @@ struct GGUFCorruptionTests {
 
     @Test("Random byte flips in the header give a file or a clear error, never a crash")
     func byteFlips() throws {
-        let full = Array(try Data(contentsOf: Fixtures.url("tiny.gguf")))
-        let headerEnd = try GGUFFile(url: Fixtures.url("tiny.gguf")).dataStart
+        let full = Array(try Data(contentsOf: Fixtures.url("tiny-gguf.bin")))
+        let headerEnd = try GGUFFile(url: Fixtures.url("tiny-gguf.bin")).dataStart
         var generator = SplitMix(seed: 42)
         for _ in 0..<400 {
             var bytes = full

@@ -2,7 +2,7 @@ import Checkpoints
 import Foundation
 import Testing
 
-/// `tiny-expected.json`: what gguf-py reads and dequantises from `tiny.gguf`.
+/// `tiny-expected.json`: what gguf-py reads and dequantises from `tiny-gguf.bin`.
 struct TinyGGUFExpected: Decodable {
     struct Tensor: Decodable {
         let type: String
@@ -25,7 +25,7 @@ struct GGUFReaderTests {
     let expected: TinyGGUFExpected
 
     init() throws {
-        file = try GGUFFile(url: Fixtures.url("tiny.gguf"))
+        file = try GGUFFile(url: Fixtures.url("tiny-gguf.bin"))
         expected = try TinyGGUFExpected.load()
     }
 
@@ -125,7 +125,7 @@ struct GGUFHuggingFaceViewTests {
     @Test("llama q/k rows come back exactly as the Hugging Face matrices the converter permuted")
     func unpermutesQueryAndKey() throws {
         let expected = try TinyGGUFExpected.load()
-        let view = try GGUFFile(url: Fixtures.url("tiny.gguf")).huggingFaceView()
+        let view = try GGUFFile(url: Fixtures.url("tiny-gguf.bin")).huggingFaceView()
         let cases = [("model.layers.0.self_attn.q_proj.weight", "blk.0.attn_q.weight", [32, 16], true),
                      ("model.layers.0.self_attn.k_proj.weight", "blk.0.attn_k.weight", [16, 16], true),
                      ("model.layers.0.self_attn.v_proj.weight", "blk.0.attn_v.weight", [16, 16], false),
@@ -145,7 +145,7 @@ struct GGUFHuggingFaceViewTests {
 
     @Test("Unknown GGUF names pass through; lm_head is absent when the embedding is tied")
     func namesAndTiedHead() throws {
-        let view = try openCheckpoint(Fixtures.url("tiny.gguf"))
+        let view = try openCheckpoint(Fixtures.url("tiny-gguf.bin"))
         #expect(view is GGUFHuggingFaceView)
         #expect(view.tensorNames.contains("quant.q4_k"))
         #expect(view.tensorNames.contains("model.layers.0.self_attn.q_proj.weight"))
