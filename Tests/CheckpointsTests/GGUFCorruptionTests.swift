@@ -234,6 +234,21 @@ struct GGUFCorruptionTests {
         #expect(try problem(twice.bytes, tensor: "a").contains("appears twice"))
     }
 
+    @Test("A llama q bias is un-permuted element by element, like the weight's rows")
+    func biasIsUnpermuted() throws {
+        var builder = GGUFBuilder()
+        builder.header(tensors: 1, keyValues: 2)
+        builder.string("general.architecture"); builder.u32(8); builder.string("llama")
+        builder.string("llama.attention.head_count"); builder.u32(4); builder.u32(2)
+        builder.tensorInfo("blk.0.attn_q.bias", ne: [8], type: 0, offset: 0)
+        builder.pad(to: 32)
+        for index in 0..<8 { withUnsafeBytes(of: Float(index).bitPattern.littleEndian) { builder.bytes += $0 } }
+        let view = try open(builder.bytes).huggingFaceView()
+        #expect(view.isPermuted("model.layers.0.self_attn.q_proj.bias"))
+        // Stored element h·4 + 2i + j holds Hugging Face element h·4 + 2j + i (2 heads of 4, halves of 2).
+        #expect(try view.loadFloat32("model.layers.0.self_attn.q_proj.bias").array == [0, 2, 1, 3, 4, 6, 5, 7])
+    }
+
     @Test("qwen3 q/k rows are not permuted by the converter, so the Hugging Face view leaves them alone")
     func qwenIsNotPermuted() throws {
         var builder = GGUFBuilder()
