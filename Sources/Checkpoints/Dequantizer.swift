@@ -10,7 +10,7 @@ import Dispatch
 enum Dequantizer {
     static func isSupported(_ dataType: TensorDataType) -> Bool {
         switch dataType {
-        case .f32, .f16, .bf16, .f64, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4_K, .q5_K, .q6_K: return true
+        case .f32, .f16, .bf16, .f64, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K: return true
         default: return false
         }
     }
@@ -26,6 +26,8 @@ enum Dequantizer {
         case .q5_0: forEachBlock(source, count, 32, 22, destination, q5_0)
         case .q5_1: forEachBlock(source, count, 32, 24, destination, q5_1)
         case .q8_0: forEachBlock(source, count, 32, 34, destination, q8_0)
+        case .q2_K: forEachBlock(source, count, 256, 84, destination, q2_K)
+        case .q3_K: forEachBlock(source, count, 256, 110, destination, q3_K)
         case .q4_K: forEachBlock(source, count, 256, 144, destination, q4_K)
         case .q5_K: forEachBlock(source, count, 256, 176, destination, q5_K)
         case .q6_K: forEachBlock(source, count, 256, 210, destination, q6_K)
@@ -141,6 +143,50 @@ enum Dequantizer {
     private static func q8_0(_ block: UnsafePointer<UInt8>, _ y: UnsafeMutablePointer<Float>) {
         let d = half(block, 0)
         for j in 0..<32 { y[j] = Float(Int8(bitPattern: block[2 + j])) * d }
+    }
+
+    /// Q2_K super-block of 256: 16 scale bytes (low nibble scale, high nibble min, one per 16 values), 64 bytes of
+    /// 2-bit values, f16 d, f16 dmin. Value index 128·c + 32·s + l is bits 2s…2s+1 of byte 32·c + l;
+    /// value = (d · scale) · q − (dmin · min).
+    @inline(__always)
+    private static func q2_K(_ block: UnsafePointer<UInt8>, _ y: UnsafeMutablePointer<Float>) {
+        let scales = block
+        let qs = block + 16
+        let d = half(block, 80)
+        let dmin = half(block, 82)
+        for group in 0..<16 {
+            let dl = d * Float(scales[group] & 0x0F)
+            let ml = dmin * Float(scales[group] >> 4)
+            let chunk = group / 8, shift = UInt8(2 * ((group / 2) % 4))
+            let q = qs + 32 * chunk + 16 * (group % 2)
+            let out = y + 16 * group
+            for l in 0..<16 { out[l] = dl * Float((q[l] >> shift) & 3) - ml }
+        }
+    }
+
+    /// Q3_K super-block of 256: 32 bytes hmask, 64 bytes of 2-bit values (arranged as in Q2_K), 12 bytes of
+    /// packed 6-bit signed scales (one per 16 values, offset by 32), f16 d. The third bit of value i is bit
+    /// i/32 of hmask[i % 32]; a clear bit subtracts 4. Value = (d · scale) · q.
+    @inline(__always)
+    private static func q3_K(_ block: UnsafePointer<UInt8>, _ y: UnsafeMutablePointer<Float>) {
+        let hmask = block
+        let qs = block + 32
+        let packed = block + 96
+        let d = half(block, 108)
+        for group in 0..<16 {
+            let low = group < 8 ? packed[group] & 0x0F : packed[group - 8] >> 4
+            let high = (packed[8 + group % 4] >> UInt8(2 * (group / 4))) & 3
+            let dl = d * Float(Int32(low | high << 4) - 32)
+            let chunk = group / 8, shift = UInt8(2 * ((group / 2) % 4))
+            let q = qs + 32 * chunk + 16 * (group % 2)
+            let h = hmask + 16 * (group % 2)
+            let maskShift = UInt8(group / 2)
+            let out = y + 16 * group
+            for l in 0..<16 {
+                let value = Int32((q[l] >> shift) & 3) - ((h[l] >> maskShift) & 1 == 0 ? 4 : 0)
+                out[l] = dl * Float(value)
+            }
+        }
     }
 
     /// The 6-bit scale and min of sub-block `j` (0..<8) from the 12 packed bytes of a Q4_K/Q5_K super-block:

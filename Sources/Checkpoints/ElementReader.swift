@@ -22,11 +22,7 @@ enum ElementReader {
         }
         let tensor = Tensor(zeros: info.shape)
         guard info.elementCount > 0, let source = bytes.baseAddress else { return tensor }
-        if elementSize(info.dataType) != nil {
-            HalfPrecision.convert(info.dataType, from: source, count: info.elementCount, to: tensor.base)
-        } else {
-            Dequantizer.dequantize(info.dataType, from: source, count: info.elementCount, to: tensor.base)
-        }
+        Dequantizer.dequantize(info.dataType, from: source, count: info.elementCount, to: tensor.base)
         return tensor
     }
 

@@ -69,7 +69,13 @@ public final class GGUFHuggingFaceView: TensorSource {
         let source = try ggufSource(name)
         guard let heads = permutedHeads[name], let info = gguf.info(source) else { return try gguf.loadFloat32(source) }
         let rows = info.shape.first ?? 0
-        return try gguf.loadFloat32(source, rowOrder: GGUFHuggingFaceView.unpermute(rows: rows, heads: heads))
+        let order = GGUFHuggingFaceView.unpermute(rows: rows, heads: heads)
+        guard info.shape.count == 1 else { return try gguf.loadFloat32(source, rowOrder: order) }
+        // A bias is a single GGUF row whose elements are the rows to reorder.
+        let stored = try gguf.loadFloat32(source)
+        let result = Tensor(zeros: info.shape)
+        for index in 0..<rows { result.base[order(index)] = stored.base[index] }
+        return result
     }
 
     public func loadInt64(_ name: String) throws -> [Int64] { try gguf.loadInt64(try ggufSource(name)) }

@@ -125,17 +125,28 @@ struct GGUFCorruptionTests {
         let full = Array(try Data(contentsOf: Fixtures.url("tiny-gguf.bin")))
         let headerEnd = try GGUFFile(url: Fixtures.url("tiny-gguf.bin")).dataStart
         var generator = SplitMix(seed: 42)
+        var opened = 0, refused = 0
         for _ in 0..<400 {
             var bytes = full
             let position = Int(generator.next() % UInt64(headerEnd))
             bytes[position] ^= UInt8(truncatingIfNeeded: generator.next() | 1)
             let url = folder.appendingPathComponent("flip.gguf")
             try Data(bytes).write(to: url)
-            guard let file = try? GGUFFile(url: url) else { continue }
+            let file: GGUFFile
+            do {
+                file = try GGUFFile(url: url)
+            } catch is CheckpointError {
+                refused += 1
+                continue
+            }
+            opened += 1
             for name in file.tensorNames {
-                _ = try? file.loadFloat32(name)
+                do { _ = try file.loadFloat32(name) } catch is CheckpointError {}
             }
         }
+        // Both outcomes occur: flips inside string bytes are harmless, flips in lengths and types are caught.
+        #expect(opened > 0)
+        #expect(refused > 0)
     }
 
     @Test("Unknown value types, bad bools, absurd array lengths and duplicate keys are refused")
@@ -221,6 +232,36 @@ struct GGUFCorruptionTests {
         twice.pad(to: 32)
         twice.bytes += [UInt8](repeating: 0, count: 64)
         #expect(try problem(twice.bytes, tensor: "a").contains("appears twice"))
+    }
+
+    @Test("A llama q bias is un-permuted element by element, like the weight's rows")
+    func biasIsUnpermuted() throws {
+        var builder = GGUFBuilder()
+        builder.header(tensors: 1, keyValues: 2)
+        builder.string("general.architecture"); builder.u32(8); builder.string("llama")
+        builder.string("llama.attention.head_count"); builder.u32(4); builder.u32(2)
+        builder.tensorInfo("blk.0.attn_q.bias", ne: [8], type: 0, offset: 0)
+        builder.pad(to: 32)
+        for index in 0..<8 { withUnsafeBytes(of: Float(index).bitPattern.littleEndian) { builder.bytes += $0 } }
+        let view = try open(builder.bytes).huggingFaceView()
+        #expect(view.isPermuted("model.layers.0.self_attn.q_proj.bias"))
+        // Stored element h·4 + 2i + j holds Hugging Face element h·4 + 2j + i (2 heads of 4, halves of 2).
+        #expect(try view.loadFloat32("model.layers.0.self_attn.q_proj.bias").array == [0, 2, 1, 3, 4, 6, 5, 7])
+    }
+
+    @Test("qwen3 q/k rows are not permuted by the converter, so the Hugging Face view leaves them alone")
+    func qwenIsNotPermuted() throws {
+        var builder = GGUFBuilder()
+        builder.header(tensors: 1, keyValues: 2)
+        builder.string("general.architecture"); builder.u32(8); builder.string("qwen3")
+        builder.string("qwen3.attention.head_count"); builder.u32(4); builder.u32(2)
+        builder.tensorInfo("blk.0.attn_q.weight", ne: [2, 8], type: 0, offset: 0)
+        builder.pad(to: 32)
+        for index in 0..<16 { withUnsafeBytes(of: Float(index).bitPattern.littleEndian) { builder.bytes += $0 } }
+        let view = try open(builder.bytes).huggingFaceView()
+        #expect(!view.isPermuted("model.layers.0.self_attn.q_proj.weight"))
+        let values = try view.loadFloat32("model.layers.0.self_attn.q_proj.weight", expectedShape: [8, 2]).array
+        #expect(values == (0..<16).map(Float.init))
     }
 
     @Test("A llama file whose q rows cannot be split into heads is refused by the Hugging Face view")

@@ -83,7 +83,7 @@ struct GGUFReaderTests {
 
     @Test("Every tensor type dequantises bit-identically to gguf-py's reference dequantize",
           arguments: ["plain.f32", "plain.f16", "plain.bf16", "quant.q8_0", "quant.q4_0", "quant.q4_1", "quant.q5_0",
-                      "quant.q5_1", "quant.q4_k", "quant.q5_k", "quant.q6_k"])
+                      "quant.q5_1", "quant.q2_k", "quant.q3_k", "quant.q4_k", "quant.q5_k", "quant.q6_k"])
     func dequantisesExactly(name: String) throws {
         let want = try #require(expected.tensors[name])
         let tensor = try file.loadFloat32(name)
