@@ -4,7 +4,7 @@
 # Prints how long each stage took. Every stage is resumable: after an interruption, run it again.
 #
 # Budget knobs (environment): TEMPLATE_PROMPTS, MAGPIE, MAX_NEW_TOKENS, DRAFT_VOCAB, SEED, THREADS, RUN,
-# TRAIN_ARGS (extra arguments for `speculators train`).
+# DATAGEN_ARGS and TRAIN_ARGS (extra arguments for `speculators datagen` and `speculators train`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,9 +39,10 @@ stage() { # name command...
 # The first TEMPLATE_PROMPTS prompts of the shipped set (a balanced mix of kinds in any prefix).
 head -n "$TEMPLATE_PROMPTS" assets/datagen/prompts.jsonl > "$RUN/template-prompts.jsonl"
 
+# shellcheck disable=SC2086
 stage datagen "$BIN" datagen --model "$MODEL" --output "$DATA" \
   --data "$RUN/template-prompts.jsonl" --magpie "$MAGPIE" \
-  --max-new-tokens "$MAX_NEW_TOKENS" --seed "$SEED" --threads "$THREADS"
+  --max-new-tokens "$MAX_NEW_TOKENS" --seed "$SEED" --threads "$THREADS" ${DATAGEN_ARGS:-}
 
 stage vocab "$BIN" vocab --data "$DATA" --draft-vocab-size "$DRAFT_VOCAB" --output "$VOCAB"
 

@@ -24,9 +24,14 @@ public struct BatchLayout: Sendable {
 
     /// Rows of the leading short segments (computed batch-invariantly).
     public private(set) var invariantRowCount = 0
-    /// Rows of each long (prefill) segment, each computed by a GEMM call of its own.
+    /// False when the batch was packed for throughput (`batchInvariant: false`): every row goes
+    /// through one GEMM call per matrix product.
+    public private(set) var batchInvariant = true
+    /// Rows of each long (prefill) segment, each computed by a GEMM call of its own; with
+    /// `batchInvariant` off, all rows in one call.
     public var gemmSegments: [Range<Int>] {
-        segments.filter { $0.rowCount > SmallBatchProduct.maxRows }.map { $0.rowStart..<($0.rowStart + $0.rowCount) }
+        guard batchInvariant else { return rowCount > 0 ? [0..<rowCount] : [] }
+        return segments.filter { $0.rowCount > SmallBatchProduct.maxRows }.map { $0.rowStart..<($0.rowStart + $0.rowCount) }
     }
     /// For each segment, the index of the request it came from.
     public private(set) var requestOfSegment: [Int] = []
@@ -36,7 +41,12 @@ public struct BatchLayout: Sendable {
     public init() {}
 
     /// Packs `rowCounts[i]` rows for `caches[i]`, short segments first.
-    public init(caches: [KVCache], rowCounts: [Int]) {
+    ///
+    /// With `batchInvariant` false nothing takes the batch-invariant kernels: all rows of a matrix
+    /// product go to one GEMM call, which is faster for large batches of single tokens (data
+    /// generation) but lets a row's rounding depend on its neighbours.
+    public init(caches: [KVCache], rowCounts: [Int], batchInvariant: Bool = true) {
+        self.batchInvariant = batchInvariant
         let order = rowCounts.indices.filter { rowCounts[$0] <= SmallBatchProduct.maxRows }
             + rowCounts.indices.filter { rowCounts[$0] > SmallBatchProduct.maxRows }
         segmentOfRequest = Array(repeating: 0, count: rowCounts.count)
@@ -44,7 +54,7 @@ public struct BatchLayout: Sendable {
             segmentOfRequest[request] = segments.count
             requestOfSegment.append(request)
             append(cache: caches[request], rows: rowCounts[request])
-            if rowCounts[request] <= SmallBatchProduct.maxRows { invariantRowCount = rowCount }
+            if batchInvariant, rowCounts[request] <= SmallBatchProduct.maxRows { invariantRowCount = rowCount }
         }
     }
 
