@@ -26,9 +26,11 @@ let package = Package(
         // System libraries (installed by `make deps`).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Header-only: the compiler's software prefetch, which Swift does not expose.
+        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
 
         // Numerics: buffers, BLAS-backed kernels, the thread pool.
-        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: optimised),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CPrefetch"], swiftSettings: optimised),
         // File formats: safetensors, GGUF, dequantisation, the tensor-name table.
         .target(name: "Checkpoints", dependencies: ["Tensors"], swiftSettings: optimised),
         // Speculator config.json: typed configs, registries, validation, schema. No numerics.

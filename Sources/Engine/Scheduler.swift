@@ -40,6 +40,9 @@ public final class Scheduler: @unchecked Sendable {
     public struct Snapshot: Sendable {
         public var running: Int
         public var waiting: Int
+        /// KV-cache positions in use over what the running slots can hold (`maxRunning` sequences
+        /// of the engine's maximum model length): vLLM's `kv_cache_usage_perc`, 1 = full.
+        public var kvCacheUsage: Double = 0
     }
 
     private struct Waiting {
@@ -52,6 +55,7 @@ public final class Scheduler: @unchecked Sendable {
         var waiting: [Waiting] = []
         var cancelled: Set<Int> = []
         var running = 0
+        var kvCacheUsage = 0.0
         var stopping = false
         var nextHandle = 0
     }
@@ -75,7 +79,7 @@ public final class Scheduler: @unchecked Sendable {
     }
 
     public var snapshot: Snapshot {
-        state.withLock { Snapshot(running: $0.running, waiting: $0.waiting.count) }
+        state.withLock { Snapshot(running: $0.running, waiting: $0.waiting.count, kvCacheUsage: $0.kvCacheUsage) }
     }
 
     /// Starts the engine thread.
@@ -186,9 +190,12 @@ public final class Scheduler: @unchecked Sendable {
                     engineIds[event.requestId] = nil
                 }
             }
+            let capacity = maxRunning * max(engine.configuration.maxModelLength, 1)
+            let usage = min(1, Double(engine.cachedPositions) / Double(capacity))
             let snapshot = state.withLock { state -> Snapshot in
                 state.running = engine.activeCount
-                return Snapshot(running: state.running, waiting: state.waiting.count)
+                state.kvCacheUsage = usage
+                return Snapshot(running: state.running, waiting: state.waiting.count, kvCacheUsage: usage)
             }
             onStep?(engine.lastStep, snapshot)
         }

@@ -82,6 +82,8 @@ public final class SpeculativeEngine {
     }
 
     public var activeCount: Int { sequences.count }
+    /// Verifier KV-cache positions held by the running requests (prompt and output so far).
+    public var cachedPositions: Int { sequences.reduce(0) { $0 + ($1.verifierCache?.length ?? 0) } }
     public var hasWork: Bool { !sequences.isEmpty }
 
     /// Admits a request; it starts prefilling in the next step. Returns its id.

@@ -4,48 +4,77 @@ import Foundation
 import Models
 import Tensors
 
-/// `speculators bench spec`: a prompt set with and without the draft in the same run.
+/// `speculators bench spec`: a prompt set with and without drafts in the same run.
 ///
-/// For every batch size it first runs plain decoding, then the draft at each pinned k and in
-/// adaptive mode, and prints tokens per second, the speedup over plain decoding measured
-/// moments before, the mean acceptance length, per-position acceptance, and whether the greedy
-/// outputs equal the plain ones token for token.
+/// For every batch size it runs plain decoding and every draft (`--speculator` plus each
+/// `--compare`) at each pinned k and in adaptive mode, and prints tokens per second, the speedup
+/// over plain decoding, the mean acceptance length, per-position acceptance, and whether the
+/// greedy outputs equal the plain ones token for token.
+///
+/// The variants take turns on consecutive chunks of the prompt set (chunk 1: plain, A k=1, ...;
+/// chunk 2: plain, A k=1, ...). On a shared machine whose speed drifts by tens of percent from
+/// minute to minute, that keeps every ratio a comparison of the same minutes, not of two
+/// different stretches of the run.
 struct BenchSpecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spec", abstract: "Speculative decoding speed and acceptance on a prompt set (default MT-Bench).")
 
     @OptionGroup var models: ModelOptions
+    @Option(help: "Another speculator folder measured in the same run (repeatable), e.g. a reference draft.")
+    var compare: [String] = []
     @Option(help: "Prompts: MT-Bench question.jsonl (first turns) or JSONL with a \"prompt\" or \"text\" field.")
     var prompts = "data/mt_bench_question.jsonl"
     @Option(help: "Use only the first N prompts.") var limit: Int?
     @Option(help: "New tokens per prompt.") var maxTokens = 128
     @Option(help: "Draft lengths to pin, comma-separated.") var k = "1,2,3,4,5"
     @Option(help: "Concurrent requests, comma-separated.") var batch = "1,4,8"
+    @Option(help: "Prompts per turn of the interleaving (default: 16, at least twice the batch).") var chunk: Int?
     @Flag(help: "Also run adaptive speculation.") var adaptive = false
     @Flag(help: "Send prompts as raw text instead of chat turns.") var raw = false
 
+    /// One configuration measured: a draft (or none) and its pinned k (nil: adaptive).
+    struct Variant {
+        let label: String
+        let draft: Eagle3DraftModel?
+        let k: Int?
+    }
+
     func run() throws {
         let bundle = try models.loadBundle()
-        guard let draft = try models.loadDraft(for: bundle) else {
-            throw CommandFailure("bench spec needs --speculator <folder>")
+        var drafts: [(name: String, model: Eagle3DraftModel)] = []
+        for folder in (models.speculator.map { [$0] } ?? []) + compare {
+            drafts.append((URL(fileURLWithPath: folder).lastPathComponent,
+                           try Eagle3DraftModel.load(folder: URL(fileURLWithPath: folder), verifier: bundle.verifier)))
         }
+        guard !drafts.isEmpty else { throw CommandFailure("bench spec needs --speculator <folder>") }
         let texts = try PromptSet.load(path: prompts, limit: limit)
         let encoded = try texts.map { try PromptEncoding.encode($0, chat: !raw, bundle: bundle) }
         let pool = ThreadPool(threadCount: models.threads)
         let ks = k.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        report("verifier \(bundle.path.lastPathComponent), speculator \(models.speculator ?? ""), \(encoded.count) prompts, \(maxTokens) new tokens each, greedy, \(pool.threadCount) threads")
+        report("verifier \(bundle.path.lastPathComponent), speculators \(drafts.map(\.name).joined(separator: ", ")), \(encoded.count) prompts, \(maxTokens) new tokens each, greedy, \(pool.threadCount) threads")
+        var variants = [Variant(label: "plain", draft: nil, k: 0)]
+        for (name, model) in drafts {
+            let prefix = drafts.count > 1 ? "\(name) " : ""
+            variants += ks.map { Variant(label: "\(prefix)k=\($0)", draft: model, k: $0) }
+            if adaptive { variants.append(Variant(label: "\(prefix)adaptive", draft: model, k: nil)) }
+        }
         var summary: [String] = []
         for size in batches {
-            let plain = try runSet(bundle: bundle, draft: nil, k: nil, prompts: encoded, batch: size, pool: pool)
-            report(plain.line(label: "batch \(size) plain", baseline: plain))
-            var variants: [(String, Int?)] = ks.map { ("k=\($0)", $0) }
-            if adaptive { variants.append(("adaptive", nil)) }
-            for (label, pinned) in variants {
-                let result = try runSet(bundle: bundle, draft: draft, k: pinned, prompts: encoded, batch: size, pool: pool)
-                let line = result.line(label: "batch \(size) \(label)", baseline: plain)
+            let chunkSize = max(chunk ?? 16, 2 * size)
+            var results = Array(repeating: SetResult(), count: variants.count)
+            for start in stride(from: 0, to: encoded.count, by: chunkSize) {
+                let part = Array(encoded[start..<min(start + chunkSize, encoded.count)])
+                for (index, variant) in variants.enumerated() {
+                    results[index].append(try runSet(bundle: bundle, draft: variant.draft, k: variant.k, prompts: part,
+                                                     batch: size, pool: pool))
+                }
+                printError("batch \(size): \(min(start + chunkSize, encoded.count))/\(encoded.count) prompts done by every variant")
+            }
+            for (index, variant) in variants.enumerated() {
+                let line = results[index].line(label: "batch \(size) \(variant.label)", baseline: results[0])
                 report(line)
-                summary.append(line)
+                if index > 0 { summary.append(line) }
             }
         }
         report("\nsummary")
@@ -53,12 +82,19 @@ struct BenchSpecCommand: ParsableCommand {
     }
 
     struct SetResult {
-        let tokens: Int
-        let seconds: Double
-        let stats: SpeculationStats
-        let outputs: [[Int]]
+        var tokens = 0
+        var seconds = 0.0
+        var stats = SpeculationStats()
+        var outputs: [[Int]] = []
 
-        var rate: Double { Double(tokens) / seconds }
+        var rate: Double { Double(tokens) / max(seconds, 1e-9) }
+
+        mutating func append(_ other: SetResult) {
+            tokens += other.tokens
+            seconds += other.seconds
+            stats.add(other.stats)
+            outputs += other.outputs
+        }
 
         func line(label: String, baseline: SetResult) -> String {
             let positions = stats.acceptedPerPosition.map { String(format: "%.3f", Double($0) / Double(max(stats.drafts, 1))) }
@@ -74,8 +110,8 @@ struct BenchSpecCommand: ParsableCommand {
                 pool: ThreadPool) throws -> SetResult {
         let engine = SpeculativeEngine(
             verifier: bundle.verifier, draft: draft,
-            configuration: .init(maxSpeculativeTokens: max(k ?? 0, draft?.config.speculativeTokens ?? 0, draft == nil ? 0 : 5),
-                                 speculativeTokens: k, maxModelLength: bundle.verifier.config.maxPositions,
+            configuration: .init(maxSpeculativeTokens: draft == nil ? 0 : max(k ?? 0, draft?.config.speculativeTokens ?? 0, 5),
+                                 speculativeTokens: draft == nil ? 0 : k, maxModelLength: bundle.verifier.config.maxPositions,
                                  eosTokenIds: bundle.eosTokenIds),
             pool: pool, makeTextStream: { bundle.textStream() })
         var outputs = Array(repeating: [Int](), count: prompts.count)

@@ -39,7 +39,7 @@ public final class ServiceTelemetry: Sendable {
     /// One engine step: gauges, token counters, and the drafts it verified.
     public func recordStep(_ report: StepReport, _ snapshot: Scheduler.Snapshot) {
         let generated = stepTokens.exchange(0, ordering: .relaxed)
-        metrics.recordSchedulerState(running: snapshot.running, waiting: snapshot.waiting, kvCacheUsage: 0)
+        metrics.recordSchedulerState(running: snapshot.running, waiting: snapshot.waiting, kvCacheUsage: snapshot.kvCacheUsage)
         metrics.recordIteration(promptTokens: report.prefillTokens, generationTokens: generated)
         for draft in Self.perDraft(report.speculation) {
             metrics.recordDraftVerification(draftTokens: draft.draftTokens, acceptedTokens: draft.accepted)
