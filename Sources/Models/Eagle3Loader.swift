@@ -117,8 +117,19 @@ extension Eagle3DraftModel {
             }
             head = Linear(weight: restricted)
         }
-        return Eagle3DraftModel(config: config, embedding: embedding, fc: fc, inputNorm: inputNorm, fcNorms: fcNorms,
-                                hiddenNorm: hiddenNorm, layers: layers, finalNorm: finalNorm, head: head,
+        // Draft passes are bound by memory: matrices stored as bf16 (the usual draft checkpoint)
+        // are streamed as bf16, with bit-identical results; float32 ones stay as they are.
+        let compactLayers = layers.map { layer -> DecoderLayerWeights in
+            var layer = layer
+            layer.qkv = layer.qkv.preferringBFloat16()
+            layer.output = layer.output.preferringBFloat16()
+            layer.gateUp = layer.gateUp.preferringBFloat16()
+            layer.down = layer.down.preferringBFloat16()
+            return layer
+        }
+        return Eagle3DraftModel(config: config, embedding: embedding, fc: fc.preferringBFloat16(), inputNorm: inputNorm,
+                                fcNorms: fcNorms, hiddenNorm: hiddenNorm, layers: compactLayers, finalNorm: finalNorm,
+                                head: head.preferringBFloat16(),
                                 draftToTarget: draftToTarget)
     }
 }

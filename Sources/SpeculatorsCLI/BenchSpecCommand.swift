@@ -43,7 +43,10 @@ struct BenchSpecCommand: ParsableCommand {
         let bundle = try models.loadBundle()
         var drafts: [(name: String, model: Eagle3DraftModel)] = []
         for folder in (models.speculator.map { [$0] } ?? []) + compare {
-            drafts.append((URL(fileURLWithPath: folder).lastPathComponent,
+            // Labelled by folder name, or by the path as given when two folders share a name.
+            let name = URL(fileURLWithPath: folder).lastPathComponent
+            let shared = ((models.speculator.map { [$0] } ?? []) + compare).filter { URL(fileURLWithPath: $0).lastPathComponent == name }
+            drafts.append((shared.count > 1 ? folder : name,
                            try Eagle3DraftModel.load(folder: URL(fileURLWithPath: folder), verifier: bundle.verifier)))
         }
         guard !drafts.isEmpty else { throw CommandFailure("bench spec needs --speculator <folder>") }

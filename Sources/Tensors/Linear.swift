@@ -6,6 +6,9 @@
 public struct Linear: Sendable {
     public let weight: Tensor
     public let bias: Tensor?
+    /// The same weights as bfloat16, when they are all exact bfloat16 values (see
+    /// `preferringBFloat16()`): the streaming kernel then reads half the bytes for the same result.
+    public let halfWeight: BFloat16Weights?
     public var outFeatures: Int { weight.shape[0] }
     public var inFeatures: Int { weight.shape[1] }
 
@@ -14,6 +17,22 @@ public struct Linear: Sendable {
         precondition(bias == nil || bias?.count == weight.shape[0], "Linear bias size mismatch")
         self.weight = weight
         self.bias = bias
+        halfWeight = nil
+    }
+
+    private init(weight: Tensor, bias: Tensor?, halfWeight: BFloat16Weights?) {
+        self.weight = weight
+        self.bias = bias
+        self.halfWeight = halfWeight
+    }
+
+    /// This layer with a bfloat16 copy of its weights for the streaming kernel, if every weight
+    /// is exactly a bfloat16 (otherwise unchanged: nothing is ever rounded). Results are
+    /// bit-identical either way; decode and verification rows read half the bytes. Used for
+    /// drafts, whose checkpoints are usually bf16 and whose passes are bound by memory.
+    public func preferringBFloat16() -> Linear {
+        guard halfWeight == nil, let half = BFloat16Weights(exactly: weight) else { return self }
+        return Linear(weight: weight, bias: bias, halfWeight: half)
     }
 
     /// Writes `rows × outFeatures` values to `output` (leading dimension `ldOutput`).
@@ -35,8 +54,13 @@ public struct Linear: Sendable {
         let small = min(rows, invariantRows ?? (rows <= SmallBatchProduct.maxRows ? rows : 0))
         pool.parallelRanges(n, alignment: 16) { range in
             if small > 0 {
-                SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: w, k: k, columns: range,
-                                           output: output, ldy: ldc)
+                if let halfWeight {
+                    SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: UnsafePointer(halfWeight.base), k: k,
+                                               columns: range, output: output, ldy: ldc)
+                } else {
+                    SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: w, k: k, columns: range,
+                                               output: output, ldy: ldc)
+                }
             }
             if rows > small {
                 for segment in gemmSegments ?? [small..<rows] where !segment.isEmpty {

@@ -125,4 +125,32 @@ struct LinearTests {
             }
         }
     }
+
+    @Test("bfloat16 weights give bit-identical outputs to their float32 values for 1 to 16 rows")
+    func bfloat16WeightsAreBitIdentical() throws {
+        let pool = ThreadPool(threadCount: 2)
+        var random = TestRandom(state: 7)
+        // 70 inputs: a vector part and a scalar tail; 53 outputs: an odd column.
+        let inner = 70, out = 53
+        let rounded = random.values(out * inner).map { Float(bitPattern: $0.bitPattern & 0xFFFF_0000) }
+        let full = Linear(weight: Tensor(shape: [out, inner], values: rounded))
+        let half = full.preferringBFloat16()
+        let halfWeight = try #require(half.halfWeight)
+        #expect(halfWeight.count == out * inner && halfWeight[5] == rounded[5])
+        for rows in [1, 2, 3, 4, 5, 8, 16] {
+            let x = random.values(rows * inner)
+            var a = [Float](repeating: .nan, count: rows * out), b = a
+            a.withUnsafeMutableBufferPointer { full.apply(x, rows: rows, into: $0.baseAddress!, pool: pool) }
+            b.withUnsafeMutableBufferPointer { half.apply(x, rows: rows, into: $0.baseAddress!, pool: pool) }
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "rows \(rows)")
+        }
+    }
+
+    @Test("Weights that are not exact bfloat16 values keep their float32 form")
+    func inexactWeightsStayFloat32() {
+        let weight = Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 1.0 + 1.0 / 1024])
+        #expect(BFloat16Weights(exactly: weight) == nil)
+        #expect(Linear(weight: weight).preferringBFloat16().halfWeight == nil)
+        #expect(BFloat16Weights(exactly: Tensor(shape: [2], values: [1, -2.5]))?[1] == -2.5)
+    }
 }
