@@ -29,6 +29,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "AdamW weight decay.") var weightDecay = 0.01
     @Option(help: "Global gradient-norm clip.") var clip = 1.0
     @Option(help: "Fraction of conversations (the last ones) kept for validation.") var validationFraction = 0.05
+    @Option(help: "Train on the leading conversations that fit in this many tokens (a fixed data budget).") var maxDataTokens: Int?
     @Option(help: "Seed of the initial weights and of the per-epoch shuffles.") var seed: UInt64 = 42
     @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Draft decoder layers.") var draftLayers = 1
@@ -83,6 +84,7 @@ struct TrainCommand: ParsableCommand {
         options.weightDecay = weightDecay
         options.clipNorm = clip
         options.validationFraction = validationFraction
+        options.maxDataTokens = maxDataTokens
         options.seed = seed
         options.maxRowsPerBatch = maxTokensPerBatch
         options.ttt = TTTOptions(steps: tttSteps, stepLossDecay: tttStepLossDecay, loss: try DraftLossSpec(parsing: lossFn))

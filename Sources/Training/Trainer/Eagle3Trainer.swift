@@ -11,6 +11,8 @@ public struct TrainerOptions: Sendable {
     public var weightDecay = 0.01
     public var clipNorm = 1.0
     public var validationFraction = 0.05
+    /// Use only the leading conversations that fit in this many tokens (a fixed data budget).
+    public var maxDataTokens: Int?
     public var seed: UInt64 = 42
     /// Shifted rows per packed batch.
     public var maxRowsPerBatch = 1024
@@ -71,8 +73,18 @@ public final class Eagle3Trainer: @unchecked Sendable {
         let pass = try DraftTrainingPass(draft: draft, options: options.ttt, pool: pool)
         let gradients = draft.weights.zeros()
         let optimizer = AdamWOptimizer(parameters: draft.weights, weightDecay: options.weightDecay)
-        let (trainSet, validationSet) = BatchPlan.split(count: dataset.conversations.count,
-                                                        validationFraction: options.validationFraction)
+        var used = dataset.conversations.count
+        if let budget = options.maxDataTokens {
+            var total = 0
+            used = 0
+            for conversation in dataset.conversations {
+                guard total + conversation.count <= budget else { break }
+                total += conversation.count
+                used += 1
+            }
+            log("data budget: the first \(used) of \(dataset.conversations.count) conversations, \(total) tokens (at most \(budget))")
+        }
+        let (trainSet, validationSet) = BatchPlan.split(count: used, validationFraction: options.validationFraction)
         let length: (Int) -> Int = { self.dataset.conversations[$0].count }
         let plans = (0..<options.epochs).map { epoch in
             BatchPlan.batches(trainSet, lengths: length, maxRows: options.maxRowsPerBatch, seed: options.seed &+ UInt64(epoch))
@@ -133,6 +145,11 @@ public final class Eagle3Trainer: @unchecked Sendable {
                 let accuracies = (0..<options.ttt.steps).map { String(format: "%.3f", sum.fullAccuracy($0)) }.joined(separator: "/")
                 log(String(format: "epoch %d validation: loss_epoch %.4f  full_acc_epoch %@", epoch,
                            sum.lossSum / Double(validationBatches.count), accuracies))
+                // The acceptance curve: a chain of k drafts emits 1 + sum of P(first i+1 right).
+                let estimated = 1 + (0..<options.ttt.steps).reduce(0.0) { $0 + sum.fullAccuracy($1) }
+                log(String(format: "epoch %d curve: estimated acceptance length (k = %d, held-out conversations) %.3f after %d token passes (%d conversation tokens x %d epochs) in %@",
+                           epoch, options.ttt.steps, estimated, report.tokens, dataset.totalTokens, epoch + 1,
+                           Self.duration(Date().timeIntervalSince(started))))
                 let loss = sum.lossSum / Double(validationBatches.count)
                 if best.map({ loss < $0 }) ?? true { best = loss }
             }
