@@ -54,29 +54,30 @@ extension SpeculativeEngine {
 
         // First proposals come from the context pass (rows selected in `proposing` order).
         let hidden = draft.hiddenSize
-        var chainInput = [Float](UnsafeBufferPointer(start: context.nextHidden, count: proposing.count * hidden))
+        chainScratch.removeAll(keepingCapacity: true)
+        chainScratch.append(contentsOf: UnsafeBufferPointer(start: context.nextHidden, count: proposing.count * hidden))
         var lastTokens = context.proposedTokens
         for (slot, entry) in proposing.enumerated() { entry.sequence.drafts = [lastTokens[slot]] }
-        // Row r of `chainInput` / `lastTokens` belongs to `proposing[active[r]]`.
+        // Row r of `chainScratch` / `lastTokens` belongs to `proposing[active[r]]`.
         var active = Array(proposing.indices)
         let deepest = proposing.map(\.k).max() ?? 1
         var step = 2
         while step <= deepest {
             let going = active.enumerated().filter { proposing[$0.element].k >= step }
             if going.isEmpty { break }
-            var input: [Float] = []
-            input.reserveCapacity(going.count * hidden)
-            for (row, _) in going { input.append(contentsOf: chainInput[(row * hidden)..<((row + 1) * hidden)]) }
+            chainInputScratch.removeAll(keepingCapacity: true)
+            for (row, _) in going { chainInputScratch.append(contentsOf: chainScratch[(row * hidden)..<((row + 1) * hidden)]) }
             let requests = going.map { row, index in
                 Eagle3DraftModel.Request(cache: proposing[index].cache, tokens: [lastTokens[row]], logits: .last)
             }
             start = DispatchTime.now().uptimeNanoseconds
-            let result = try input.withUnsafeBufferPointer { buffer -> Eagle3DraftModel.Output in
+            let result = try chainInputScratch.withUnsafeBufferPointer { buffer -> Eagle3DraftModel.Output in
                 guard let base = buffer.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
                 return try draft.forward(requests, hidden: .draftHidden(base), pool: pool)
             }
             costs.observeDraft(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            chainInput = [Float](UnsafeBufferPointer(start: result.nextHidden, count: going.count * hidden))
+            chainScratch.removeAll(keepingCapacity: true)
+            chainScratch.append(contentsOf: UnsafeBufferPointer(start: result.nextHidden, count: going.count * hidden))
             lastTokens = result.proposedTokens
             for (slot, entry) in going.enumerated() { proposing[entry.element].sequence.drafts.append(lastTokens[slot]) }
             active = going.map(\.element)

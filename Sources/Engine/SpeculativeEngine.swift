@@ -66,6 +66,10 @@ public final class SpeculativeEngine {
     public internal(set) var lastStep = StepReport()
     /// Copies of the verifier features a step's draft context pass needs.
     var hiddenScratch: [Float] = []
+    /// Draft chain state between steps: each proposing row's hidden state, and the rows going on
+    /// (kept across steps so drafting reuses their storage instead of allocating per token).
+    var chainScratch: [Float] = []
+    var chainInputScratch: [Float] = []
 
     public init(verifier: TransformerModel, draft: Eagle3DraftModel?, configuration: Configuration,
                 pool: ThreadPool, makeTextStream: @escaping () -> any TextStream) {
