@@ -13,10 +13,12 @@ struct VocabCommand: ParsableCommand {
     @Option(help: "Draft vocabulary size.") var draftVocabSize = 8192
     @Option(help: "Mapping file (default: <data>/vocab-<size>.safetensors); the summary goes beside it as .json.")
     var output: String?
+    @Option(help: "Count only the leading conversations that fit in this many tokens (as `train --max-data-tokens`).")
+    var maxDataTokens: Int?
 
     func run() throws {
         let directory = URL(fileURLWithPath: data)
-        let counts = try TokenCounts.count(dataset: directory)
+        let counts = try TokenCounts.count(dataset: directory, maxTokens: maxDataTokens)
         let mapping = try VocabularyMapping.build(counts: counts, draftVocabularySize: draftVocabSize)
         let url = output.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("vocab-\(draftVocabSize).safetensors")
         try mapping.write(to: url, counts: counts)

@@ -24,16 +24,27 @@ public struct TokenCounts: Sendable, Equatable {
         }
     }
 
-    /// Counts over every shard of the dataset in `directory` (its `index.json` gives the vocabulary size).
-    public static func count(dataset directory: URL) throws -> TokenCounts {
+    /// Counts over every shard of the dataset in `directory` (its `index.json` gives the vocabulary size),
+    /// or over its leading conversations that fit in `maxTokens` (the rule of `train --max-data-tokens`).
+    public static func count(dataset directory: URL, maxTokens: Int? = nil) throws -> TokenCounts {
         guard let index = try DatasetIndex.load(directory: directory) else {
             throw DataGenerationError.invalidDataset(file: directory.path, problem: "no \(DatasetIndex.fileName); run `speculators datagen` first")
         }
         var counts = TokenCounts(vocabularySize: index.vocabSize)
+        var used = 0
         for shard in index.shards {
             let url = directory.appendingPathComponent(shard.file)
             let file = try TrainingShard(url: url, hiddenSize: index.hiddenSize, auxLayerCount: index.auxLayerIds.count)
-            try counts.add(inputIds: file.inputIds, lossMask: file.lossMask, origin: url.path)
+            guard let budget = maxTokens else {
+                try counts.add(inputIds: file.inputIds, lossMask: file.lossMask, origin: url.path)
+                continue
+            }
+            for c in 0..<(file.offsets.count - 1) {
+                let rows = file.offsets[c]..<file.offsets[c + 1]
+                guard used + rows.count <= budget else { return counts }
+                used += rows.count
+                try counts.add(inputIds: Array(file.inputIds[rows]), lossMask: Array(file.lossMask[rows]), origin: url.path)
+            }
         }
         return counts
     }
