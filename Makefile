@@ -4,7 +4,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN = .build/release/speculators
 
-.PHONY: deps models build serve test bench draft interop clean
+.PHONY: deps models build serve test bench bench-serve draft interop clean
 
 deps: ## system packages: OpenBLAS and zlib headers (apt, only when missing)
 	@missing=""; for p in libopenblas-dev zlib1g-dev; do \
@@ -29,6 +29,9 @@ test: deps models
 bench: deps models build ## speed and acceptance, printed as same-run ratios
 	$(BIN) bench verifier
 	$(BIN) bench spec --speculator assets/drafts/smollm2-135m-eagle3-ref --k 1,2,3,4,5 --batch 1,4,8 --adaptive
+
+bench-serve: deps models build ## the same client load without and with the draft, alternating rounds
+	scripts/bench-serve-compare.sh
 
 draft: deps models build ## reproduce the default SmolLM2 draft (datagen, vocab, train); resumable
 	scripts/make-draft.sh
