@@ -26,8 +26,8 @@ public final class TransformerModel: @unchecked Sendable {
     private let lock = NSLock()
 
     /// Whether a token's results must not depend on what else shares its batch (the default;
-    /// greedy speculative decoding is lossless only then). Data generation turns it off: large
-    /// batches of single tokens then run as one GEMM per matrix product, about twice as fast.
+    /// greedy speculative decoding is lossless only then). Data generation, which needs no such
+    /// guarantee, turns it off: every matrix product of a batch is then one GEMM call.
     public var batchInvariant = true
 
     public init(config: ModelConfig, embedding: Tensor, layers: [DecoderLayerWeights], finalNorm: Tensor,

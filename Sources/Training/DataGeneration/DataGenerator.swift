@@ -17,8 +17,9 @@ public struct DataGenerationOptions: Sendable {
     public var batchSize: Int
     public var captureBatchTokens: Int
     /// Keep the verifier's batch-invariant kernels (results independent of batch composition).
-    /// Off by default: a whole batch in one GEMM generates about twice as fast, and a run stays
-    /// reproducible because its batches are formed the same way every time.
+    /// Off by default: datagen needs no such guarantee, a run stays reproducible because its
+    /// batches are formed the same way every time, and a whole batch goes to one GEMM call.
+    /// (Measured at batch 32: 185 generated tokens/s either way; batch 64 gave 228.)
     public var batchInvariant: Bool = false
     /// Use at most this many input conversations (after dropping evaluation prompts).
     public var maxConversations: Int?
