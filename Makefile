@@ -26,9 +26,13 @@ serve: deps models build
 test: deps models
 	scripts/test.sh
 
-bench: deps models build ## speed and acceptance, printed as same-run ratios
+DRAFT ?= assets/drafts/smollm2-135m-eagle3
+REFERENCE_DRAFT ?= assets/drafts/smollm2-135m-eagle3-ref
+
+bench: deps models build ## speed and acceptance, printed as same-run ratios (about an hour and a half)
 	$(BIN) bench verifier
-	$(BIN) bench spec --speculator assets/drafts/smollm2-135m-eagle3-ref --k 1,2,3,4,5 --batch 1,4,8 --adaptive
+	$(BIN) bench spec --speculator $(DRAFT) --compare $(REFERENCE_DRAFT) --k 1,3,5 --batch 1,8 --adaptive
+	$(BIN) bench spec --speculator $(DRAFT) --compare $(REFERENCE_DRAFT) --prompts data/humaneval.jsonl --limit 40 --raw --k 3 --batch 1
 
 bench-serve: deps models build ## the same client load without and with the draft, alternating rounds
 	scripts/bench-serve-compare.sh

@@ -14,7 +14,7 @@ BIN=.build/release/speculators
 
 if [[ ${INTEGRATION_MODELS:-} != tiny && -f models/SmolLM2-135M-Instruct.Q4_1.gguf ]]; then
   MODEL=models/SmolLM2-135M-Instruct.Q4_1.gguf
-  DRAFT=assets/drafts/smollm2-135m-eagle3-ref
+  DRAFT=assets/drafts/smollm2-135m-eagle3
   NAME=SmolLM2-135M-Instruct
   K=3
 else

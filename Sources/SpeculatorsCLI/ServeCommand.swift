@@ -85,7 +85,9 @@ struct ServeCommand: ParsableCommand {
         } else if let speculator {
             overrides.speculator = .some(speculator)
         }
-        overrides.numSpeculativeTokens = numSpeculativeTokens
+        // Without a speculator there is nothing to draft: a config file's k (say "adaptive") no
+        // longer applies unless the command line names one, which then fails validation clearly.
+        overrides.numSpeculativeTokens = numSpeculativeTokens ?? (noSpeculator ? "0" : nil)
         overrides.maxBatch = maxBatch
         overrides.maxQueue = maxQueue
         overrides.maxModelLen = maxModelLen

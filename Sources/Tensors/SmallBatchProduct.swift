@@ -15,10 +15,11 @@ import CPrefetch
 ///
 /// With several input rows the arithmetic per weight byte grows, and the hardware prefetchers
 /// alone no longer keep the loads ahead: memory and arithmetic then took turns instead of
-/// overlapping (8 rows cost ~2x one row). So the multi-row path prefetches the pair it will
-/// need `prefetchDistance(rows)` pairs later, one cache line per 16 floats, while it computes.
-/// Measured on the whole SmolLM2 weight set (2 threads, prefetch on and off interleaved in one
-/// run, medians): 4 rows 7-10% and 8 rows 12-16% faster; one row unchanged.
+/// overlapping (8 rows cost ~2x one row). So the multi-row path prefetches, into L2, the pair it
+/// will need `prefetchDistance` pairs later, one cache line per 64 bytes it consumes. Measured
+/// on the whole SmolLM2 weight set (2 threads, prefetch on and off interleaved in one run,
+/// medians): into L2 8 pairs ahead, 4 rows 20% and 8 rows 30% faster; into L1 one or two pairs
+/// ahead gained only 7-16%. One row is left to the hardware prefetchers, which do best alone.
 ///
 /// Weights come as float32 or as bfloat16 (`BFloat16Weights`, for matrices whose values are all
 /// exact bfloat16s, such as drafts trained and stored in bf16). Widening bf16 to f32 is exact and
@@ -61,11 +62,10 @@ public enum SmallBatchProduct {
         let half = columns.count / 2
         let base = columns.lowerBound
         let rowBytes = k * F.bytes
-        let distance = prefetchDistance(rows: rows)
         for j in 0..<half {
             let n0 = base + j, n1 = n0 + half
             let w0 = weight + n0 * rowBytes, w1 = weight + n1 * rowBytes
-            let ahead = (min(j + distance, half - 1) - j) * rowBytes
+            let ahead = (min(j + prefetchDistance, half - 1) - j) * rowBytes
             var m = 0
             while m < rows {
                 let take = min(4, rows - m)
@@ -81,11 +81,9 @@ public enum SmallBatchProduct {
         }
     }
 
-    /// How many pairs ahead the multi-row path prefetches: far enough that a pair's lines arrive
-    /// from DRAM (~100-150 ns) before they are needed. Fewer rows compute a pair faster, so they
-    /// look further ahead. One row is left to the hardware prefetchers, which do best alone.
-    @inline(__always)
-    static func prefetchDistance(rows: Int) -> Int { rows > 4 ? 1 : 2 }
+    /// How many pairs ahead the multi-row path prefetches: well beyond DRAM latency (a pair of
+    /// 576-float rows takes ~100-200 ns to compute for 4-8 rows); L2 holds the lines meanwhile.
+    @inline(__always) static var prefetchDistance: Int { 8 }
 
     /// Two weight rows against up to four input rows, each pair with one accumulator: 8
     /// accumulators, 2 weight vectors and an input vector fit the 16 AVX2 registers, so the weight
@@ -130,8 +128,8 @@ public enum SmallBatchProduct {
         while i < vectorEnd {
             let o = i * 4
             if prefetching && (i * F.bytes) & 63 == 0 {
-                speculators_prefetch(p0 + i * F.bytes)
-                speculators_prefetch(p1 + i * F.bytes)
+                speculators_prefetch_l2(p0 + i * F.bytes)
+                speculators_prefetch_l2(p1 + i * F.bytes)
             }
             let v0 = F.load8(w0, i)
             let v1 = F.load8(w1, i)

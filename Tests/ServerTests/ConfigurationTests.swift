@@ -20,7 +20,7 @@ struct ConfigurationTests {
         expected.servedModelName = "SmolLM2-135M-Instruct"
         #expect(config == expected)
         #expect(config.model == "models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        #expect(config.speculator == "assets/drafts/smollm2-135m-eagle3-ref")
+        #expect(config.speculator == "assets/drafts/smollm2-135m-eagle3")
         #expect(config.numSpeculativeTokens == .adaptive)
         #expect(config.logLevel.loggerLevel == .info)
     }
@@ -30,7 +30,7 @@ struct ConfigurationTests {
         let set = try ModelSet.load(from: Fixtures.repositoryRoot.appendingPathComponent("config/models.json"))
         let entry = try #require(set.defaultEntry)
         #expect(entry.verifier == "models/SmolLM2-135M-Instruct.Q4_1.gguf")
-        #expect(entry.speculator == "assets/drafts/smollm2-135m-eagle3-ref")
+        #expect(entry.speculator == "assets/drafts/smollm2-135m-eagle3")
         #expect(entry.verifierSHA256 == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
         #expect(set.entry(named: "nope") == nil)
     }

@@ -74,15 +74,16 @@ public final class Eagle3Trainer: @unchecked Sendable {
         let gradients = draft.weights.zeros()
         let optimizer = AdamWOptimizer(parameters: draft.weights, weightDecay: options.weightDecay)
         var used = dataset.conversations.count
+        var usedTokens = dataset.totalTokens
         if let budget = options.maxDataTokens {
-            var total = 0
             used = 0
+            usedTokens = 0
             for conversation in dataset.conversations {
-                guard total + conversation.count <= budget else { break }
-                total += conversation.count
+                guard usedTokens + conversation.count <= budget else { break }
+                usedTokens += conversation.count
                 used += 1
             }
-            log("data budget: the first \(used) of \(dataset.conversations.count) conversations, \(total) tokens (at most \(budget))")
+            log("data budget: the first \(used) of \(dataset.conversations.count) conversations, \(usedTokens) tokens (at most \(budget))")
         }
         let (trainSet, validationSet) = BatchPlan.split(count: used, validationFraction: options.validationFraction)
         let length: (Int) -> Int = { self.dataset.conversations[$0].count }
@@ -148,7 +149,7 @@ public final class Eagle3Trainer: @unchecked Sendable {
                 // The acceptance curve: a chain of k drafts emits 1 + sum of P(first i+1 right).
                 let estimated = 1 + (0..<options.ttt.steps).reduce(0.0) { $0 + sum.fullAccuracy($1) }
                 log(String(format: "epoch %d curve: estimated acceptance length (k = %d, held-out conversations) %.3f after %d token passes (%d conversation tokens x %d epochs) in %@",
-                           epoch, options.ttt.steps, estimated, report.tokens, dataset.totalTokens, epoch + 1,
+                           epoch, options.ttt.steps, estimated, report.tokens, usedTokens, epoch + 1,
                            Self.duration(Date().timeIntervalSince(started))))
                 let loss = sum.lossSum / Double(validationBatches.count)
                 if best.map({ loss < $0 }) ?? true { best = loss }
