@@ -106,17 +106,21 @@ import Training
                 let result = try verifier.forward([.init(cache: cache, tokens: tokens, logits: .none)], auxiliaryLayers: [1, 2, 4],
                                                   pool: TrainingFixtures.pool)
                 let states = try #require(result.auxiliary)
-                var mismatches = 0
+                var mismatches = 0, beyondOneStep = 0
                 for (r, position) in span.enumerated() {
                     for i in 0..<192 {
                         let reference = bf16Rounded(states[r * 192 + i])
                         let stored = i < 128 ? aux.base[position * 128 + i] : last.base[position * 64 + i - 128]
                         if stored != reference { mismatches += 1 }
+                        // One bfloat16 step (8 significant bits) around the reference.
+                        if abs(stored - reference) > abs(reference) / 128 + 1e-30 { beyondOneStep += 1 }
                     }
                 }
-                // Prefill rows are computed batch-invariantly (one GEMM per sequence), so capturing several
-                // conversations together gives bit for bit the states of each alone, rounded to nearest even.
-                #expect(mismatches == 0, "conversation \(c): \(mismatches) values differ")
+                // Datagen captures several conversations in one GEMM (it needs no batch invariance), so a
+                // float32 state can differ from this conversation alone in its last bits; after rounding to
+                // bfloat16 that leaves at most a rare one-step difference, never more.
+                #expect(beyondOneStep == 0, "conversation \(c): \(beyondOneStep) values differ by more than a bf16 step")
+                #expect(mismatches * 100 <= span.count * 192, "conversation \(c): \(mismatches) values differ")
             }
         }
     }

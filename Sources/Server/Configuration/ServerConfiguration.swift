@@ -80,7 +80,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The name clients use and responses echo; nil = derived from `model`.
     public var servedModelName: String?
     /// The EAGLE-3 draft folder; nil = no speculation.
-    public var speculator: String? = "assets/drafts/smollm2-135m-eagle3-ref"
+    public var speculator: String? = "assets/drafts/smollm2-135m-eagle3"
     /// Adaptive by default: a weak draft then never makes decoding meaningfully slower.
     public var numSpeculativeTokens: SpeculativeTokens = .adaptive
     /// Requests decoded together per engine step.
