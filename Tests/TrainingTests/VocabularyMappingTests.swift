@@ -106,5 +106,14 @@ import Training
         }
         #expect(counts.counts == expected)
         #expect(throws: DataGenerationError.self) { try TokenCounts.count(dataset: output.appendingPathComponent("missing")) }
+
+        // A token budget counts the leading conversations that fit in it, whole.
+        let first = try TrainingShard(url: output.appendingPathComponent(index.shards[0].file), hiddenSize: 64, auxLayerCount: 2)
+        let firstLength = first.offsets[1] - first.offsets[0]
+        let budgeted = try TokenCounts.count(dataset: output, maxTokens: firstLength)
+        let firstSupervised = first.lossMask[first.offsets[0]..<first.offsets[1]].filter { $0 }.count
+        #expect(budgeted.total == Int64(firstSupervised))
+        #expect(try TokenCounts.count(dataset: output, maxTokens: firstLength - 1).total == 0)
+        #expect(try TokenCounts.count(dataset: output, maxTokens: Int.max / 2) == counts)
     }
 }
