@@ -121,7 +121,8 @@ public enum Kernels {
     ///
     /// Swift's generic SIMD operations (`rounded`, `clamped`, lane conversions) compile to
     /// per-lane loops, so this is written for scalars, where every step is one instruction.
-    @inline(__always)
+    /// Inlinable, so loops in other modules (the trainer's softmax, SiLU and losses) vectorise it.
+    @inlinable @inline(__always)
     public static func exp(_ x: Float) -> Float {
         let clamped = Swift.min(Swift.max(x, -87.33654), 88.72283)
         // Adding 1.5·2^23 rounds to the nearest integer and leaves it in the low mantissa bits.

@@ -112,7 +112,7 @@ enum LossMath {
     /// `Σ exp(x − m)`.
     @inline(__always) static func sumExp(_ x: UnsafePointer<Float>, count: Int, minus m: Float) -> Float {
         var sum: Float = 0
-        for i in 0..<count { sum += fastExp(x[i] - m) }
+        for i in 0..<count { sum += Kernels.exp(x[i] - m) }
         return sum
     }
 
@@ -120,7 +120,7 @@ enum LossMath {
     /// returns `Σ p (log p − log q)`.
     @inline(__always) static func klDivergence(logP: UnsafePointer<Float>, logQ: UnsafePointer<Float>, count: Int) -> Double {
         var sum: Float = 0
-        for i in 0..<count { sum += fastExp(logP[i]) * (logP[i] - logQ[i]) }
+        for i in 0..<count { sum += Kernels.exp(logP[i]) * (logP[i] - logQ[i]) }
         return Double(sum)
     }
 
@@ -128,7 +128,7 @@ enum LossMath {
     /// the cross-entropy one-hot term).
     @inline(__always) static func gradient(logQ: UnsafeMutablePointer<Float>, logP: UnsafePointer<Float>, count: Int,
                                            total: Float, klWeight: Float) {
-        for i in 0..<count { logQ[i] = total * fastExp(logQ[i]) - klWeight * fastExp(logP[i]) }
+        for i in 0..<count { logQ[i] = total * Kernels.exp(logQ[i]) - klWeight * Kernels.exp(logP[i]) }
     }
 }
 

@@ -259,7 +259,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
             pool.parallelRanges(T) { range in
                 for t in range {
                     let g = gateUp + t * 2 * inner, u = g + inner, a = activated + t * inner
-                    for i in 0..<inner { a[i] = g[i] / (1 + fastExp(-g[i])) * u[i] }
+                    for i in 0..<inner { a[i] = g[i] / (1 + Kernels.exp(-g[i])) * u[i] }
                 }
             }
             TrainingKernels.linear(activated, rows: T, ldx: inner, weight: weights.down, into: x, ldy: h, pool: pool)

@@ -97,12 +97,12 @@ enum TTTAttention {
                 }
                 var sum: Float = 0
                 for s in start...i {
-                    let e = fastExp(row[s] - maxValue)
+                    let e = Kernels.exp(row[s] - maxValue)
                     row[s] = e
                     sum += e
                 }
                 for j in 0..<step {
-                    let e = fastExp(diag[j] - maxValue)
+                    let e = Kernels.exp(diag[j] - maxValue)
                     diag[j] = e
                     sum += e
                 }

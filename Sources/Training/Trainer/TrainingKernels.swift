@@ -104,7 +104,7 @@ enum TrainingKernels {
                 let da = dActivated + r * inner
                 let dg = dGateUp + r * 2 * inner, du = dg + inner
                 for i in 0..<inner {
-                    let sig = 1 / (1 + fastExp(-g[i]))
+                    let sig = 1 / (1 + Kernels.exp(-g[i]))
                     let silu = g[i] * sig
                     du[i] = da[i] * silu
                     dg[i] = da[i] * u[i] * sig * (1 + g[i] * (1 - sig))
@@ -163,31 +163,4 @@ struct RotaryTables: Sendable {
             }
         }
     }
-}
-
-/// `e^x` in plain scalar float arithmetic that LLVM vectorises inside the calling loop.
-///
-/// `Kernels.exp16` goes through generic SIMD conversions (`clamped`, `SIMD16<Int32>(_:)`) that
-/// are not inlined across modules and cost more than the GEMMs here; this version uses only
-/// float ops and a bit shift. Cody–Waite reduction, degree-6 polynomial (same coefficients),
-/// about 2 ulp; inputs below −87.3 give ~0, above 88.7 give the largest finite power.
-@inline(__always)
-func fastExp(_ value: Float) -> Float {
-    let x = value < -87.33654 ? -87.33654 : (value > 88.72283 ? 88.72283 : value)
-    // Round x·log2(e) to the nearest integer with the 1.5·2²³ trick.
-    let shifter: Float = 12_582_912
-    let n = (x * 1.44269504088896341 + shifter) - shifter
-    var r = x - n * 0.693359375
-    r = r - n * -2.12194440e-4
-    var p: Float = 1.9875691500e-4
-    p = p * r + 1.3981999507e-3
-    p = p * r + 8.3334519073e-3
-    p = p * r + 4.1665795894e-2
-    p = p * r + 1.6666665459e-1
-    p = p * r + 5.0000001201e-1
-    let poly = p * (r * r) + r + 1
-    // 2^n through the exponent bits: (n + 127 + shifter)'s low mantissa bits hold n + 127.
-    let biased = (n + 127) + shifter
-    let scale = Float(bitPattern: biased.bitPattern << 23)
-    return poly * scale
 }
