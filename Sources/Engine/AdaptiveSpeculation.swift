@@ -1,11 +1,9 @@
-/// Chooses how many draft tokens a request should propose next, from its own running acceptance
-/// and the engine's measured costs of verification and drafting.
+/// One request's running acceptance, from which the engine's planner chooses how many draft
+/// tokens it proposes next (`SpeculationPlanner`).
 ///
 /// With per-position conditional acceptance rates `a_i`, proposing `k` tokens emits on average
-/// `E(k) = 1 + a_1 + a_1·a_2 + … + a_1⋯a_k` tokens per step, at a cost of one verifier pass over
-/// `1 + k` rows plus `k` draft passes. The controller picks the `k` (0 = plain decoding) with the
-/// most tokens per second. At `k = 0` it still probes with one draft token now and then, so a
-/// request whose text turns predictable can climb back.
+/// `E(k) = 1 + a_1 + a_1·a_2 + … + a_1⋯a_k` tokens per step. A request at k = 0 still probes
+/// with one draft token now and then, so a request whose text turns predictable can climb back.
 public struct AdaptiveSpeculation: Sendable {
     public let maxTokens: Int
     /// A pinned k (request or server setting): no adaptation.
@@ -14,8 +12,12 @@ public struct AdaptiveSpeculation: Sendable {
     private(set) var acceptance: [Double]
     private var observations: [Double]
     private var stepsAtZero = 0
-    /// Steps between probes while at k = 0.
-    static let probeInterval = 16
+    /// Steps between probes while at k = 0: starts at `probeInterval` and doubles (up to
+    /// `maxProbeInterval`) each time a probe ends with the request back at plain decoding, since a
+    /// probe costs a verifier row and a draft pass over every feature queued since the last one.
+    private(set) var currentProbeInterval = AdaptiveSpeculation.probeInterval
+    public static let probeInterval = 16
+    public static let maxProbeInterval = 256
     /// Weight of the newest observation.
     static let smoothing = 0.1
 
@@ -48,61 +50,28 @@ public struct AdaptiveSpeculation: Sendable {
         return total
     }
 
-    /// The k to propose next, given the cost model (seconds).
-    public mutating func choose(cost: SpeculationCosts) -> Int {
+    /// The fewest drafts this request must propose next: its pinned k, or one when it has sat
+    /// at k = 0 for `probeInterval` steps (a probe), else none.
+    public var minimumNext: Int {
         if let pinned { return pinned }
-        guard maxTokens > 0 else { return 0 }
-        // Plain decoding first: its cost is the yardstick every k is measured against.
-        guard cost.isCalibrated else { return 0 }
-        var best = 0
-        var bestRate = 1 / cost.step(k: 0)
-        for k in 1...maxTokens {
-            let rate = expectedTokens(k: k) / cost.step(k: k)
-            if rate > bestRate * 1.02 { best = k; bestRate = rate }
-        }
-        if best == 0 {
+        return maxTokens > 0 && stepsAtZero >= currentProbeInterval - 1 ? 1 : 0
+    }
+
+    /// The most drafts this request may propose next.
+    public var maximumNext: Int { pinned ?? maxTokens }
+
+    /// Notes the k the planner chose, for the probe schedule.
+    public mutating func planned(_ k: Int) {
+        guard pinned == nil else { return }
+        if k == 0 {
             stepsAtZero += 1
-            if stepsAtZero >= AdaptiveSpeculation.probeInterval {
-                stepsAtZero = 0
-                return 1
-            }
+        } else if k == minimumNext {
+            // A probe: if the next plan goes back to 0, wait twice as long for the next one.
+            stepsAtZero = 0
+            currentProbeInterval = min(currentProbeInterval * 2, AdaptiveSpeculation.maxProbeInterval)
         } else {
             stepsAtZero = 0
+            currentProbeInterval = AdaptiveSpeculation.probeInterval
         }
-        return best
-    }
-}
-
-/// Measured costs of one engine step for a single sequence, as a function of draft length.
-public struct SpeculationCosts: Sendable {
-    /// Verifier pass time by number of rows per sequence (index = rows, 1...).
-    public var verify: [Double]
-    /// One draft pass (context or chain step) per sequence.
-    public var draftPass: Double
-    public var isCalibrated: Bool
-
-    public init(maxDraft: Int) {
-        verify = Array(repeating: 0, count: maxDraft + 2)
-        draftPass = 0
-        isCalibrated = false
-    }
-
-    /// Seconds for one step proposing `k` drafts: verify 1+k rows, k draft passes (the context
-    /// pass is needed only when drafting).
-    public func step(k: Int) -> Double {
-        let rows = min(k + 1, verify.count - 1)
-        let verifyTime = verify[rows] > 0 ? verify[rows] : verify[1] * (1 + 0.1 * Double(k))
-        return max(verifyTime + Double(k) * draftPass, 1e-6)
-    }
-
-    /// Folds in a measured verifier pass of `rows` rows per sequence.
-    public mutating func observeVerify(rowsPerSequence rows: Int, seconds: Double) {
-        guard rows >= 1, rows < verify.count else { return }
-        verify[rows] = verify[rows] == 0 ? seconds : verify[rows] * 0.9 + seconds * 0.1
-        isCalibrated = verify[1] > 0
-    }
-
-    public mutating func observeDraft(seconds: Double) {
-        draftPass = draftPass == 0 ? seconds : draftPass * 0.9 + seconds * 0.1
     }
 }

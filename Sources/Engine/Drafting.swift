@@ -13,19 +13,13 @@ extension SpeculativeEngine {
         var proposing: [(sequence: SequenceState, cache: KVCache, k: Int)] = []
         hiddenScratch.removeAll(keepingCapacity: true)
 
-        for sequence in sequences where !sequence.isFinished {
-            guard let verifierCache = sequence.verifierCache, let draftCache = sequence.draftCache else { continue }
-            var k = 0
-            if !sequence.isPrefilling {
-                k = sequence.controller.choose(cost: costs)
-                let remaining = sequence.request.maxTokens - sequence.output.count
-                let room = min(verifierCache.capacity, configuration.maxModelLength) - verifierCache.length - 1
-                k = max(0, min(k, remaining - 1, room, configuration.maxSpeculativeTokens))
-            }
+        let plan = planDraftLengths()
+        for (sequence, k) in plan {
+            guard let draftCache = sequence.draftCache else { continue }
             let pending = sequence.pendingTokens.count
             // Catch the draft up when it will propose, during prefill (the draft's own prefill),
             // or when features have piled up while speculation was off.
-            guard pending > 0, k > 0 || sequence.isPrefilling || pending >= 64 else { continue }
+            guard pending > 0, k > 0 || sequence.isPrefilling || pending >= SpeculativeEngine.catchUpRows else { continue }
             draftCache.truncate(to: sequence.draftSynced)
             contextRequests.append(Eagle3DraftModel.Request(cache: draftCache, tokens: sequence.pendingTokens,
                                                             logits: k > 0 ? .last : .none))
@@ -40,11 +34,8 @@ extension SpeculativeEngine {
             guard let base = features.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
             return try draft.forward(contextRequests, hidden: .verifierFeatures(base), pool: pool)
         }
-        // A context pass over a few rows per sequence costs what a chain step does; one over a
-        // whole prompt chunk says nothing about the cost of drafting, so it is not counted.
-        if contextRequests.allSatisfy({ $0.tokens.count <= 4 }) {
-            costs.observeDraft(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
+        costs.draftContext.observe(rows: contextRequests.reduce(0) { $0 + $1.tokens.count },
+                                   seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         for sequence in contextSequences {
             sequence.draftSynced += sequence.pendingTokens.count
             sequence.pendingTokens.removeAll(keepingCapacity: true)
@@ -75,7 +66,7 @@ extension SpeculativeEngine {
                 guard let base = buffer.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
                 return try draft.forward(requests, hidden: .draftHidden(base), pool: pool)
             }
-            costs.observeDraft(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            costs.draftChain.observe(rows: requests.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             chainScratch.removeAll(keepingCapacity: true)
             chainScratch.append(contentsOf: UnsafeBufferPointer(start: result.nextHidden, count: going.count * hidden))
             lastTokens = result.proposedTokens
@@ -83,5 +74,43 @@ extension SpeculativeEngine {
             active = going.map(\.element)
             step += 1
         }
+    }
+
+    /// Draft features a request may queue while not proposing before the draft catches up.
+    static let catchUpRows = 64
+
+    /// Every running request's k for the next step: prompts still prefilling propose nothing;
+    /// the others are planned together by `SpeculationPlanner` within their limits (tokens left,
+    /// cache room, the configured maximum, a pinned k).
+    func planDraftLengths() -> [(SequenceState, Int)] {
+        var planned: [SequenceState] = []
+        var candidates: [SpeculationPlanner.Candidate] = []
+        var fixedContextRows = 0
+        var result: [(SequenceState, Int)] = []
+        for sequence in sequences where !sequence.isFinished {
+            guard let verifierCache = sequence.verifierCache, sequence.draftCache != nil else { continue }
+            let pending = sequence.pendingTokens.count
+            let catchingUp = sequence.isPrefilling || pending >= SpeculativeEngine.catchUpRows
+            if catchingUp { fixedContextRows += pending }
+            if sequence.isPrefilling {
+                result.append((sequence, 0))
+                continue
+            }
+            let remaining = sequence.request.maxTokens - sequence.output.count
+            let room = min(verifierCache.capacity, configuration.maxModelLength) - verifierCache.length - 1
+            let maxK = max(0, min(sequence.controller.maximumNext, remaining - 1, room, configuration.maxSpeculativeTokens))
+            let controller = sequence.controller
+            candidates.append(SpeculationPlanner.Candidate(
+                expected: (0...maxK).map { controller.expectedTokens(k: $0) },
+                minK: controller.pinned.map { min($0, maxK) } ?? min(controller.minimumNext, maxK),
+                contextRows: catchingUp ? 0 : pending))
+            planned.append(sequence)
+        }
+        let ks = SpeculationPlanner.plan(candidates, costs: costs, fixedContextRows: fixedContextRows)
+        for (sequence, k) in zip(planned, ks) {
+            sequence.controller.planned(k)
+            result.append((sequence, k))
+        }
+        return result
     }
 }

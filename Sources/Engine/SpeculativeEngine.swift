@@ -59,7 +59,8 @@ public final class SpeculativeEngine {
     var sequences: [SequenceState] = []
     private var nextId = 0
     var sampler: Sampler
-    var costs: SpeculationCosts
+    /// Measured pass costs the planner chooses draft lengths from (see `calibrateCosts`).
+    public internal(set) var costs: SpeculationCosts
     /// Totals over every finished request.
     public private(set) var totals = SpeculationStats()
     /// What the last step did: drafts verified, tokens accepted and emitted (for live metrics).
@@ -72,7 +73,7 @@ public final class SpeculativeEngine {
     var chainInputScratch: [Float] = []
 
     public init(verifier: TransformerModel, draft: Eagle3DraftModel?, configuration: Configuration,
-                pool: ThreadPool, makeTextStream: @escaping () -> any TextStream) {
+                pool: ThreadPool, costs: SpeculationCosts? = nil, makeTextStream: @escaping () -> any TextStream) {
         self.verifier = verifier
         self.draft = draft
         var configuration = configuration
@@ -82,7 +83,7 @@ public final class SpeculativeEngine {
         self.pool = pool
         self.makeTextStream = makeTextStream
         sampler = Sampler(vocabularySize: verifier.config.vocabSize)
-        costs = SpeculationCosts(maxDraft: configuration.maxSpeculativeTokens)
+        self.costs = costs ?? SpeculationCosts(maxRows: configuration.maxBatchTokens)
     }
 
     public var activeCount: Int { sequences.count }

@@ -52,10 +52,8 @@ extension SpeculativeEngine {
         let start = DispatchTime.now().uptimeNanoseconds
         let output = try verifier.forward(requests, auxiliaryLayers: auxiliaryLayers, pool: pool)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let decoding = items.filter { !$0.isPrefill }
-        if !decoding.isEmpty, decoding.count == items.count, let rows = decoding.map(\.tokens.count).max() {
-            // Mixed draft lengths are costed at the longest: the pass streams the weights once.
-            costs.observeVerify(rowsPerSequence: rows, seconds: seconds)
+        if !items.contains(where: \.isPrefill) {
+            costs.verify.observe(rows: requests.reduce(0) { $0 + $1.tokens.count }, seconds: seconds)
         }
         for (index, item) in items.enumerated() {
             if item.isPrefill {

@@ -4,7 +4,7 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench", abstract: "Benchmarks: verifier speed, speculative decoding, the HTTP service.",
-        subcommands: [BenchVerifierCommand.self, BenchSpecCommand.self, BenchServeCommand.self, BenchTrainCommand.self])
+        subcommands: [BenchVerifierCommand.self, BenchKernelCommand.self, BenchSpecCommand.self, BenchServeCommand.self, BenchTrainCommand.self])
 }
 
 /// The median of a list of measurements.

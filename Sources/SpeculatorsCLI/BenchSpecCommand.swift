@@ -37,6 +37,7 @@ struct BenchSpecCommand: ParsableCommand {
         let label: String
         let draft: Eagle3DraftModel?
         let k: Int?
+        var costs: SpeculationCosts? = nil
     }
 
     func run() throws {
@@ -60,7 +61,14 @@ struct BenchSpecCommand: ParsableCommand {
         for (name, model) in drafts {
             let prefix = drafts.count > 1 ? "\(name) " : ""
             variants += ks.map { Variant(label: "\(prefix)k=\($0)", draft: model, k: $0) }
-            if adaptive { variants.append(Variant(label: "\(prefix)adaptive", draft: model, k: nil)) }
+            if adaptive {
+                // Measured once per draft and handed to every engine of the variant, as the
+                // server measures once at start.
+                let calibration = makeEngine(bundle: bundle, draft: model, k: nil, pool: pool)
+                try calibration.calibrateCosts(maxRows: min(64, batches.map { $0 * 6 }.max() ?? 8))
+                report("\(name) pass costs: \(calibration.costs.summary())")
+                variants.append(Variant(label: "\(prefix)adaptive", draft: model, k: nil, costs: calibration.costs))
+            }
         }
         var summary: [String] = []
         for size in batches {
@@ -69,8 +77,8 @@ struct BenchSpecCommand: ParsableCommand {
             for start in stride(from: 0, to: encoded.count, by: chunkSize) {
                 let part = Array(encoded[start..<min(start + chunkSize, encoded.count)])
                 for (index, variant) in variants.enumerated() {
-                    results[index].append(try runSet(bundle: bundle, draft: variant.draft, k: variant.k, prompts: part,
-                                                     batch: size, pool: pool))
+                    results[index].append(try runSet(bundle: bundle, draft: variant.draft, k: variant.k,
+                                                     costs: variant.costs, prompts: part, batch: size, pool: pool))
                 }
                 printError("batch \(size): \(min(start + chunkSize, encoded.count))/\(encoded.count) prompts done by every variant")
             }
@@ -108,15 +116,20 @@ struct BenchSpecCommand: ParsableCommand {
         }
     }
 
-    /// Runs every prompt with at most `batch` requests in flight (continuous batching).
-    func runSet(bundle: ModelBundle, draft: Eagle3DraftModel?, k: Int?, prompts: [[Int]], batch: Int,
-                pool: ThreadPool) throws -> SetResult {
-        let engine = SpeculativeEngine(
+    func makeEngine(bundle: ModelBundle, draft: Eagle3DraftModel?, k: Int?, costs: SpeculationCosts? = nil,
+                    pool: ThreadPool) -> SpeculativeEngine {
+        SpeculativeEngine(
             verifier: bundle.verifier, draft: draft,
             configuration: .init(maxSpeculativeTokens: draft == nil ? 0 : max(k ?? 0, draft?.config.speculativeTokens ?? 0, 5),
                                  speculativeTokens: draft == nil ? 0 : k, maxModelLength: bundle.verifier.config.maxPositions,
                                  eosTokenIds: bundle.eosTokenIds),
-            pool: pool, makeTextStream: { bundle.textStream() })
+            pool: pool, costs: costs, makeTextStream: { bundle.textStream() })
+    }
+
+    /// Runs every prompt with at most `batch` requests in flight (continuous batching).
+    func runSet(bundle: ModelBundle, draft: Eagle3DraftModel?, k: Int?, costs: SpeculationCosts?, prompts: [[Int]],
+                batch: Int, pool: ThreadPool) throws -> SetResult {
+        let engine = makeEngine(bundle: bundle, draft: draft, k: k, costs: costs, pool: pool)
         var outputs = Array(repeating: [Int](), count: prompts.count)
         var slotOfRequest: [Int: Int] = [:]
         var next = 0

@@ -13,6 +13,7 @@ struct BenchVerifierCommand: ParsableCommand {
     @Option(help: "Prompt length for the prefill measurement.") var promptTokens = 512
     @Option(help: "Tokens decoded per decode run.") var decodeTokens = 128
     @Option(help: "Repetitions (the median is reported).") var runs = 5
+    @Option(help: "Sequences in the batched verification measurement (0 skips it).") var batchSequences = 8
 
     func run() throws {
         let bundle = try models.loadBundle()
@@ -65,6 +66,27 @@ struct BenchVerifierCommand: ParsableCommand {
         }
         let passCost = passTimes.mapValues { median($0) }
 
+        // The same for a batch: `batchSequences` sequences each verifying m rows in one pass, which
+        // is what a step of batched speculative decoding costs against plain batched decoding.
+        let batchCaches = try (0..<batchSequences).map { s -> KVCache in
+            let cache = try model.makeCache(capacity: 300)
+            _ = try model.forward([.init(cache: cache, tokens: Array(prompt[s..<(s + 128)]), logits: .none)], pool: pool)
+            return cache
+        }
+        var batchTimes: [Int: [Double]] = [:]
+        for _ in 0..<(runs * 3) where batchSequences > 0 {
+            for m in [1, 2, 4] {
+                let requests = batchCaches.enumerated().map { s, cache in
+                    TransformerModel.Request(cache: cache, tokens: Array(prompt[(200 + s)..<(200 + s + m)]), logits: .all)
+                }
+                let start = now()
+                _ = try model.forward(requests, pool: pool)
+                batchTimes[m, default: []].append(now() - start)
+                for cache in batchCaches { cache.truncate(to: 128) }
+            }
+        }
+        let batchCost = batchTimes.mapValues { median($0) }
+
         let prefillRate = Double(promptTokens) / median(prefill)
         let decodeTime = median(decode)
         let achieved = weightBytes / decodeTime
@@ -78,6 +100,14 @@ struct BenchVerifierCommand: ParsableCommand {
             let cost = passCost[m] ?? 0
             report(String(format: "verification pass of %d token%@: %.2f ms = %.2fx one token", m, m == 1 ? "" : "s",
                          cost * 1000, cost / one))
+        }
+        if let batchOne = batchCost[1] {
+            for m in [1, 2, 4] {
+                let cost = batchCost[m] ?? 0
+                report(String(format: "batch of %d sequences x %d row%@ (%d rows): %.2f ms = %.2fx the 1-row batch, %.0f rows/s",
+                             batchSequences, m, m == 1 ? "" : "s", m * batchSequences, cost * 1000, cost / batchOne,
+                             Double(m * batchSequences) / cost))
+            }
         }
     }
 

@@ -146,6 +146,28 @@ struct LinearTests {
         }
     }
 
+    @Test("A row's outputs are bit-identical whatever else is in the batch, across several weight tiles",
+          arguments: [1, 2])
+    func rowsAreBatchInvariantAcrossTiles(threads: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        var random = TestRandom(state: 11)
+        // 9,001 outputs of 64 inputs: several tiles of `SmallBatchProduct.tileBytes` per thread.
+        let inner = 64, out = 9001
+        #expect(out * inner * 4 / threads > 2 * SmallBatchProduct.tileBytes)
+        let linear = Linear(weight: Tensor(shape: [out, inner], values: random.values(out * inner)))
+        let rows = 13
+        let x = random.values(rows * inner)
+        var batched = [Float](repeating: .nan, count: rows * out)
+        batched.withUnsafeMutableBufferPointer { linear.apply(x, rows: rows, into: $0.baseAddress!, pool: pool) }
+        for r in 0..<rows {
+            var alone = [Float](repeating: .nan, count: out)
+            alone.withUnsafeMutableBufferPointer {
+                linear.apply(Array(x[(r * inner)..<((r + 1) * inner)]), rows: 1, into: $0.baseAddress!, pool: pool)
+            }
+            #expect(alone.map(\.bitPattern) == batched[(r * out)..<((r + 1) * out)].map(\.bitPattern), "row \(r)")
+        }
+    }
+
     @Test("Weights that are not exact bfloat16 values keep their float32 form")
     func inexactWeightsStayFloat32() {
         let weight = Tensor(shape: [2, 3], values: [1, 2, 3, 4, 5, 1.0 + 1.0 / 1024])

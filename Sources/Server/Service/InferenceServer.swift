@@ -35,6 +35,14 @@ public final class InferenceServer: Sendable {
             configuration: .init(maxSpeculativeTokens: maxK, speculativeTokens: pinned, maxModelLength: maxModelLen,
                                  eosTokenIds: bundle.eosTokenIds),
             pool: pool, makeTextStream: { bundle.textStream() })
+        if draft != nil, pinned == nil {
+            // Adaptive draft lengths are planned from measured pass costs: measure them now
+            // rather than learn them from the first minutes of traffic.
+            let start = Date()
+            try engine.calibrateCosts(maxRows: min(64, max(1, configuration.maxBatch) * (maxK + 1)))
+            logger.info("measured pass costs for adaptive speculation",
+                        metadata: ["seconds": "\(String(format: "%.2f", Date().timeIntervalSince(start)))"])
+        }
         scheduler = Scheduler(engine: engine, maxRunning: configuration.maxBatch, maxWaiting: configuration.maxQueue,
                               logger: logger)
         let model = ServedModel(

@@ -1,0 +1,109 @@
+/// Chooses every running request's draft length for the next step at once, for the most
+/// tokens per second of the whole batch.
+///
+/// What a draft token costs depends on the batch. One request alone is bound by memory: the
+/// verifier streams its weights once whether it checks one row or four, so drafting is nearly
+/// free and k should be high. Eight requests already keep the arithmetic units busy, so each
+/// extra row adds its share of a pass, and only requests whose drafts are likely to be accepted
+/// should propose. Judging each request on its own against a per-request cost, as a first
+/// version did, let a probe of one row in a batch of eight look cheap and sent whole batches to
+/// k = 3 at half the speed of plain decoding.
+///
+/// The step's time is the verifier pass over every request's last token and drafts, plus the
+/// draft's context pass over the rows of the proposing requests, plus one chain pass per further
+/// draft depth; each is read off a measured `CostCurve`. Starting from every request's minimum
+/// (0, a probe, or a pinned k), the planner repeatedly makes the single change of one request's
+/// k that raises expected tokens per second the most, and stops when none raises it by at least
+/// `margin`.
+public enum SpeculationPlanner {
+    public struct Candidate: Sendable {
+        /// Expected tokens emitted for k = 0...maxK (`expected[0]` is 1).
+        public var expected: [Double]
+        public var minK: Int
+        /// Rows the draft's context pass needs if this request proposes (its queued features).
+        public var contextRows: Int
+
+        public init(expected: [Double], minK: Int, contextRows: Int) {
+            self.expected = expected
+            self.minK = min(max(0, minK), max(0, expected.count - 1))
+            self.contextRows = contextRows
+        }
+
+        var maxK: Int { expected.count - 1 }
+    }
+
+    /// Relative gain a change must bring to be taken (noise in the measured costs).
+    static let margin = 0.02
+
+    /// The k for each candidate. `fixedContextRows` are draft context rows that run anyway
+    /// (prompts being prefilled, features piled up while speculation was off).
+    public static func plan(_ candidates: [Candidate], costs: SpeculationCosts, fixedContextRows: Int = 0) -> [Int] {
+        var state = State(candidates: candidates, fixedContextRows: fixedContextRows)
+        guard costs.isCalibrated, candidates.contains(where: { $0.maxK > $0.minK }) else { return state.k }
+        var rate = state.rate(costs)
+        while true {
+            var best: (index: Int, k: Int, rate: Double)?
+            for (index, candidate) in candidates.enumerated() where state.k[index] < candidate.maxK {
+                let current = state.k[index]
+                for k in (current + 1)...candidate.maxK {
+                    state.set(index, to: k)
+                    let trial = state.rate(costs)
+                    state.set(index, to: current)
+                    if trial > rate * (1 + margin), trial > best?.rate ?? 0 { best = (index, k, trial) }
+                }
+            }
+            guard let best else { return state.k }
+            state.set(best.index, to: best.k)
+            rate = best.rate
+        }
+    }
+
+    /// Running totals of a choice of ks, updated per change in O(max k).
+    private struct State {
+        let candidates: [Candidate]
+        var k: [Int]
+        var tokens = 0.0
+        var verifyRows = 0
+        var contextRows: Int
+        /// `depth[j]`: requests proposing more than `j` drafts (chain pass `j` serves those with j ≥ 1).
+        var depth: [Int]
+
+        init(candidates: [Candidate], fixedContextRows: Int) {
+            self.candidates = candidates
+            k = Array(repeating: 0, count: candidates.count)
+            contextRows = fixedContextRows
+            depth = Array(repeating: 0, count: (candidates.map(\.maxK).max() ?? 0) + 1)
+            verifyRows = candidates.count
+            tokens = Double(candidates.count)
+            for (index, candidate) in candidates.enumerated() where candidate.minK > 0 { set(index, to: candidate.minK) }
+        }
+
+        mutating func set(_ index: Int, to newK: Int) {
+            let old = k[index]
+            guard old != newK else { return }
+            let candidate = candidates[index]
+            tokens += candidate.expected[newK] - candidate.expected[old]
+            verifyRows += newK - old
+            if old == 0 { contextRows += candidate.contextRows }
+            if newK == 0 { contextRows -= candidate.contextRows }
+            if newK > old {
+                for j in old..<newK { depth[j] += 1 }
+            } else {
+                for j in newK..<old { depth[j] -= 1 }
+            }
+            k[index] = newK
+        }
+
+        /// Expected tokens per second of the step.
+        func rate(_ costs: SpeculationCosts) -> Double {
+            var time = costs.verify.estimate(rows: verifyRows) ?? 0
+            // Without a measured draft pass, assume one costs a tenth of a verifier row's pass.
+            let fallback = (costs.verify.estimate(rows: 1) ?? 0) / 10
+            if contextRows > 0 { time += costs.draftContext.estimate(rows: contextRows) ?? fallback }
+            for j in depth.indices.dropFirst() where depth[j] > 0 {
+                time += costs.draftChain.estimate(rows: depth[j]) ?? fallback
+            }
+            return time > 0 ? tokens / time : 0
+        }
+    }
+}

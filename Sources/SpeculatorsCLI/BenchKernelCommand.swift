@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Models
+import Tensors
+
+/// `speculators bench kernel`: the verifier's matrix products alone (every layer's projections
+/// and the head, the weights a decode step streams), for batches of rows as decoding,
+/// verification and batched speculation use them. Separates the kernel from attention and the
+/// rest of a forward pass, so a kernel change can be measured before and after.
+struct BenchKernelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel", abstract: "Time of the verifier's matrix products for 1 to 32 rows.")
+
+    @OptionGroup var models: ModelOptions
+    @Option(help: "Row counts, comma-separated.") var rows = "1,2,4,8,16,32"
+    @Option(help: "Rounds (the sizes take turns; medians are reported).") var rounds = 7
+    @Flag(help: "Use a small matrix that stays in cache instead of the model's weights (arithmetic ceiling).")
+    var cached = false
+
+    func run() throws {
+        let bundle = try models.loadBundle()
+        let model = bundle.verifier
+        let pool = ThreadPool(threadCount: models.threads)
+        let rowCounts = rows.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            .filter { $0 > 0 }
+        guard let widest = rowCounts.max() else { throw ValidationError("--rows needs at least one positive count") }
+        var linears = model.layers.flatMap { [$0.qkv, $0.output, $0.gateUp, $0.down] }
+        linears.append(model.head)
+        if cached {
+            // One small matrix (128 x 576, 288 KiB) that stays in L2, applied as many times: the
+            // kernel's arithmetic ceiling without memory traffic.
+            let small = Linear(weight: Tensor(shape: [128, model.config.hiddenSize],
+                                              values: (0..<(128 * model.config.hiddenSize)).map { Float($0 % 17) / 17 }))
+            linears = Array(repeating: small, count: 1000)
+        }
+        let maxIn = linears.map(\.inFeatures).max() ?? 0, maxOut = linears.map(\.outFeatures).max() ?? 0
+        var input = [Float](repeating: 0, count: widest * maxIn)
+        for i in input.indices { input[i] = Float((i * 7919) % 1000) / 1000 - 0.5 }
+        var output = [Float](repeating: 0, count: widest * maxOut)
+        let parameters = linears.reduce(0) { $0 + $1.weight.count }
+
+        func pass(_ m: Int) {
+            input.withUnsafeBufferPointer { x in
+                output.withUnsafeMutableBufferPointer { y in
+                    guard let xBase = x.baseAddress, let yBase = y.baseAddress else { return }
+                    for linear in linears {
+                        linear.apply(xBase, rows: m, into: yBase, pool: pool, invariantRows: m)
+                    }
+                }
+            }
+        }
+        for m in rowCounts { pass(m) }
+        var times: [Int: [Double]] = [:]
+        for _ in 0..<rounds {
+            for m in rowCounts {
+                let start = DispatchTime.now().uptimeNanoseconds
+                pass(m)
+                times[m, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+        }
+        print("matrix products of \(model.layers.count) layers + head, \(parameters / 1_000_000)M weights, \(pool.threadCount) threads, batch-invariant kernel")
+        let one = median(times[rowCounts[0]] ?? [1])
+        for m in rowCounts {
+            let t = median(times[m] ?? [])
+            print(String(format: "%3d rows: %7.2f ms = %5.2fx %d row%@, %6.1f GFLOP/s, %5.1f GB/s of weights",
+                         m, t * 1000, t / one, rowCounts[0], rowCounts[0] == 1 ? "" : "s",
+                         2 * Double(parameters) * Double(m) / t / 1e9, 4 * Double(parameters) / t / 1e9))
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Testing
+import Engine
+
+/// The batch-wide choice of draft lengths, on cost curves shaped like the two regimes of a CPU:
+/// a memory-bound pass whose time hardly depends on its rows, and an arithmetic-bound one whose
+/// time grows with every row.
+struct SpeculationPlannerTests {
+    /// Verifier passes cost `fixed + perRow · rows` seconds, and never less than `floor` (the
+    /// time to stream the weights once); every draft pass costs `draftPass`.
+    func costs(floor: Double, fixed: Double, perRow: Double, draftPass: Double) -> SpeculationCosts {
+        var costs = SpeculationCosts(maxRows: 128)
+        for rows in [1, 2, 4, 8, 16, 32, 64, 128] {
+            costs.verify.observe(rows: rows, seconds: max(floor, fixed + perRow * Double(rows)))
+            costs.draftContext.observe(rows: rows, seconds: draftPass)
+            costs.draftChain.observe(rows: rows, seconds: draftPass)
+        }
+        return costs
+    }
+
+    func candidate(acceptance: Double, maxK: Int = 5, minK: Int = 0) -> SpeculationPlanner.Candidate {
+        var controller = AdaptiveSpeculation(maxTokens: maxK, pinned: nil, prior: acceptance)
+        return .init(expected: (0...maxK).map { controller.expectedTokens(k: $0) }, minK: minK, contextRows: 1)
+    }
+
+    @Test("A cost curve interpolates between measured row counts and grows in proportion beyond the largest")
+    func curveInterpolates() {
+        var curve = CostCurve(maxRows: 64)
+        #expect(curve.estimate(rows: 4) == nil)
+        #expect(curve.isEmpty)
+        curve.observe(rows: 2, seconds: 0.010)
+        curve.observe(rows: 6, seconds: 0.030)
+        #expect(curve.estimate(rows: 0) == 0)
+        #expect(curve.estimate(rows: 1) == 0.010, "below the smallest measurement: no cheaper than it")
+        #expect(abs((curve.estimate(rows: 4) ?? 0) - 0.020) < 1e-12)
+        #expect(abs((curve.estimate(rows: 12) ?? 0) - 0.060) < 1e-12)
+        #expect(abs((curve.estimate(rows: 640) ?? 0) - 3.2) < 1e-9, "past the table's end it keeps growing")
+        curve.observe(rows: 2, seconds: 0.020)
+        #expect(abs((curve.estimate(rows: 2) ?? 0) - 0.011) < 1e-12, "a new measurement moves the mean by a tenth")
+        curve.observe(rows: 65, seconds: 1)
+        curve.observe(rows: 3, seconds: .nan)
+        #expect(curve.estimate(rows: 3) == curve.estimate(rows: 3), "ignored measurements leave the curve as it was")
+    }
+
+    @Test("One request bound by memory bandwidth proposes every draft that likely pays")
+    func memoryBoundSingleRequest() {
+        let costs = costs(floor: 0.020, fixed: 0.004, perRow: 0.002, draftPass: 0.001)
+        #expect(SpeculationPlanner.plan([candidate(acceptance: 0.8)], costs: costs) == [5])
+        #expect(SpeculationPlanner.plan([candidate(acceptance: 0.4)], costs: costs).first ?? 0 >= 2)
+        #expect(SpeculationPlanner.plan([candidate(acceptance: 0.02)], costs: costs) == [0])
+    }
+
+    @Test("A batch bound by arithmetic speculates only with the requests whose drafts are likely accepted")
+    func computeBoundBatch() {
+        // Eight rows cost 24 ms (3 ms a token); each further row 1.5 ms.
+        let costs = costs(floor: 0.020, fixed: 0.012, perRow: 0.0015, draftPass: 0.0005)
+        let batch = (0..<7).map { _ in candidate(acceptance: 0.3) } + [candidate(acceptance: 0.95)]
+        let plan = SpeculationPlanner.plan(batch, costs: costs)
+        #expect(plan.prefix(7).allSatisfy { $0 == 0 }, "\(plan)")
+        #expect(plan[7] > 0, "\(plan)")
+        // Where the same drafts would pay for one request alone.
+        #expect(SpeculationPlanner.plan([candidate(acceptance: 0.3)], costs: costs).first ?? 0 > 0)
+    }
+
+    @Test("Drafts that are rarely accepted mean plain decoding for the whole batch")
+    func poorDraftsDecodePlainly() {
+        let costs = costs(floor: 0.020, fixed: 0.012, perRow: 0.0015, draftPass: 0.0005)
+        let plan = SpeculationPlanner.plan((0..<8).map { _ in candidate(acceptance: 0.2) }, costs: costs)
+        #expect(plan == Array(repeating: 0, count: 8))
+    }
+
+    @Test("Pinned and probing requests keep their minimum, and nothing speculates before costs are measured")
+    func minimumsAndUncalibrated() {
+        let costs = costs(floor: 0.020, fixed: 0.012, perRow: 0.0015, draftPass: 0.0005)
+        let pinned = SpeculationPlanner.Candidate(expected: [1, 1.1, 1.2, 1.3], minK: 3, contextRows: 1)
+        let probe = candidate(acceptance: 0.01, maxK: 3, minK: 1)
+        #expect(SpeculationPlanner.plan([pinned, probe], costs: costs) == [3, 1])
+        let unmeasured = SpeculationCosts(maxRows: 16)
+        #expect(SpeculationPlanner.plan([candidate(acceptance: 0.9), probe], costs: unmeasured) == [0, 1])
+    }
+
+    @Test("A request at plain decoding probes with one draft now and then, less often while probes find nothing")
+    func probesAfterAnInterval() {
+        var controller = AdaptiveSpeculation(maxTokens: 3, pinned: nil)
+        #expect(controller.minimumNext == 0)
+        for _ in 0..<(AdaptiveSpeculation.probeInterval - 1) { controller.planned(0) }
+        #expect(controller.minimumNext == 1)
+        controller.planned(1)
+        #expect(controller.minimumNext == 0)
+        // A probe that led nowhere: the next comes after twice as many steps.
+        for _ in 0..<(2 * AdaptiveSpeculation.probeInterval - 2) { controller.planned(0) }
+        #expect(controller.minimumNext == 0)
+        controller.planned(0)
+        #expect(controller.minimumNext == 1)
+        // Choosing to speculate on its own resets the interval.
+        controller.planned(2)
+        for _ in 0..<(AdaptiveSpeculation.probeInterval - 1) { controller.planned(0) }
+        #expect(controller.minimumNext == 1)
+        #expect(AdaptiveSpeculation(maxTokens: 3, pinned: 2).minimumNext == 2)
+        #expect(AdaptiveSpeculation(maxTokens: 0, pinned: nil).minimumNext == 0)
+    }
+}
