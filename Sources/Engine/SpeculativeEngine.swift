@@ -25,15 +25,19 @@ public final class SpeculativeEngine {
         /// Longest sequence (prompt + output) a request may reach.
         public var maxModelLength: Int
         public var eosTokenIds: Set<Int>
+        /// Draft features a request that is not drafting may queue; beyond them its draft
+        /// restarts from the newest half (see `restartDraft`).
+        public var draftRestartRows: Int
 
         public init(maxSpeculativeTokens: Int = 3, speculativeTokens: Int? = nil, prefillChunk: Int = 256,
-                    maxBatchTokens: Int = 512, maxModelLength: Int, eosTokenIds: Set<Int>) {
+                    maxBatchTokens: Int = 512, maxModelLength: Int, eosTokenIds: Set<Int>, draftRestartRows: Int = 64) {
             self.maxSpeculativeTokens = maxSpeculativeTokens
             self.speculativeTokens = speculativeTokens
             self.prefillChunk = prefillChunk
             self.maxBatchTokens = maxBatchTokens
             self.maxModelLength = maxModelLength
             self.eosTokenIds = eosTokenIds
+            self.draftRestartRows = max(2, draftRestartRows)
         }
     }
 
@@ -63,6 +67,8 @@ public final class SpeculativeEngine {
     public internal(set) var costs: SpeculationCosts
     /// Totals over every finished request.
     public private(set) var totals = SpeculationStats()
+    /// Times a request's draft restarted from recent positions after idling (`restartDraft`).
+    public internal(set) var draftRestarts = 0
     /// What the last step did: drafts verified, tokens accepted and emitted (for live metrics).
     public internal(set) var lastStep = StepReport()
     /// Copies of the verifier features a step's draft context pass needs.

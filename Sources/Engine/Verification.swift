@@ -68,7 +68,8 @@ extension SpeculativeEngine {
     /// the draft's context pass, with the tokens that follow each position.
     func queueDraftContext(_ sequence: SequenceState, output: TransformerModel.Output, index: Int,
                            firstRow: Int, rows: Int, nextTokens: ArraySlice<Int>) {
-        guard draft != nil, let auxiliary = output.auxiliary, rows > 0 else { return }
+        // A request pinned to plain decoding never drafts: its draft is never fed.
+        guard draft != nil, sequence.controller.maximumNext > 0, let auxiliary = output.auxiliary, rows > 0 else { return }
         let width = output.auxiliaryWidth
         let start = auxiliary + (output.rowRanges[index].lowerBound + firstRow) * width
         sequence.pendingFeatures.append(contentsOf: UnsafeBufferPointer(start: start, count: rows * width))

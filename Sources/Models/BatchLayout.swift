@@ -64,12 +64,14 @@ public struct BatchLayout: Sendable {
         rowCount += rows
     }
 
-    /// The cache position of every packed row.
+    /// The sequence position of every packed row (its cache slot plus the cache's
+    /// `positionOffset`), which the rotary embedding encodes.
     public var positions: [Int] {
         var result: [Int] = []
         result.reserveCapacity(rowCount)
         for segment in segments {
-            for i in 0..<segment.rowCount { result.append(segment.positionStart + i) }
+            let offset = segment.cache.positionOffset
+            for i in 0..<segment.rowCount { result.append(offset + segment.positionStart + i) }
         }
         return result
     }

@@ -122,9 +122,10 @@ enum DecoderLayer {
                 let position = positions[rowIndex]
                 rope.apply(q, heads: shape.headCount, position: position)
                 rope.apply(k, heads: shape.kvHeadCount, position: position)
+                let slot = position - cache.positionOffset
                 for head in 0..<shape.kvHeadCount {
-                    (cache.keys(layer: layerIndex, head: head) + position * hd).update(from: k + head * hd, count: hd)
-                    (cache.values(layer: layerIndex, head: head) + position * hd).update(from: v + head * hd, count: hd)
+                    (cache.keys(layer: layerIndex, head: head) + slot * hd).update(from: k + head * hd, count: hd)
+                    (cache.values(layer: layerIndex, head: head) + slot * hd).update(from: v + head * hd, count: hd)
                 }
             }
         }

@@ -17,6 +17,10 @@ public final class KVCache: @unchecked Sendable {
     public let capacity: Int
     /// Positions holding valid keys and values.
     public private(set) var length: Int = 0
+    /// The sequence position of entry 0 (for rotary embeddings). Nonzero when a cache holds only
+    /// a recent stretch of its sequence: an EAGLE-3 draft that skipped features while it was not
+    /// drafting restarts from a window of recent positions.
+    public var positionOffset = 0
 
     private let keys: UnsafeMutablePointer<Float>
     private let values: UnsafeMutablePointer<Float>

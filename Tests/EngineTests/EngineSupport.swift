@@ -45,11 +45,12 @@ enum TinyModels {
     }
 
     static func engine(verifier: TransformerModel, draft: Eagle3DraftModel?, speculativeTokens: Int? = nil,
-                       maxSpeculativeTokens: Int = 5, eos: Set<Int> = []) -> SpeculativeEngine {
+                       maxSpeculativeTokens: Int = 5, eos: Set<Int> = [], draftRestartRows: Int = 64) -> SpeculativeEngine {
         SpeculativeEngine(
             verifier: verifier, draft: draft,
             configuration: .init(maxSpeculativeTokens: maxSpeculativeTokens, speculativeTokens: speculativeTokens,
-                                 prefillChunk: 32, maxBatchTokens: 256, maxModelLength: 256, eosTokenIds: eos),
+                                 prefillChunk: 32, maxBatchTokens: 256, maxModelLength: 256, eosTokenIds: eos,
+                                 draftRestartRows: draftRestartRows),
             pool: pool, makeTextStream: { BracketTextStream() })
     }
 

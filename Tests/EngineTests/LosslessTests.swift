@@ -51,6 +51,23 @@ struct LosslessTests {
         #expect(stats.acceptedTokens == stats.acceptedPerPosition.reduce(0, +))
     }
 
+    @Test("Drafts restarted from a window of recent positions after idling propose again and stay lossless")
+    func restartedDraftsAreLossless() throws {
+        let verifier = try TinyModels.verifier()
+        let draft = try TinyModels.draft(for: verifier)
+        let prompts = TinyModels.prompts(4)
+        let requests = prompts.map { GenerationRequest(prompt: $0, maxTokens: 150) }
+        let plain = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil), requests).map(\.tokens)
+        // No measured costs at first: requests start at k = 0 and draft on probes or once the
+        // planner has learnt costs; with a restart every 6 queued rows while idle, drafts come
+        // from caches that hold only recent positions, at an offset.
+        let engine = TinyModels.engine(verifier: verifier, draft: draft, draftRestartRows: 6)
+        let results = try TinyModels.run(engine, requests)
+        #expect(results.map(\.tokens) == plain)
+        #expect(engine.draftRestarts > 0)
+        #expect(engine.totals.drafts >= 3 * prompts.count, "at least the probes after 16, 48 and 112 steps")
+    }
+
     @Test("Stop tokens and stop strings inside an accepted run end the output exactly where plain decoding ends it")
     func stopsInsideAcceptedRuns() throws {
         let verifier = try TinyModels.verifier()

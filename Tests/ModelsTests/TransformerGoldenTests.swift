@@ -82,6 +82,32 @@ struct TransformerGoldenTests {
 
 @Suite("Batched forward passes")
 struct BatchedForwardTests {
+    @Test("A cache with a position offset holds its rows from slot 0 and rotates them at their sequence positions")
+    func positionOffsetKeepsRelativePositions() throws {
+        let model = try TransformerModel.load(from: Fixtures.folder("tiny-llama"))
+        let vocab = model.config.vocabSize
+        let tokens = Array(0..<12).map { ($0 * 29 + 3) % vocab }
+        func logits(offset: Int) throws -> [[Float]] {
+            let cache = try model.makeCache(capacity: 16)
+            cache.positionOffset = offset
+            var rows: [[Float]] = []
+            let first = try model.forward([.init(cache: cache, tokens: Array(tokens.prefix(8)), logits: .all)], pool: Fixtures.pool)
+            rows += (0..<8).map { rowArray(first.logits(request: 0, row: $0), vocab) }
+            for token in tokens.dropFirst(8) {
+                let next = try model.forward([.init(cache: cache, tokens: [token], logits: .last)], pool: Fixtures.pool)
+                rows.append(rowArray(next.logits(request: 0, row: 0), vocab))
+            }
+            #expect(cache.length == tokens.count)
+            return rows
+        }
+        // Rotary attention depends only on relative positions: the same tokens 100 positions on
+        // give the same logits up to the rounding of the larger rotation angles.
+        let shifted = try logits(offset: 100), plain = try logits(offset: 0)
+        let worst = zip(shifted, plain).map { zip($0, $1).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
+        #expect(worst < 1e-3, "largest difference \(worst)")
+        #expect(worst > 0, "an offset must change the rotation angles")
+    }
+
     @Test("A ragged batch of prefill, verification and decode rows equals running each sequence alone, bit for bit")
     func raggedBatchEqualsSequential() throws {
         let model = try TransformerModel.load(from: Fixtures.folder("tiny-llama"))
