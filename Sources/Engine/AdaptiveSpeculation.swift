@@ -17,9 +17,11 @@ public struct AdaptiveSpeculation: Sendable {
     /// probe costs a verifier row and a draft pass over every feature queued since the last one.
     private(set) var currentProbeInterval = AdaptiveSpeculation.probeInterval
     public static let probeInterval = 16
-    public static let maxProbeInterval = 256
+    public static let maxProbeInterval = 64
     /// Weight of the newest observation.
     static let smoothing = 0.1
+    /// How many observations the prior is worth.
+    static let priorWeight = 4.0
 
     public init(maxTokens: Int, pinned: Int?, prior: Double = 0.6) {
         self.maxTokens = max(0, maxTokens)
@@ -35,7 +37,9 @@ public struct AdaptiveSpeculation: Sendable {
             guard position <= accepted else { break }
             let hit: Double = position < accepted ? 1 : 0
             observations[position] += 1
-            let weight = max(AdaptiveSpeculation.smoothing, 1 / observations[position])
+            // The prior counts as a few observations: one rejected probe must not read as
+            // "never accepted", which kept requests at k = 0 while their probes backed off.
+            let weight = max(AdaptiveSpeculation.smoothing, 1 / (observations[position] + AdaptiveSpeculation.priorWeight))
             acceptance[position] += weight * (hit - acceptance[position])
         }
     }
