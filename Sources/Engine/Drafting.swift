@@ -17,8 +17,10 @@ extension SpeculativeEngine {
         for (sequence, k) in plan {
             guard let draftCache = sequence.draftCache else { continue }
             let pending = sequence.pendingTokens.count
-            // Catch the draft up when it will propose, or during prefill (the draft's own prefill).
-            guard pending > 0, k > 0 || sequence.isPrefilling else { continue }
+            // Catch the draft up when it will propose, or during prefill (the draft's own prefill,
+            // unless drafting is dormant and the request may never need it).
+            let prefillsDraft = sequence.isPrefilling && (!draftingDormant || sequence.controller.pinned != nil)
+            guard pending > 0, k > 0 || prefillsDraft else { continue }
             draftCache.truncate(to: sequence.draftSynced)
             contextRequests.append(Eagle3DraftModel.Request(cache: draftCache, tokens: sequence.pendingTokens,
                                                             logits: k > 0 ? .last : .none))
@@ -78,34 +80,59 @@ extension SpeculativeEngine {
     /// Every running request's k for the next step: prompts still prefilling propose nothing;
     /// the others are planned together by `SpeculationPlanner` within their limits (tokens left,
     /// cache room, the configured maximum, a pinned k).
+    ///
+    /// When even drafts accepted 80% of the time would not pay at the current batch (eight
+    /// SmolLM2 requests on two cores already keep the arithmetic units busy), drafting is
+    /// dormant: no probes, and new prompts skip the draft's prefill. Their features are kept
+    /// only for a window, from which the draft restarts once the batch shrinks. Otherwise that
+    /// draft work (prompts and probes, about 7% of a batch of eight's time) buys nothing.
     func planDraftLengths() -> [(SequenceState, Int)] {
         var planned: [SequenceState] = []
         var candidates: [SpeculationPlanner.Candidate] = []
-        var fixedContextRows = 0
+        var optimistic: [SpeculationPlanner.Candidate] = []
+        var prefilling: [SequenceState] = []
         var result: [(SequenceState, Int)] = []
         for sequence in sequences where !sequence.isFinished {
             guard let verifierCache = sequence.verifierCache, sequence.draftCache != nil else { continue }
             if sequence.isPrefilling {
-                fixedContextRows += sequence.pendingTokens.count
-                result.append((sequence, 0))
+                prefilling.append(sequence)
                 continue
             }
             let remaining = sequence.request.maxTokens - sequence.output.count
             let room = min(verifierCache.capacity, configuration.maxModelLength) - verifierCache.length - 1
             let maxK = max(0, min(sequence.controller.maximumNext, remaining - 1, room, configuration.maxSpeculativeTokens))
             let controller = sequence.controller
+            let pinned = controller.pinned.map { min($0, maxK) }
+            // Features queued while idle are caught up once and then serve every later step;
+            // charging them all to one step kept requests at k = 0 for good (a request alone
+            // fell from 1.27x to 1.14x plain). A drafting request feeds one or two rows a step.
+            let contextRows = min(sequence.pendingTokens.count, 2)
             candidates.append(SpeculationPlanner.Candidate(
                 expected: (0...maxK).map { controller.expectedTokens(k: $0) },
-                minK: controller.pinned.map { min($0, maxK) } ?? min(controller.minimumNext, maxK),
-                // Features queued while idle are caught up once and then serve every later step;
-                // charging them all to one step kept requests at k = 0 for good (a request alone
-                // fell from 1.27x to 1.14x plain). A drafting request feeds one or two rows a step.
-                contextRows: min(sequence.pendingTokens.count, 2)))
+                minK: pinned ?? min(controller.minimumNext, maxK), contextRows: contextRows))
+            optimistic.append(SpeculationPlanner.Candidate(
+                expected: (0...maxK).map { k in (0...k).reduce(0) { total, i in total + pow(0.8, Double(i)) } },
+                minK: pinned ?? 0, contextRows: contextRows))
             planned.append(sequence)
+        }
+        draftingDormant = costs.isCalibrated && !candidates.isEmpty
+            && zip(SpeculationPlanner.plan(optimistic, costs: costs), planned)
+                .allSatisfy { k, sequence in k == 0 || sequence.controller.pinned != nil }
+        var fixedContextRows = 0
+        for sequence in prefilling {
+            if draftingDormant && sequence.controller.pinned == nil {
+                if sequence.pendingTokens.count >= configuration.draftRestartRows { restartDraft(sequence) }
+            } else {
+                fixedContextRows += sequence.pendingTokens.count
+            }
+            result.append((sequence, 0))
+        }
+        if draftingDormant {
+            for (index, sequence) in planned.enumerated() where sequence.controller.pinned == nil { candidates[index].minK = 0 }
         }
         let ks = SpeculationPlanner.plan(candidates, costs: costs, fixedContextRows: fixedContextRows)
         for (sequence, k) in zip(planned, ks) {
-            sequence.controller.planned(k)
+            if !draftingDormant { sequence.controller.planned(k) }
             if k == 0, sequence.pendingTokens.count >= configuration.draftRestartRows { restartDraft(sequence) }
             result.append((sequence, k))
         }

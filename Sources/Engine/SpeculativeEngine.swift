@@ -67,6 +67,8 @@ public final class SpeculativeEngine {
     public internal(set) var costs: SpeculationCosts
     /// Totals over every finished request.
     public private(set) var totals = SpeculationStats()
+    /// True while not even a good draft would pay at the current batch (`planDraftLengths`).
+    public internal(set) var draftingDormant = false
     /// Times a request's draft restarted from recent positions after idling (`restartDraft`).
     public internal(set) var draftRestarts = 0
     /// What the last step did: drafts verified, tokens accepted and emitted (for live metrics).

@@ -101,11 +101,15 @@ private final class PoolCore: @unchecked Sendable {
         callerLock.lock()
         defer { callerLock.unlock() }
         withoutActuallyEscaping(body) { escapable in
+            // Retag the claim counter before touching `job` and `taskCount`: a worker still in the
+            // previous loop may hold that loop's final counter (every index claimed) and compare
+            // it with `taskCount`; had the new, larger count been written first, its compare-and-
+            // swap on the old counter could succeed and run the new loop's job twice.
+            let loop = generation.load(ordering: .relaxed) + 1
+            claimState.store(loop << 32, ordering: .sequentiallyConsistent)
             job = escapable
             taskCount = count
             finishedTasks.store(0, ordering: .relaxed)
-            let loop = generation.load(ordering: .relaxed) + 1
-            claimState.store(loop << 32, ordering: .releasing)
             sleepLock.lock()
             generation.store(loop, ordering: .releasing)
             sleepLock.broadcast()

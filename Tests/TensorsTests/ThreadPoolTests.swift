@@ -20,11 +20,11 @@ struct ThreadPoolTests {
     func loopsAreOrdered() {
         let pool = ThreadPool(threadCount: 2)
         let values = Mutex<[Int]>(Array(repeating: 0, count: 16))
-        for round in 1...2000 {
+        for round in 1...50_000 {
             pool.parallelFor(round % 16 + 1) { index in values.withLock { $0[index] += 1 } }
         }
         let total = values.withLock { $0.reduce(0, +) }
-        #expect(total == (1...2000).reduce(0) { $0 + $1 % 16 + 1 })
+        #expect(total == (1...50_000).reduce(0) { $0 + $1 % 16 + 1 })
     }
 
     @Test("Split ranges cover the whole range with aligned boundaries")
