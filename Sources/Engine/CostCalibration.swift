@@ -41,6 +41,7 @@ extension SpeculativeEngine {
             }
             costs.verify.observe(rows: rows, seconds: seconds)
         }
+        costs.coversBatches = true
 
         guard let draft else { return }
         let features = [Float](repeating: 0.01, count: maxRows * max(draft.config.featureWidth, draft.hiddenSize))

@@ -67,6 +67,9 @@ public struct SpeculationCosts: Sendable {
 
     /// True once plain decoding has a measured cost: the yardstick every choice is held against.
     public var isCalibrated: Bool { !verify.isEmpty }
+    /// True when the curves were measured over the whole range of batch sizes
+    /// (`SpeculativeEngine.calibrateCosts`), not only extrapolated from the passes run so far.
+    public var coversBatches = false
 
     /// The curves at 1, 2, 4, ... rows in milliseconds, for logs and benchmark output.
     public func summary(upTo rows: Int = 64) -> String {

@@ -115,7 +115,8 @@ extension SpeculativeEngine {
                 minK: pinned ?? 0, contextRows: contextRows))
             planned.append(sequence)
         }
-        draftingDormant = costs.isCalibrated && !candidates.isEmpty
+        // Only on measured curves: extrapolated from plain steps alone, every draft looks dear.
+        draftingDormant = costs.coversBatches && !candidates.isEmpty
             && zip(SpeculationPlanner.plan(optimistic, costs: costs), planned)
                 .allSatisfy { k, sequence in k == 0 || sequence.controller.pinned != nil }
         var fixedContextRows = 0

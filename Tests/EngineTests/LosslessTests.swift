@@ -68,6 +68,29 @@ struct LosslessTests {
         #expect(engine.totals.drafts >= 3 * prompts.count, "at least the probes after 16, 48 and 112 steps")
     }
 
+    @Test("Where measured costs say no draft could pay, drafting goes dormant: no drafts, no probes, the same output")
+    func dormantDraftingDecodesPlainly() throws {
+        let verifier = try TinyModels.verifier()
+        let draft = try TinyModels.draft(for: verifier)
+        let requests = TinyModels.prompts(4).map { GenerationRequest(prompt: $0, maxTokens: 40) }
+        let plain = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil), requests).map(\.tokens)
+        // Every verified row costs as much as a whole plain step: arithmetic-bound throughout.
+        var costs = SpeculationCosts(maxRows: 256)
+        for rows in 1...64 {
+            costs.verify.observe(rows: rows, seconds: 0.01 * Double(rows))
+            costs.draftContext.observe(rows: rows, seconds: 0.005)
+            costs.draftChain.observe(rows: rows, seconds: 0.005)
+        }
+        costs.coversBatches = true
+        let engine = SpeculativeEngine(
+            verifier: verifier, draft: draft,
+            configuration: .init(maxSpeculativeTokens: 3, prefillChunk: 32, maxModelLength: 256, eosTokenIds: []),
+            pool: TinyModels.pool, costs: costs, makeTextStream: { BracketTextStream() })
+        let results = try TinyModels.run(engine, requests)
+        #expect(results.map(\.tokens) == plain)
+        #expect(engine.totals.drafts == 0, "awake, each request would have probed after 16 steps")
+    }
+
     @Test("Stop tokens and stop strings inside an accepted run end the output exactly where plain decoding ends it")
     func stopsInsideAcceptedRuns() throws {
         let verifier = try TinyModels.verifier()
