@@ -22,7 +22,6 @@ public enum DFlashConverter {
                             dtype: TensorDataType? = nil) throws(ConversionError) -> DFlashConversionPlan {
         let (object, configFile) = try readConfigObject(source)
         let weights = try Eagle3Converter.openSourceWeights(source)
-        let file = weights.description
         var notes: [String] = []
 
         let dflash: JSONObject

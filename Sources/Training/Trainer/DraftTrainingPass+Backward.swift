@@ -6,7 +6,7 @@ import Tensors
 extension DraftTrainingPass {
     func backward(batch: TrainingBatch, geometry: TTTAttentionGeometry, gradients: DraftTrainables) {
         let config = draft.config, layer = config.layer, h = layer.hiddenSize, T = batch.rows, K = options.steps
-        let eps = layer.rmsNormEps, L = layer.layerCount
+        let L = layer.layerCount
         let qkvWidth = geometry.qkvWidth
         for k in 0..<K { for l in 0..<L { steps[k].layers[l].qkvGradient.pointer(T * qkvWidth).update(repeating: 0, count: T * qkvWidth) } }
         let dNext = nextHiddenGradient.pointer(T * h)
