@@ -58,24 +58,52 @@ public enum Kernels {
     }
 
     /// In-place softmax of `count` values; returns the sum of exponentials before normalising.
+    ///
+    /// The exponentials are computed in a loop of their own, which the optimiser vectorises
+    /// (each lane runs the same operations as the scalar `exp`, so the values are the same); the
+    /// sum then runs in index order. Fused with the sum, the loop stayed scalar and softmax was
+    /// the largest cost of attention in a verification pass.
     @discardableResult
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        var maxValue = -Float.infinity
-        for i in 0..<count where x[i] > maxValue { maxValue = x[i] }
+        let maxValue = maximum(x, count: count)
         if maxValue == -.infinity { return 0 }
+        for i in 0..<count { x[i] = exp(x[i] - maxValue) }
         var sum: Float = 0
-        for i in 0..<count {
-            let v = exp(x[i] - maxValue)
-            x[i] = v
-            sum += v
-        }
+        for i in 0..<count { sum += x[i] }
         let inverse = 1 / sum
         for i in 0..<count { x[i] *= inverse }
         return sum
     }
 
+    /// The largest of `count` values, ignoring NaNs; `-infinity` when there is none. Eight lanes
+    /// at a time (the maximum does not depend on the order it is taken in).
+    @inline(__always)
+    static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        typealias V = SIMD8<Float>
+        let raw = UnsafeRawPointer(x)
+        var lanes = V(repeating: -.infinity)
+        var i = 0
+        while i + 8 <= count {
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
+            lanes.replace(with: v, where: v .> lanes)
+            i += 8
+        }
+        var maxValue = -Float.infinity
+        for lane in 0..<8 where lanes[lane] > maxValue { maxValue = lanes[lane] }
+        while i < count {
+            if x[i] > maxValue { maxValue = x[i] }
+            i += 1
+        }
+        return maxValue
+    }
+
     /// `out = Σ_j weights[j] · rows[j]` over `count` rows of `width` floats (attention's
-    /// weighted sum of values), in a fixed order: row by row, 8 lanes at a time.
+    /// weighted sum of values), in a fixed order: every output column sums its rows in index
+    /// order, 8 lanes at a time.
+    ///
+    /// Four column vectors are accumulated together: with one accumulator each step waited for
+    /// the previous multiply-add (4 cycles), four independent chains keep the FMA units busy.
+    /// The order of each column's sum is the same either way.
     public static func weightedSum(
         of rows: UnsafePointer<Float>, weights: UnsafePointer<Float>, count: Int, width: Int,
         into out: UnsafeMutablePointer<Float>
@@ -83,14 +111,31 @@ public enum Kernels {
         typealias V = SIMD8<Float>
         let vectorWidth = width & ~7
         let destination = UnsafeMutableRawPointer(out)
+        let stride = width * 4
         var column = 0
-        // Eight columns at a time keep the accumulator in a register across all rows.
+        while column + 32 <= vectorWidth {
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+            var row = UnsafeRawPointer(rows + column)
+            for j in 0..<count {
+                let w = V(repeating: weights[j])
+                a0 = a0.addingProduct(w, row.loadUnaligned(as: V.self))
+                a1 = a1.addingProduct(w, row.loadUnaligned(fromByteOffset: 32, as: V.self))
+                a2 = a2.addingProduct(w, row.loadUnaligned(fromByteOffset: 64, as: V.self))
+                a3 = a3.addingProduct(w, row.loadUnaligned(fromByteOffset: 96, as: V.self))
+                row += stride
+            }
+            destination.storeBytes(of: a0, toByteOffset: column * 4, as: V.self)
+            destination.storeBytes(of: a1, toByteOffset: column * 4 + 32, as: V.self)
+            destination.storeBytes(of: a2, toByteOffset: column * 4 + 64, as: V.self)
+            destination.storeBytes(of: a3, toByteOffset: column * 4 + 96, as: V.self)
+            column += 32
+        }
         while column < vectorWidth {
             var accumulator = V()
             var row = UnsafeRawPointer(rows + column)
             for j in 0..<count {
                 accumulator = accumulator.addingProduct(V(repeating: weights[j]), row.loadUnaligned(as: V.self))
-                row += width * 4
+                row += stride
             }
             destination.storeBytes(of: accumulator, toByteOffset: column * 4, as: V.self)
             column += 8
