@@ -1,3 +1,5 @@
+import Tensors
+
 /// Conversions between float32 and the 16-bit float formats stored in checkpoints.
 ///
 /// Both file formats are little-endian, as is every machine this runs on (x86-64, arm64), so raw bytes are
@@ -14,18 +16,6 @@ enum HalfPrecision {
     @inline(__always)
     static func f16ToF32(_ bits: UInt16) -> Float { f16Table[Int(bits)] }
 
-    @inline(__always)
-    static func bf16ToF32(_ bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
-
-    /// float32 → bfloat16 bits, rounding to nearest even as PyTorch does; NaN stays a (quiet) NaN.
-    @inline(__always)
-    static func f32ToBF16(_ value: Float) -> UInt16 {
-        let bits = value.bitPattern
-        if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
-        let roundingBias: UInt32 = 0x7FFF + ((bits >> 16) & 1)
-        return UInt16(truncatingIfNeeded: (bits &+ roundingBias) >> 16)
-    }
-
     /// float32 → float16 bits, rounding to nearest even (IEEE conversion).
     @inline(__always)
     static func f32ToF16(_ value: Float) -> UInt16 { Float16(value).bitPattern }
@@ -39,7 +29,7 @@ enum HalfPrecision {
             UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: count * 4)
         case .bf16:
             for i in 0..<count {
-                destination[i] = bf16ToF32(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+                destination[i] = BFloat16.widen(source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
             }
         case .f16:
             let table = f16Table

@@ -57,7 +57,7 @@ public struct SafetensorsWriter: Sendable {
             for (index, value) in floats.enumerated() {
                 switch dataType {
                 case .f32: out.storeBytes(of: value.bitPattern.littleEndian, toByteOffset: 4 * index, as: UInt32.self)
-                case .bf16: out.storeBytes(of: HalfPrecision.f32ToBF16(value).littleEndian, toByteOffset: 2 * index, as: UInt16.self)
+                case .bf16: out.storeBytes(of: BFloat16.rounded(value).littleEndian, toByteOffset: 2 * index, as: UInt16.self)
                 default: out.storeBytes(of: HalfPrecision.f32ToF16(value).littleEndian, toByteOffset: 2 * index, as: UInt16.self)
                 }
             }

@@ -186,9 +186,8 @@ enum DecoderLayer {
         for i in 0..<segment.rowCount {
             let query = qkv + (segment.rowStart + i) * width + head * hd
             let visible = visibleKeys(position: segment.positionStart + i, window: shape.slidingWindow)
-            for j in visible {
-                scores[j - visible.lowerBound] = SmallBatchProduct.dot(query, keys + j * hd, hd) * scale
-            }
+            Kernels.scaledDots(query: query, keys: keys + visible.lowerBound * hd, count: visible.count, dim: hd,
+                               scale: scale, into: scores)
             Kernels.softmax(scores, count: visible.count)
             let out = output + (segment.rowStart + i) * shape.qWidth + head * hd
             Kernels.weightedSum(of: values + visible.lowerBound * hd, weights: scores, count: visible.count,

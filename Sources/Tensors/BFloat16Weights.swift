@@ -11,15 +11,15 @@ public final class BFloat16Weights: @unchecked Sendable {
     public init?(exactly tensor: Tensor) {
         let source = tensor.base
         let count = tensor.count
-        for index in 0..<count where source[index].bitPattern & 0xFFFF != 0 { return nil }
+        for index in 0..<count where BFloat16.exactly(source[index]) == nil { return nil }
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 2, alignment: 64)
         base = raw.bindMemory(to: UInt16.self, capacity: max(count, 1))
-        for index in 0..<count { base[index] = UInt16(truncatingIfNeeded: source[index].bitPattern >> 16) }
+        for index in 0..<count { base[index] = UInt16(truncatingIfNeeded: source[index].bitPattern >> 16) }  // exact, checked above
     }
 
     deinit { base.deallocate() }
 
     /// Element `index` widened to float32.
-    public subscript(index: Int) -> Float { Float(bitPattern: UInt32(base[index]) << 16) }
+    public subscript(index: Int) -> Float { BFloat16.widen(base[index]) }
 }

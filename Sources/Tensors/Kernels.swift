@@ -75,6 +75,55 @@ public enum Kernels {
         return sum
     }
 
+    /// `scores[j] = scale · (query · keys[j])` for `count` key rows of `dim` floats, `dim` apart
+    /// (attention's scores of one query over a cache).
+    ///
+    /// Every dot product is accumulated exactly as `SmallBatchProduct.dot` does (8-float chunks
+    /// in order into one vector, its horizontal sum, then the scalar tail), so the scores are the
+    /// same as one dot at a time. Four keys run side by side: one dot is a chain of dependent
+    /// multiply-adds, and four independent chains keep the FMA units busy.
+    public static func scaledDots(
+        query: UnsafePointer<Float>, keys: UnsafePointer<Float>, count: Int, dim: Int, scale: Float,
+        into scores: UnsafeMutablePointer<Float>
+    ) {
+        typealias V = SIMD8<Float>
+        let q = UnsafeRawPointer(query)
+        let vectorEnd = dim & ~7
+        var j = 0
+        while j + 4 <= count {
+            let k0 = UnsafeRawPointer(keys + j * dim), k1 = k0 + dim * 4, k2 = k1 + dim * 4, k3 = k2 + dim * 4
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+            var i = 0
+            while i < vectorEnd {
+                let o = i * 4
+                let x = q.loadUnaligned(fromByteOffset: o, as: V.self)
+                a0 = a0.addingProduct(x, k0.loadUnaligned(fromByteOffset: o, as: V.self))
+                a1 = a1.addingProduct(x, k1.loadUnaligned(fromByteOffset: o, as: V.self))
+                a2 = a2.addingProduct(x, k2.loadUnaligned(fromByteOffset: o, as: V.self))
+                a3 = a3.addingProduct(x, k3.loadUnaligned(fromByteOffset: o, as: V.self))
+                i += 8
+            }
+            var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum()
+            let row = keys + j * dim
+            while i < dim {
+                s0 += query[i] * row[i]
+                s1 += query[i] * row[dim + i]
+                s2 += query[i] * row[2 * dim + i]
+                s3 += query[i] * row[3 * dim + i]
+                i += 1
+            }
+            scores[j] = s0 * scale
+            scores[j + 1] = s1 * scale
+            scores[j + 2] = s2 * scale
+            scores[j + 3] = s3 * scale
+            j += 4
+        }
+        while j < count {
+            scores[j] = SmallBatchProduct.dot(query, keys + j * dim, dim) * scale
+            j += 1
+        }
+    }
+
     /// The largest of `count` values, ignoring NaNs; `-infinity` when there is none. Eight lanes
     /// at a time (the maximum does not depend on the order it is taken in).
     @inline(__always)

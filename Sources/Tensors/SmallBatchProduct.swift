@@ -235,7 +235,8 @@ enum Float32Format: WeightFormat {
     }
 }
 
-/// bfloat16: the upper 16 bits of a float32, widened back exactly by a shift.
+/// bfloat16: the upper 16 bits of a float32, widened back exactly by a shift (eight lanes at a
+/// time here, the same operation as `BFloat16.widen`).
 enum BFloat16Format: WeightFormat {
     static var bytes: Int { 2 }
     @inline(__always)
@@ -245,6 +246,6 @@ enum BFloat16Format: WeightFormat {
     }
     @inline(__always)
     static func load1(_ row: UnsafeRawPointer, _ element: Int) -> Float {
-        Float(bitPattern: UInt32(row.loadUnaligned(fromByteOffset: element * 2, as: UInt16.self)) << 16)
+        BFloat16.widen(row.loadUnaligned(fromByteOffset: element * 2, as: UInt16.self))
     }
 }

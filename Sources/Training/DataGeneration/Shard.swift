@@ -45,9 +45,9 @@ public struct ShardBuilder {
                     for r in rows {
                         let source = states + r * stride
                         let auxRow = auxBase + auxStart + r * width
-                        for i in 0..<width { auxRow[i] = BFloat16.bits(source[i]) }
+                        for i in 0..<width { auxRow[i] = BFloat16.rounded(source[i]) }
                         let lastRow = lastBase + lastStart + r * hidden
-                        for i in 0..<hidden { lastRow[i] = BFloat16.bits(source[width + i]) }
+                        for i in 0..<hidden { lastRow[i] = BFloat16.rounded(source[width + i]) }
                     }
                 }
             }

@@ -144,7 +144,7 @@ public final class TrainingDataset: @unchecked Sendable {
             default:
                 let source = base + start * width * 2
                 for i in 0..<n {
-                    out[i] = Float(bitPattern: UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+                    out[i] = BFloat16.widen(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
                 }
             }
         }
