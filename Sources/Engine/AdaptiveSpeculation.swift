@@ -36,6 +36,7 @@ public struct AdaptiveSpeculation: Sendable {
             // Position i only tells something if all earlier drafts were accepted.
             guard position <= accepted else { break }
             let hit: Double = position < accepted ? 1 : 0
+            if observations[position] == 0 { acceptance[position] = estimate(position) }
             observations[position] += 1
             // The prior counts as a few observations: one rejected probe must not read as
             // "never accepted", which kept requests at k = 0 while their probes backed off.
@@ -46,12 +47,25 @@ public struct AdaptiveSpeculation: Sendable {
 
     /// Expected tokens emitted per step when proposing `k` drafts.
     public func expectedTokens(k: Int) -> Double {
-        var total = 1.0, chain = 1.0
+        var total = 1.0, chain = 1.0, previous = 1.0
         for position in 0..<min(k, acceptance.count) {
-            chain *= acceptance[position]
+            previous = observations[position] > 0 || position == 0 ? acceptance[position] : previous
+            chain *= previous
             total += chain
         }
         return total
+    }
+
+    /// The conditional acceptance assumed at `position`: its own estimate once it has been
+    /// observed, before that the estimate of the position before it (the prior only for the
+    /// first). A deep position is observed only when every earlier draft was accepted, so with
+    /// a fixed prior of 0.6 there, positions 4 and 5 stayed optimistic for hundreds of steps and
+    /// a request alone kept proposing five drafts where three paid (adaptive fell below fixed
+    /// k = 3 on MT-Bench); deeper drafts are seldom accepted more often than shallower ones.
+    func estimate(_ position: Int) -> Double {
+        var value = acceptance[0]
+        for p in 0...min(position, acceptance.count - 1) where observations[p] > 0 || p == 0 { value = acceptance[p] }
+        return value
     }
 
     /// The fewest drafts this request must propose next: its pinned k, or one when it has sat

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Engine
 
@@ -76,6 +77,27 @@ struct SpeculationPlannerTests {
         #expect(SpeculationPlanner.plan([pinned, probe], costs: costs) == [3, 1])
         let unmeasured = SpeculationCosts(maxRows: 16)
         #expect(SpeculationPlanner.plan([candidate(acceptance: 0.9), probe], costs: unmeasured) == [0, 1])
+    }
+
+    @Test("Draft positions never observed are assumed to be accepted as often as the deepest observed one, not at the prior")
+    func unobservedPositionsBorrowTheirParent() {
+        var controller = AdaptiveSpeculation(maxTokens: 5, pinned: nil, prior: 0.6)
+        #expect(abs(controller.expectedTokens(k: 2) - (1 + 0.6 + 0.36)) < 1e-12)
+        // Sixty steps at k = 1, a third of them accepted: position 1 is known, 2...5 are not.
+        for step in 0..<60 { controller.record(proposed: 1, accepted: step % 3 == 0 ? 1 : 0) }
+        let first = controller.expectedTokens(k: 1) - 1
+        #expect(first > 0.25 && first < 0.45)
+        let five = controller.expectedTokens(k: 5)
+        let geometric = (0...5).reduce(0.0) { $0 + pow(first, Double($1)) }
+        #expect(abs(five - geometric) < 1e-9, "positions 2-5 take position 1's rate")
+        // A memory-bound request then stops at the depth that pays instead of going to 5.
+        let costs = costs(floor: 0.020, fixed: 0.004, perRow: 0.001, draftPass: 0.0008)
+        let candidate = SpeculationPlanner.Candidate(expected: (0...5).map { controller.expectedTokens(k: $0) },
+                                                     minK: 0, contextRows: 1)
+        #expect((SpeculationPlanner.plan([candidate], costs: costs).first ?? 5) <= 3, "with 0.6 assumed at 2-5 it chose 4")
+        // The first observation of a deeper position starts from that borrowed rate.
+        controller.record(proposed: 2, accepted: 2)
+        #expect(controller.expectedTokens(k: 2) - controller.expectedTokens(k: 1) > 0)
     }
 
     @Test("A request at plain decoding probes with one draft now and then, less often while probes find nothing")
