@@ -90,9 +90,15 @@ public enum SmallBatchProduct {
                         let next = tileEnd + slot / sharers
                         if slot % sharers == 0 && next < half { prefetch = pair(next) }
                     }
-                    pairBlock(x + m * ldx, rows: take, ldx: ldx, w0: w0, w1: w1, format: F.self, k: k,
-                              output: output + m * ldy, columns: (base + j, base + j + half), ldy: ldy,
-                              prefetch: prefetch)
+                    if F.callsBlocks {
+                        calledPairBlock(x + m * ldx, rows: take, ldx: ldx, w0: w0, w1: w1, format: F.self, k: k,
+                                        output: output + m * ldy, columns: (base + j, base + j + half), ldy: ldy,
+                                        prefetch: prefetch)
+                    } else {
+                        pairBlock(x + m * ldx, rows: take, ldx: ldx, w0: w0, w1: w1, format: F.self, k: k,
+                                  output: output + m * ldy, columns: (base + j, base + j + half), ldy: ldy,
+                                  prefetch: prefetch)
+                    }
                 }
                 m += take
                 group += 1
@@ -119,6 +125,19 @@ public enum SmallBatchProduct {
     /// took 8 rows from 21.9 to 19.0 ms (1.0 row: 15.6 ms), 16 rows from 33.6 to 30.5 ms, and
     /// 128 KiB tiles did best for 8 rows (256 KiB: 20.3 ms; 64 and 192 KiB within noise of 128).
     public static let tileBytes = 131_072
+
+    /// `pairBlock` as a function of its own. For bfloat16 weights the block inlined into the tile
+    /// loop ran 2-3 times slower than called (measured on the draft: a 4-row pass 1.75 vs 0.77
+    /// ms); for float32 the inlined block is about 10% faster (`bench kernel --cached`).
+    @inline(never)
+    private static func calledPairBlock<F: WeightFormat>(
+        _ x: UnsafePointer<Float>, rows: Int, ldx: Int, w0: UnsafeRawPointer, w1: UnsafeRawPointer, format: F.Type,
+        k: Int, output: UnsafeMutablePointer<Float>, columns: (Int, Int), ldy: Int,
+        prefetch: (UnsafeRawPointer, UnsafeRawPointer)?
+    ) {
+        pairBlock(x, rows: rows, ldx: ldx, w0: w0, w1: w1, format: format, k: k, output: output, columns: columns,
+                  ldy: ldy, prefetch: prefetch)
+    }
 
     /// Two weight rows against up to four input rows, each pair with one accumulator: 8
     /// accumulators, 2 weight vectors and an input vector fit the 16 AVX2 registers, so the weight
@@ -155,11 +174,41 @@ public enum SmallBatchProduct {
             output[columns.1] = s1
             return
         }
-        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
         // One line (64 bytes) of each future row per 64 bytes of the current ones, spread through
         // the loop so that only a few misses are in flight at a time.
         let prefetching = prefetch != nil
         let p0 = prefetch?.0 ?? w0, p1 = prefetch?.1 ?? w1
+        if rows == 2 {
+            // Two rows (a draft's context pass after one accepted token, a 2-token verification)
+            // on the four-row path would spend half its multiply-adds on a copy of row 0, and a
+            // draft pass, whose weights are small, is bound by exactly that arithmetic.
+            var c00 = V(), c01 = V(), c10 = V(), c11 = V()
+            while i < vectorEnd {
+                let o = i * 4
+                if prefetching && (i * F.bytes) & 63 == 0 {
+                    speculators_prefetch_l2(p0 + i * F.bytes)
+                    speculators_prefetch_l2(p1 + i * F.bytes)
+                }
+                let v0 = F.load8(w0, i)
+                let v1 = F.load8(w1, i)
+                let a = x0.loadUnaligned(fromByteOffset: o, as: V.self)
+                c00 = c00.addingProduct(a, v0); c01 = c01.addingProduct(a, v1)
+                let b = x1.loadUnaligned(fromByteOffset: o, as: V.self)
+                c10 = c10.addingProduct(b, v0); c11 = c11.addingProduct(b, v1)
+                i += 8
+            }
+            var sums = (SIMD2(c00.sum(), c01.sum()), SIMD2(c10.sum(), c11.sum()))
+            while i < k {
+                let u0 = F.load1(w0, i), u1 = F.load1(w1, i)
+                sums.0[0] += x[i] * u0; sums.0[1] += x[i] * u1
+                sums.1[0] += x[ldx + i] * u0; sums.1[1] += x[ldx + i] * u1
+                i += 1
+            }
+            output[columns.0] = sums.0[0]; output[columns.1] = sums.0[1]
+            output[ldy + columns.0] = sums.1[0]; output[ldy + columns.1] = sums.1[1]
+            return
+        }
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
         while i < vectorEnd {
             let o = i * 4
             if prefetching && (i * F.bytes) & 63 == 0 {
@@ -219,12 +268,15 @@ public enum SmallBatchProduct {
 /// How a weight row is stored: element `i` read as float32, eight at a time or one.
 protocol WeightFormat {
     static var bytes: Int { get }
+    /// Whether the kernel calls its pair block instead of inlining it (see `calledPairBlock`).
+    static var callsBlocks: Bool { get }
     static func load8(_ row: UnsafeRawPointer, _ element: Int) -> SIMD8<Float>
     static func load1(_ row: UnsafeRawPointer, _ element: Int) -> Float
 }
 
 enum Float32Format: WeightFormat {
     static var bytes: Int { 4 }
+    static var callsBlocks: Bool { false }
     @inline(__always)
     static func load8(_ row: UnsafeRawPointer, _ element: Int) -> SIMD8<Float> {
         row.loadUnaligned(fromByteOffset: element * 4, as: SIMD8<Float>.self)
@@ -239,6 +291,7 @@ enum Float32Format: WeightFormat {
 /// time here, the same operation as `BFloat16.widen`).
 enum BFloat16Format: WeightFormat {
     static var bytes: Int { 2 }
+    static var callsBlocks: Bool { true }
     @inline(__always)
     static func load8(_ row: UnsafeRawPointer, _ element: Int) -> SIMD8<Float> {
         let halves = row.loadUnaligned(fromByteOffset: element * 2, as: SIMD8<UInt16>.self)
