@@ -47,10 +47,9 @@ public struct AdaptiveSpeculation: Sendable {
 
     /// Expected tokens emitted per step when proposing `k` drafts.
     public func expectedTokens(k: Int) -> Double {
-        var total = 1.0, chain = 1.0, previous = 1.0
+        var total = 1.0, chain = 1.0
         for position in 0..<min(k, acceptance.count) {
-            previous = observations[position] > 0 || position == 0 ? acceptance[position] : previous
-            chain *= previous
+            chain *= estimate(position)
             total += chain
         }
         return total
