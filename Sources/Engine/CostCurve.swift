@@ -4,16 +4,22 @@
 /// arithmetic outweighs the memory traffic (about 8 rows for SmolLM2 on two cores), every row
 /// adds its share. The planner needs the whole curve, not one number: a probe that adds one row
 /// to a batch of eight says nothing about what adding eight rows costs. Each row count keeps an
-/// exponentially weighted mean; counts never measured are interpolated between the nearest
-/// measured ones (linearly in rows beyond the largest, which is how a compute-bound pass grows).
+/// running mean that becomes exponentially weighted (the n-th observation weighs 1/n until that
+/// falls to `smoothing`), so a count measured once, at calibration on a machine that was busy
+/// for a moment, is corrected by its first few live passes; counts never measured are
+/// interpolated between the nearest measured ones (linearly in rows beyond the largest, which
+/// is how a compute-bound pass grows).
 public struct CostCurve: Sendable {
     /// Seconds by row count (index 0 unused); 0 means not measured.
     private var seconds: [Double]
-    /// Weight of the newest observation once a count has one.
+    /// Observations folded in, by row count.
+    private var counts: [Int]
+    /// Weight of the newest observation once a count has many.
     static let smoothing = 0.1
 
     public init(maxRows: Int) {
         seconds = Array(repeating: 0, count: max(2, maxRows + 1))
+        counts = Array(repeating: 0, count: seconds.count)
     }
 
     public var maxRows: Int { seconds.count - 1 }
@@ -22,7 +28,9 @@ public struct CostCurve: Sendable {
     /// Folds in one pass of `rows` rows (counts beyond `maxRows` are ignored).
     public mutating func observe(rows: Int, seconds value: Double) {
         guard rows >= 1, rows <= maxRows, value > 0, value.isFinite else { return }
-        seconds[rows] = seconds[rows] == 0 ? value : seconds[rows] + CostCurve.smoothing * (value - seconds[rows])
+        counts[rows] += 1
+        let weight = max(CostCurve.smoothing, 1 / Double(counts[rows]))
+        seconds[rows] += weight * (value - seconds[rows])
     }
 
     /// Estimated seconds for `rows` rows (0 for none; nil while nothing has been measured).

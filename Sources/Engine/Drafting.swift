@@ -131,7 +131,18 @@ extension SpeculativeEngine {
         if draftingDormant {
             for (index, sequence) in planned.enumerated() where sequence.controller.pinned == nil { candidates[index].minK = 0 }
         }
-        let ks = SpeculationPlanner.plan(candidates, costs: costs, fixedContextRows: fixedContextRows)
+        var ks = SpeculationPlanner.plan(candidates, costs: costs, fixedContextRows: fixedContextRows)
+        // Now and then, measure the pass of one draft each if the planner stopped running it
+        // while it is nearly as good (`SpeculationPlanner.costCheck`); it costs a fraction of a
+        // percent and corrects a stale cost at once (`CostCurve` weighs early passes heavily).
+        stepsSinceCostCheck += 1
+        if !draftingDormant, stepsSinceCostCheck >= SpeculativeEngine.costCheckInterval,
+           let check = SpeculationPlanner.costCheck(ks, candidates: candidates, costs: costs,
+                                                    fixedContextRows: fixedContextRows) {
+            ks = check
+            stepsSinceCostCheck = 0
+            costChecks += 1
+        }
         for (sequence, k) in zip(planned, ks) {
             if !draftingDormant { sequence.controller.planned(k) }
             if k == 0, sequence.pendingTokens.count >= configuration.draftRestartRows { restartDraft(sequence) }

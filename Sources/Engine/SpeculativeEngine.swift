@@ -69,6 +69,11 @@ public final class SpeculativeEngine {
     public private(set) var totals = SpeculationStats()
     /// True while not even a good draft would pay at the current batch (`planDraftLengths`).
     public internal(set) var draftingDormant = false
+    /// Steps whose draft lengths were chosen to measure a pass the planner had stopped running
+    /// (`planDraftLengths`), and steps since the last one.
+    public internal(set) var costChecks = 0
+    var stepsSinceCostCheck = 0
+    static let costCheckInterval = 64
     /// Times a request's draft restarted from recent positions after idling (`restartDraft`).
     public internal(set) var draftRestarts = 0
     /// What the last step did: drafts verified, tokens accepted and emitted (for live metrics).

@@ -36,7 +36,10 @@ struct SpeculationPlannerTests {
         #expect(abs((curve.estimate(rows: 12) ?? 0) - 0.060) < 1e-12)
         #expect(abs((curve.estimate(rows: 640) ?? 0) - 3.2) < 1e-9, "past the table's end it keeps growing")
         curve.observe(rows: 2, seconds: 0.020)
-        #expect(abs((curve.estimate(rows: 2) ?? 0) - 0.011) < 1e-12, "a new measurement moves the mean by a tenth")
+        #expect(abs((curve.estimate(rows: 2) ?? 0) - 0.015) < 1e-12, "the second measurement counts half")
+        for _ in 0..<20 { curve.observe(rows: 2, seconds: 0.015) }
+        curve.observe(rows: 2, seconds: 0.025)
+        #expect(abs((curve.estimate(rows: 2) ?? 0) - 0.016) < 1e-12, "after many, a new one moves the mean by a tenth")
         curve.observe(rows: 65, seconds: 1)
         curve.observe(rows: 3, seconds: .nan)
         #expect(curve.estimate(rows: 3) == curve.estimate(rows: 3), "ignored measurements leave the curve as it was")
@@ -98,6 +101,32 @@ struct SpeculationPlannerTests {
         // The first observation of a deeper position starts from that borrowed rate.
         controller.record(proposed: 2, accepted: 2)
         #expect(controller.expectedTokens(k: 2) - controller.expectedTokens(k: 1) > 0)
+    }
+
+    @Test("A batch that nobody drafts in checks one draft each when that is predicted to lose less than 15%")
+    func costCheckTriesOneDraftEach() {
+        // Four rows cost a plain step; eight cost 30% more (measured on a busy moment, say).
+        var costs = SpeculationCosts(maxRows: 64)
+        for rows in [1, 2, 4, 8, 16, 32, 64] {
+            costs.verify.observe(rows: rows, seconds: rows <= 4 ? 0.020 : 0.026 * Double(rows) / 8)
+            costs.draftContext.observe(rows: rows, seconds: 0.0005)
+            costs.draftChain.observe(rows: rows, seconds: 0.0005)
+        }
+        let batch = (0..<4).map { _ in candidate(acceptance: 0.35, maxK: 3) }
+        let plan = SpeculationPlanner.plan(batch, costs: costs)
+        #expect(plan == [0, 0, 0, 0])
+        #expect(SpeculationPlanner.costCheck(plan, candidates: batch, costs: costs) == [1, 1, 1, 1])
+        // Not when someone drafts by choice, not for hopeless drafts, not for a request alone,
+        // and a request pinned to plain decoding stays plain.
+        #expect(SpeculationPlanner.costCheck([1, 0, 0, 0], candidates: batch, costs: costs) == nil)
+        let hopeless = (0..<4).map { _ in candidate(acceptance: 0.01, maxK: 3) }
+        #expect(SpeculationPlanner.costCheck([0, 0, 0, 0], candidates: hopeless, costs: costs) == nil)
+        #expect(SpeculationPlanner.costCheck([0], candidates: [batch[0]], costs: costs) == nil)
+        let pinned = SpeculationPlanner.Candidate(expected: [1], minK: 0, contextRows: 1)
+        #expect(SpeculationPlanner.costCheck([0, 0, 0, 0, 0], candidates: batch + [pinned], costs: costs) == [1, 1, 1, 1, 0])
+        // Once the curve has seen the pass at its true cost, the planner takes it on its own.
+        costs.verify.observe(rows: 8, seconds: 0.021)
+        #expect(SpeculationPlanner.plan(batch, costs: costs) == [1, 1, 1, 1])
     }
 
     @Test("A request at plain decoding probes with one draft now and then, less often while probes find nothing")
