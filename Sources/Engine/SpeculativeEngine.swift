@@ -69,6 +69,17 @@ public final class SpeculativeEngine {
     public private(set) var totals = SpeculationStats()
     /// True while not even a good draft would pay at the current batch (`planDraftLengths`).
     public internal(set) var draftingDormant = false
+    /// The acceptance a new request's controller starts from: the draft's first-position
+    /// acceptance over the requests finished so far (once they hold 50 drafts), else 0.6.
+    ///
+    /// With the fixed 0.6, every arriving request looked like a good drafter until a few of its
+    /// own drafts had been rejected, so a batch of eight under steady load (requests arriving all
+    /// the time) kept drafting where the draft, at 0.37, could not pay.
+    public var acceptancePrior: Double {
+        guard totals.drafts >= 50, let first = totals.acceptedPerPosition.first else { return 0.6 }
+        return min(0.95, max(0.05, Double(first) / Double(totals.drafts)))
+    }
+
     /// Steps whose draft lengths were chosen to measure a pass the planner had stopped running
     /// (`planDraftLengths`), and steps since the last one.
     public internal(set) var costChecks = 0
@@ -122,7 +133,7 @@ public final class SpeculativeEngine {
             id: nextId, request: request, verifierCache: verifierCache, draftCache: draftCache,
             text: OutputText(stream: makeTextStream(), stopStrings: request.stopStrings),
             controller: AdaptiveSpeculation(maxTokens: draft == nil ? 0 : configuration.maxSpeculativeTokens,
-                                            pinned: draft == nil ? 0 : pinned))
+                                            pinned: draft == nil ? 0 : pinned, prior: acceptancePrior))
         nextId += 1
         sequences.append(state)
         return state.id

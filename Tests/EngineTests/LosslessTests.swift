@@ -49,6 +49,12 @@ struct LosslessTests {
         #expect(stats.emittedTokens == 50)
         #expect(stats.acceptedPerPosition.first ?? 0 <= stats.drafts)
         #expect(stats.acceptedTokens == stats.acceptedPerPosition.reduce(0, +))
+        // New requests start from what the draft has shown so far, once there is enough of it.
+        let totals = engine.totals
+        let expectedPrior = totals.drafts >= 50
+            ? min(0.95, max(0.05, Double(totals.acceptedPerPosition.first ?? 0) / Double(totals.drafts))) : 0.6
+        #expect(engine.acceptancePrior == expectedPrior)
+        #expect(TinyModels.engine(verifier: verifier, draft: draft).acceptancePrior == 0.6)
     }
 
     @Test("Drafts restarted from a window of recent positions after idling propose again and stay lossless")
