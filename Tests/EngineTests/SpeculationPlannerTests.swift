@@ -103,7 +103,7 @@ struct SpeculationPlannerTests {
         #expect(controller.expectedTokens(k: 2) - controller.expectedTokens(k: 1) > 0)
     }
 
-    @Test("A batch that nobody drafts in checks one draft each when that is predicted to lose less than 15%")
+    @Test("A batch that nobody drafts in checks one draft each when that is predicted to lose less than 10%")
     func costCheckTriesOneDraftEach() {
         // Four rows cost a plain step; eight cost 30% more (measured on a busy moment, say).
         var costs = SpeculationCosts(maxRows: 64)
