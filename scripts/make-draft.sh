@@ -3,7 +3,8 @@
 # datagen (templated + self-written Magpie prompts, greedy answers, hidden states), vocab (d2t/t2d), train.
 # Prints how long each stage took. Every stage is resumable: after an interruption, run it again.
 #
-# The result is copied to SHIP (default assets/drafts/smollm2-135m-eagle3, the draft `make serve` uses).
+# The result is copied to SHIP (default assets/drafts/smollm2-135m-eagle3, the draft `make serve` uses;
+# SHIP= with nothing after it skips the copy, for trial runs).
 #
 # Budget knobs (environment): TEMPLATE_PROMPTS, MAGPIE, MAX_NEW_TOKENS, DRAFT_VOCAB, SEED, THREADS, RUN,
 # SHIP, DATAGEN_ARGS and TRAIN_ARGS (extra arguments for `speculators datagen` and `speculators train`).
@@ -23,7 +24,7 @@ MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-256}
 DRAFT_VOCAB=${DRAFT_VOCAB:-8192}
 DATAGEN_ARGS=${DATAGEN_ARGS:---batch-size 64}
 TRAIN_ARGS=${TRAIN_ARGS:---epochs 3 --lr 5e-4 --scheduler cosine --verifier-name HuggingFaceTB/SmolLM2-135M-Instruct}
-SHIP=${SHIP:-assets/drafts/smollm2-135m-eagle3}
+SHIP=${SHIP-assets/drafts/smollm2-135m-eagle3}
 DATA="$RUN/data"
 VOCAB="$DATA/vocab-$DRAFT_VOCAB.safetensors"
 OUT="$RUN/speculator"

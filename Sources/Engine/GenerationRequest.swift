@@ -120,6 +120,12 @@ public struct GenerationEvent: Sendable {
     public let stats: SpeculationStats?
     public let promptTokens: Int
     public let generatedTokens: Int
+    /// On the finishing event of an engine with `captureLayers`: the captured layers' outputs
+    /// for every position of prompt + output (`positions × layers × hidden`, positions in
+    /// order, layers in the configured order). Every position is there: the final token, never
+    /// fed while generating, is run once more when the request finishes (a cache always has
+    /// room for it).
+    public var capturedStates: [Float]? = nil
 }
 
 /// Turns emitted token ids into text incrementally, never splitting a UTF-8 character.

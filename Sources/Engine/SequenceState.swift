@@ -22,6 +22,8 @@ final class SequenceState {
     var pendingFeatures: [Float] = []
     /// Draft cache positions built from verifier features (chain entries lie beyond).
     var draftSynced = 0
+    /// Outputs of the engine's `captureLayers` for the positions run so far (capturing engines only).
+    var captured: [Float] = []
     var text: OutputText
     var random: RandomSource
     var stats = SpeculationStats()
@@ -57,5 +59,6 @@ final class SequenceState {
         pendingFeatures = []
         pendingTokens = []
         drafts = []
+        captured = []
     }
 }

@@ -28,9 +28,16 @@ public final class SpeculativeEngine {
         /// Draft features a request that is not drafting may queue; beyond them its draft
         /// restarts from the newest half (see `restartDraft`).
         public var draftRestartRows: Int
+        /// Verifier layers (ids as `TransformerModel.forward`'s `auxiliaryLayers`) whose outputs
+        /// are recorded for every position of every request, prompt and output, and handed over
+        /// on the finishing event (`GenerationEvent.capturedStates`). For training data: it
+        /// saves running each finished sequence through the verifier a second time. Only
+        /// without a draft (a draft needs its own layers).
+        public var captureLayers: [Int]
 
         public init(maxSpeculativeTokens: Int = 3, speculativeTokens: Int? = nil, prefillChunk: Int = 256,
-                    maxBatchTokens: Int = 512, maxModelLength: Int, eosTokenIds: Set<Int>, draftRestartRows: Int = 64) {
+                    maxBatchTokens: Int = 512, maxModelLength: Int, eosTokenIds: Set<Int>, draftRestartRows: Int = 64,
+                    captureLayers: [Int] = []) {
             self.maxSpeculativeTokens = maxSpeculativeTokens
             self.speculativeTokens = speculativeTokens
             self.prefillChunk = prefillChunk
@@ -38,6 +45,7 @@ public final class SpeculativeEngine {
             self.maxModelLength = maxModelLength
             self.eosTokenIds = eosTokenIds
             self.draftRestartRows = max(2, draftRestartRows)
+            self.captureLayers = captureLayers
         }
     }
 
@@ -102,7 +110,7 @@ public final class SpeculativeEngine {
         self.draft = draft
         var configuration = configuration
         configuration.maxModelLength = min(configuration.maxModelLength, verifier.config.maxPositions)
-        if draft == nil { configuration.maxSpeculativeTokens = 0 }
+        if draft == nil { configuration.maxSpeculativeTokens = 0 } else { configuration.captureLayers = [] }
         self.configuration = configuration
         self.pool = pool
         self.makeTextStream = makeTextStream
@@ -125,6 +133,7 @@ public final class SpeculativeEngine {
         let limit = configuration.maxModelLength
         guard request.prompt.count < limit else { throw EngineError.promptTooLong(tokens: request.prompt.count, limit: limit) }
         let maxDraft = draft == nil ? 0 : configuration.maxSpeculativeTokens
+        // + 2: the bonus token, and the final token a capturing engine runs (`captureFinalPositions`).
         let capacity = min(limit, request.prompt.count + request.maxTokens + maxDraft + 2)
         let verifierCache = try verifier.makeCache(capacity: capacity)
         let draftCache = try draft.map { try $0.makeCache(capacity: capacity) }
@@ -159,6 +168,7 @@ public final class SpeculativeEngine {
         lastStep.scheduledTokens = plan.reduce(0) { $0 + $1.tokens.count }
         lastStep.prefillTokens = plan.filter(\.isPrefill).reduce(0) { $0 + $1.tokens.count }
         try verify(plan)
+        try captureFinalPositions(plan.map(\.sequence).filter { $0.isFinished && $0.finish != .abort })
         for sequence in plan.map(\.sequence) where sequence.isFinished || !sequence.newTokens.isEmpty {
             events.append(makeEvent(sequence, flush: true))
         }
@@ -179,7 +189,9 @@ public final class SpeculativeEngine {
             requestId: sequence.id, tokens: sequence.newTokens, text: text, logprobs: sequence.newLogprobs,
             finish: sequence.finish, stopReason: sequence.stopReason,
             stats: sequence.isFinished ? sequence.stats : nil, promptTokens: sequence.request.prompt.count,
-            generatedTokens: sequence.output.count)
+            generatedTokens: sequence.output.count,
+            capturedStates: sequence.isFinished && !configuration.captureLayers.isEmpty ? sequence.captured : nil)
+        if sequence.isFinished { sequence.captured = [] }
         sequence.newTokens.removeAll(keepingCapacity: true)
         sequence.newLogprobs.removeAll(keepingCapacity: true)
         return event

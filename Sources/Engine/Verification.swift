@@ -48,7 +48,7 @@ extension SpeculativeEngine {
             let logits: TransformerModel.LogitRows = item.isPrefill ? (item.completesPrompt ? .last : .none) : .all
             return TransformerModel.Request(cache: item.cache, tokens: item.tokens, logits: logits)
         }
-        let auxiliaryLayers = draft?.config.auxiliaryLayerIds ?? []
+        let auxiliaryLayers = draft?.config.auxiliaryLayerIds ?? configuration.captureLayers
         let start = DispatchTime.now().uptimeNanoseconds
         let output = try verifier.forward(requests, auxiliaryLayers: auxiliaryLayers, pool: pool)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -76,8 +76,31 @@ extension SpeculativeEngine {
         sequence.pendingTokens.append(contentsOf: nextTokens)
     }
 
+    /// Records `rows` rows of request `index`'s captured layers (capturing engines only).
+    func capture(_ sequence: SequenceState, output: TransformerModel.Output, index: Int, rows: Int) {
+        guard !configuration.captureLayers.isEmpty, let auxiliary = output.auxiliary, rows > 0 else { return }
+        let width = output.auxiliaryWidth
+        let start = auxiliary + output.rowRanges[index].lowerBound * width
+        sequence.captured.append(contentsOf: UnsafeBufferPointer(start: start, count: rows * width))
+    }
+
+    /// A capturing engine runs the final token of every sequence that finished (it is never fed
+    /// otherwise) in one extra forward, so the captured states cover every position.
+    func captureFinalPositions(_ finished: [SequenceState]) throws {
+        guard !configuration.captureLayers.isEmpty else { return }
+        let items = finished.compactMap { sequence -> (SequenceState, KVCache)? in
+            guard let cache = sequence.verifierCache, cache.length < cache.capacity, sequence.lastToken >= 0 else { return nil }
+            return (sequence, cache)
+        }
+        guard !items.isEmpty else { return }
+        let requests = items.map { TransformerModel.Request(cache: $0.1, tokens: [$0.0.lastToken], logits: .none) }
+        let output = try verifier.forward(requests, auxiliaryLayers: configuration.captureLayers, pool: pool)
+        for (index, item) in items.enumerated() { capture(item.0, output: output, index: index, rows: 1) }
+    }
+
     private func finishPrefillChunk(_ item: VerificationItem, output: TransformerModel.Output, index: Int) {
         let sequence = item.sequence
+        capture(sequence, output: output, index: index, rows: item.tokens.count)
         let prompt = sequence.request.prompt
         let start = sequence.prefilled
         sequence.prefilled += item.tokens.count
@@ -148,6 +171,7 @@ extension SpeculativeEngine {
         // and the accepted drafts; the newest emitted token is not in the cache yet.
         let basePosition = item.cache.length - item.tokens.count
         item.cache.truncate(to: basePosition + accepted + 1)
+        capture(sequence, output: output, index: index, rows: accepted + 1)
         // Draft context rows: positions n ... n + accepted, each followed by the next emitted token.
         queueDraftContext(sequence, output: output, index: index, firstRow: 0, rows: accepted + 1,
                           nextTokens: emitted[...])

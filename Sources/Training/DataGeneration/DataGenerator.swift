@@ -54,14 +54,19 @@ public struct DataGenerationOptions: Sendable {
 /// states out (docs/training-data.md).
 ///
 /// Input conversations are cut into shards of `shardConversations`; for each shard the assistant turns are
-/// regenerated with the verifier (turn by turn, each turn seeing the regenerated history), every finished
-/// conversation is run once more through the verifier to capture its hidden states, and the shard is written,
-/// then the index. A rerun of the same command skips the shards the index lists.
+/// regenerated with the verifier (turn by turn, each turn seeing the regenerated history; the hidden states
+/// of the last turn's prompt and answer are recorded while it is generated), and the shard is written, then
+/// the index. Kept (not regenerated) conversations are run through the verifier once to capture their states.
+/// A rerun of the same command skips the shards the index lists.
 public final class DataGenerator {
     public let verifier: TransformerModel
     public let renderer: any ConversationRenderer
     public let options: DataGenerationOptions
+    /// Generates the answers and records their hidden states as it goes.
     let generator: ResponseGenerator
+    /// Generates without recording (Magpie prompts).
+    let plainGenerator: ResponseGenerator
+    /// Hidden states of conversations whose answers are kept.
     let capture: HiddenStateCapture
     let pool: ThreadPool
     let report: (String) -> Void
@@ -86,14 +91,16 @@ public final class DataGenerator {
         self.options = options
         self.pool = pool
         self.report = report
-        generator = ResponseGenerator(verifier: verifier, eosTokenIds: eosTokenIds, pool: pool, batchSize: options.batchSize)
         capture = try HiddenStateCapture(
             verifier: verifier, auxLayerIds: options.auxLayerIds ?? DataGenerationOptions.defaultAuxLayerIds(layers: verifier.config.layerCount),
             pool: pool, batchTokens: options.captureBatchTokens)
+        generator = ResponseGenerator(verifier: verifier, eosTokenIds: eosTokenIds, pool: pool, batchSize: options.batchSize,
+                                      captureLayers: capture.auxLayerIds + [verifier.config.layerCount])
+        plainGenerator = ResponseGenerator(verifier: verifier, eosTokenIds: eosTokenIds, pool: pool, batchSize: options.batchSize)
     }
 
-    /// The generator, for Magpie prompt synthesis with the same batching.
-    public var responseGenerator: ResponseGenerator { generator }
+    /// A generator with the same batching that records nothing, for Magpie prompt synthesis.
+    public var responseGenerator: ResponseGenerator { plainGenerator }
 
     /// Generates (or continues) the dataset for `conversations`; `source` names the input in the index.
     @discardableResult
@@ -114,14 +121,28 @@ public final class DataGenerator {
             let doneSoFar = number * shardSize - doneBefore
             let elapsedBefore = meter.elapsed
             var tokensInShard = 0
-            let rows = try makeRows(Array(planned[range]), firstIndex: range.lowerBound) { finished, tokens in
+            var shard = ShardBuilder(hiddenSize: verifier.config.hiddenSize, auxLayerCount: capture.auxLayerIds.count)
+            let progress = { (finished: Int, tokens: Int) in
                 tokensInShard = tokens
                 meter.update(done: doneSoFar + finished, tokens: tokensThisRun + tokens)
             }
-            index.droppedEmpty += range.count - rows.count
-            let generationSeconds = meter.elapsed - elapsedBefore
-            var shard = ShardBuilder(hiddenSize: verifier.config.hiddenSize, auxLayerCount: capture.auxLayerIds.count)
-            try capture.capture(rows, into: &shard)
+            let conversationsInShard = Array(planned[range])
+            var generationSeconds = 0.0
+            if options.settings.regenerate {
+                let rows = try regenerate(conversationsInShard, firstIndex: range.lowerBound, progress: progress)
+                index.droppedEmpty += range.count - rows.count
+                generationSeconds = meter.elapsed - elapsedBefore
+                for (row, states) in rows {
+                    states.withUnsafeBufferPointer { buffer in
+                        if let base = buffer.baseAddress { shard.append(row, states: base, pool: pool) }
+                    }
+                }
+            } else {
+                let rows = try keptRows(conversationsInShard, progress: progress)
+                index.droppedEmpty += range.count - rows.count
+                generationSeconds = meter.elapsed - elapsedBefore
+                try capture.capture(rows, into: &shard)
+            }
             let captureSeconds = meter.elapsed - elapsedBefore - generationSeconds
             let name = DatasetIndex.shardFileName(number)
             try shard.write(to: options.output.appendingPathComponent(name))
@@ -135,9 +156,9 @@ public final class DataGenerator {
             shardsWritten += 1
             tokensThisRun += tokensInShard
             meter.update(done: range.upperBound - doneBefore, tokens: tokensThisRun, force: true)
-            report(String(format: "datagen: wrote %@ (%d conversations, %d tokens, %d supervised; generation %.1f s, hidden states %.1f s = %.0f tokens/s), %d/%d shards",
+            report(String(format: "datagen: wrote %@ (%d conversations, %d tokens, %d supervised; generation %.1f s, hidden states %.1f s), %d/%d shards",
                           name, shard.conversationCount, shard.tokenCount, shard.supervisedCount, generationSeconds, captureSeconds,
-                          Double(shard.tokenCount) / max(captureSeconds, 1e-9), index.shards.count, totalShards))
+                          index.shards.count, totalShards))
         }
         return index
     }
@@ -198,29 +219,32 @@ public final class DataGenerator {
         return SHA256.hex(text)
     }
 
-    /// The training rows of one shard's conversations (regenerated or kept).
-    func makeRows(_ conversations: [Conversation], firstIndex: Int, progress: (Int, Int) -> Void) throws -> [TrainingRow] {
-        let maxLength = options.settings.maxLength
-        guard options.settings.regenerate else {
-            var rows: [TrainingRow] = []
-            for (offset, conversation) in conversations.enumerated() {
-                do { rows += try LossMask.conversationRows(conversation.messages, renderer: renderer, maxLength: maxLength) } catch is LossMask.BoundaryUnstable {
-                    report("datagen: \(conversation.origin): skipped, the template renders its history unstably")
-                }
-                progress(offset + 1, rows.reduce(0) { $0 + $1.inputIds.count })
+    /// The training rows of conversations whose answers are kept.
+    func keptRows(_ conversations: [Conversation], progress: (Int, Int) -> Void) throws -> [TrainingRow] {
+        var rows: [TrainingRow] = []
+        var tokens = 0
+        for (offset, conversation) in conversations.enumerated() {
+            do {
+                let made = try LossMask.conversationRows(conversation.messages, renderer: renderer, maxLength: options.settings.maxLength)
+                rows += made
+                tokens += made.reduce(0) { $0 + $1.inputIds.count }
+            } catch is LossMask.BoundaryUnstable {
+                report("datagen: \(conversation.origin): skipped, the template renders its history unstably")
             }
-            return rows
+            progress(offset + 1, tokens)
         }
-        return try regenerate(conversations, firstIndex: firstIndex, progress: progress)
+        return rows
     }
 
     /// Regenerates every assistant turn, round by round: round r answers the r-th user turn of every
-    /// conversation that got that far, with the earlier regenerated answers in its history.
-    func regenerate(_ conversations: [Conversation], firstIndex: Int, progress: (Int, Int) -> Void) throws -> [TrainingRow] {
+    /// conversation that got that far, with the earlier regenerated answers in its history. Returns each
+    /// conversation's row (its last answered turn) with the hidden states recorded while generating it.
+    func regenerate(_ conversations: [Conversation], firstIndex: Int,
+                    progress: (Int, Int) -> Void) throws -> [(TrainingRow, [Float])] {
         let settings = options.settings
         var histories = conversations.map { $0.messages.filter { $0.role == "system" } }
         let userTurns = conversations.map { $0.messages.filter { $0.role == "user" }.map(\.content) }
-        var rows = [TrainingRow?](repeating: nil, count: conversations.count)
+        var rows = [(TrainingRow, [Float])?](repeating: nil, count: conversations.count)
         var open = Array(conversations.indices)
         var round = 0
         var finished = 0
@@ -247,7 +271,7 @@ public final class DataGenerator {
                 tokens += completion.tokens.count
                 if let row = try LossMask.regeneratedRow(history: histories[i], prompt: prompts[k], completion: completion.tokens,
                                                          renderer: renderer, maxLength: settings.maxLength) {
-                    rows[i] = row
+                    rows[i] = try aligned(row, states: completion.states)
                 }
                 histories[i].append(ChatMessage(role: "assistant", content: renderer.text(of: completion.tokens)))
                 if completion.stopped, round + 1 < userTurns[i].count { stillOpen.append(i) } else { finished += 1 }
@@ -257,5 +281,21 @@ public final class DataGenerator {
             round += 1
         }
         return rows.compactMap { $0 }
+    }
+
+    /// Cuts the recorded states to the row's positions (a row may be clipped to the maximum length).
+    /// Should the final position ever be missing (the engine runs it when a request finishes), it gets
+    /// zero states and leaves the loss: its target, the verifier's next-token distribution, is unknown.
+    func aligned(_ row: TrainingRow, states: [Float]) throws -> (TrainingRow, [Float]) {
+        let stride = (capture.auxLayerIds.count + 1) * verifier.config.hiddenSize
+        let positions = row.inputIds.count
+        let recorded = states.count / stride
+        guard states.count % stride == 0, recorded + 1 >= positions else {
+            throw DataGenerationError.invalidSetting("the generator recorded \(recorded) positions of hidden states for a row of \(positions) tokens")
+        }
+        guard recorded < positions else { return (row, Array(states.prefix(positions * stride))) }
+        var masked = row
+        for position in recorded..<positions { masked.lossMask[position] = false }
+        return (masked, states + [Float](repeating: 0, count: (positions - recorded) * stride))
     }
 }

@@ -8,6 +8,9 @@ import Tensors
 public struct Completion: Sendable, Equatable {
     public var tokens: [Int]
     public var stopped: Bool
+    /// With `captureLayers`: the captured layers' outputs for every position of prompt + tokens
+    /// (see `GenerationEvent.capturedStates`); otherwise empty.
+    public var states: [Float] = []
 }
 
 /// Generates with the verifier alone (no draft) through the engine's continuous batching: up to
@@ -19,16 +22,18 @@ public final class ResponseGenerator {
     public let batchSize: Int
     private let engine: SpeculativeEngine
 
-    /// `eosTokenIds` end a response (the end-of-turn token is kept in it).
+    /// `eosTokenIds` end a response (the end-of-turn token is kept in it). `captureLayers` makes
+    /// every completion carry the verifier's outputs at those layers (ids as for
+    /// `TransformerModel.forward`) for all its positions, recorded while generating.
     public init(verifier: TransformerModel, eosTokenIds: Set<Int>, pool: ThreadPool, batchSize: Int,
-                prefillChunk: Int = 256, maxBatchTokens: Int = 512) {
+                prefillChunk: Int = 256, maxBatchTokens: Int = 512, captureLayers: [Int] = []) {
         self.verifier = verifier
         self.batchSize = max(1, batchSize)
         engine = SpeculativeEngine(
             verifier: verifier, draft: nil,
             configuration: .init(maxSpeculativeTokens: 0, speculativeTokens: 0, prefillChunk: prefillChunk,
                                  maxBatchTokens: max(maxBatchTokens, prefillChunk), maxModelLength: verifier.config.maxPositions,
-                                 eosTokenIds: eosTokenIds),
+                                 eosTokenIds: eosTokenIds, captureLayers: captureLayers),
             pool: pool, makeTextStream: { SilentTextStream() })
     }
 
@@ -59,7 +64,8 @@ public final class ResponseGenerator {
                 outputs[event.requestId, default: []] += event.tokens
                 generated += event.tokens.count
                 guard let finish = event.finish, let index = indexOfRequest[event.requestId] else { continue }
-                results[index] = Completion(tokens: outputs[event.requestId] ?? [], stopped: finish == .stop)
+                results[index] = Completion(tokens: outputs[event.requestId] ?? [], stopped: finish == .stop,
+                                            states: event.capturedStates ?? [])
                 outputs[event.requestId] = nil
                 finished += 1
             }
