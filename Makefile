@@ -4,7 +4,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN = .build/release/speculators
 
-.PHONY: deps models build serve test bench bench-serve draft interop clean
+.PHONY: deps models build serve test bench bench-serve draft draft-budget interop clean
 
 deps: ## system packages: OpenBLAS and zlib headers (apt, only when missing)
 	@missing=""; for p in libopenblas-dev zlib1g-dev; do \
@@ -39,6 +39,9 @@ bench-serve: deps models build ## the same client load without and with the draf
 
 draft: deps models build ## reproduce the default SmolLM2 draft (datagen, vocab, train); resumable
 	scripts/make-draft.sh
+
+draft-budget: build ## the reference draft's budget (193,670 tokens, 20 min) on make draft's data, benched against it
+	scripts/make-budget-draft.sh
 
 interop: build ## optional: the Python speculators library reads what we write (needs torch + speculators)
 	python3 scripts/interop/configs_roundtrip.py --binary $(BIN)

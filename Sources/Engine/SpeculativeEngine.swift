@@ -168,7 +168,9 @@ public final class SpeculativeEngine {
         lastStep.scheduledTokens = plan.reduce(0) { $0 + $1.tokens.count }
         lastStep.prefillTokens = plan.filter(\.isPrefill).reduce(0) { $0 + $1.tokens.count }
         try verify(plan)
-        try captureFinalPositions(plan.map(\.sequence).filter { $0.isFinished && $0.finish != .abort })
+        if !configuration.captureLayers.isEmpty {
+            try captureFinalPositions(plan.map(\.sequence).filter { $0.isFinished && $0.finish != .abort })
+        }
         for sequence in plan.map(\.sequence) where sequence.isFinished || !sequence.newTokens.isEmpty {
             events.append(makeEvent(sequence, flush: true))
         }

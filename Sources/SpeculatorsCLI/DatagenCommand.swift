@@ -14,7 +14,8 @@ struct DatagenCommand: ParsableCommand {
         discussion: """
         Inputs: --data files (JSONL or JSON array, gzip accepted; ShareGPT `conversations`, OpenAI/UltraChat \
         `messages`, MT-Bench `turns` or plain `prompt` records) and/or --magpie N prompts written by the verifier \
-        itself (kept in <output>/magpie-<N>-seed-<seed>.jsonl). MT-Bench and HumanEval prompts are refused. The output is \
+        itself (kept in <output>/magpie-<N>-seed-<seed>.jsonl), and/or --magpie-steered N prompts the verifier writes \
+        after an opening of --magpie-openings ("Write a", "Imagine you are", ...). MT-Bench and HumanEval prompts are refused. The output is \
         resumable: run the same command again after an interruption.
         """)
 
@@ -25,6 +26,10 @@ struct DatagenCommand: ParsableCommand {
     @Option(help: "Also synthesise this many user prompts with the verifier (Magpie).") var magpie = 0
     @Option(help: "System message for Magpie prompts (default: the template's own).") var magpieSystem: String?
     @Option(help: "Tokens per Magpie prompt at most.") var magpieMaxTokens = 60
+    @Option(help: "Also synthesise this many Magpie prompts started with the openings of --magpie-openings.")
+    var magpieSteered = 0
+    @Option(help: "Text file of user-turn openings for --magpie-steered, one per line (e.g. \"Write a\"), taken in turn.")
+    var magpieOpenings: String?
     @Flag(help: "Keep the given assistant turns instead of regenerating them.") var keepResponses = false
     @Option(help: "New tokens per regenerated turn at most.") var maxNewTokens = 256
     @Option(help: "Sampling temperature for responses (0 = greedy).") var temperature: Float = 0
@@ -41,7 +46,13 @@ struct DatagenCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
-        guard !data.isEmpty || magpie > 0 else { throw CommandFailure("give --data files and/or --magpie N") }
+        guard !data.isEmpty || magpie > 0 || magpieSteered > 0 else {
+            throw CommandFailure("give --data files and/or --magpie N and/or --magpie-steered N")
+        }
+        let openings = try magpieOpenings.map(Self.readOpenings) ?? []
+        guard magpieSteered == 0 || !openings.isEmpty else {
+            throw CommandFailure("--magpie-steered needs --magpie-openings with at least one opening")
+        }
         let start = now()
         // Inputs first: a bad file or an evaluation prompt is reported before the model is loaded.
         var conversations: [Conversation] = []
@@ -84,9 +95,14 @@ struct DatagenCommand: ParsableCommand {
                                           pool: pool, options: options, report: printError)
 
         if magpie > 0 {
-            let prompts = try magpiePrompts(generator: generator, renderer: renderer, outputURL: outputURL)
-            conversations += prompts
+            conversations += try magpiePrompts(count: magpie, openings: [], generator: generator, renderer: renderer,
+                                               outputURL: outputURL)
             sources.append("magpie:\(magpie)")
+        }
+        if magpieSteered > 0 {
+            conversations += try magpiePrompts(count: magpieSteered, openings: openings, generator: generator,
+                                               renderer: renderer, outputURL: outputURL)
+            sources.append("magpie-steered:\(magpieSteered)")
         }
         let index = try generator.run(conversations, source: sources.joined(separator: " + "))
         let seconds = now() - start
@@ -97,10 +113,25 @@ struct DatagenCommand: ParsableCommand {
         }
     }
 
-    /// Synthesises the Magpie prompts once and keeps them in `<output>/magpie-<count>-seed-<seed>.jsonl`, so a
-    /// resumed run reuses exactly the same prompts (and other settings make other prompts).
-    func magpiePrompts(generator: DataGenerator, renderer: TemplateRenderer, outputURL: URL) throws -> [Conversation] {
-        let file = outputURL.appendingPathComponent("magpie-\(magpie)-seed-\(seed).jsonl")
+    /// Openings, one per line, trimmed; blank lines and lines starting with `#` are skipped.
+    static func readOpenings(_ path: String) throws -> [String] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw CommandFailure("\(path): cannot read the Magpie openings (\(error.localizedDescription))")
+        }
+        return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    }
+
+    /// Synthesises the Magpie prompts once and keeps them in `<output>/magpie-<count>-seed-<seed>.jsonl` (steered:
+    /// `magpie-steered-<count>-seed-<seed>-<hash of the openings>.jsonl`), so a resumed run reuses exactly the same
+    /// prompts (and other settings make other prompts).
+    func magpiePrompts(count: Int, openings: [String], generator: DataGenerator, renderer: TemplateRenderer,
+                       outputURL: URL) throws -> [Conversation] {
+        let name = openings.isEmpty
+            ? "magpie-\(count)-seed-\(seed).jsonl"
+            : "magpie-steered-\(count)-seed-\(seed)-\(SHA256.hex(openings.joined(separator: "\n")).prefix(12)).jsonl"
+        let file = outputURL.appendingPathComponent(name)
         if FileManager.default.fileExists(atPath: file.path) {
             let prompts = try ConversationReader.read(file)
             printError("datagen: reusing \(prompts.count) Magpie prompts from \(file.path)")
@@ -108,8 +139,9 @@ struct DatagenCommand: ParsableCommand {
         }
         var synthesizer = MagpieSynthesizer(system: magpieSystem, seed: seed)
         synthesizer.maxTokens = magpieMaxTokens
+        synthesizer.openings = openings
         let start = now()
-        let texts = try synthesizer.synthesize(count: magpie, renderer: renderer, generator: generator.responseGenerator,
+        let texts = try synthesizer.synthesize(count: count, renderer: renderer, generator: generator.responseGenerator,
                                                guard: EvaluationGuard(), report: printError)
         printError("datagen: Magpie prompts took \(String(format: "%.1f", now() - start)) s")
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)

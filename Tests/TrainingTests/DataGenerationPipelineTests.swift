@@ -218,4 +218,21 @@ import Training
         #expect(Set(prompts.map(EvaluationGuard.normalise)).count == prompts.count)
         #expect(prompts.allSatisfy { !$0.isEmpty })
     }
+
+    @Test("Steered Magpie prompts start with their openings, taken in turn, and differ from free ones")
+    func steeredMagpie() throws {
+        let verifier = try TrainingFixtures.tinyVerifier()
+        let generator = ResponseGenerator(verifier: verifier, eosTokenIds: ByteRenderer.stops, pool: TrainingFixtures.pool, batchSize: 8)
+        var synthesizer = MagpieSynthesizer(system: "sys", seed: 3)
+        synthesizer.maxTokens = 40
+        let free = try synthesizer.synthesize(count: 4, renderer: ByteRenderer(), generator: generator, guard: EvaluationGuard())
+        synthesizer.openings = ["Write a", "Solve"]
+        let steered = try synthesizer.synthesize(count: 4, renderer: ByteRenderer(), generator: generator, guard: EvaluationGuard())
+        #expect(steered.count == 4)
+        #expect(steered.allSatisfy { $0.hasPrefix("Write a") || $0.hasPrefix("Solve") }, "\(steered)")
+        #expect(steered.contains { $0.hasPrefix("Write a") } && steered.contains { $0.hasPrefix("Solve") })
+        #expect(steered != free)
+        let again = try synthesizer.synthesize(count: 4, renderer: ByteRenderer(), generator: generator, guard: EvaluationGuard())
+        #expect(again == steered)
+    }
 }

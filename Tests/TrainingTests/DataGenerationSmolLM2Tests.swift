@@ -64,10 +64,13 @@ struct DataGenerationSmolLM2Tests {
     func magpieHeader() throws {
         let renderer = try renderer()
         let bundle = try #require(Self.bundle)
-        let header = try renderer.openUserTurn(system: "Be kind.")
+        let header = try renderer.openUserTurn(system: "Be kind.", opening: "")
         #expect(bundle.tokenizer.decode(header) == "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\n")
-        let defaultHeader = bundle.tokenizer.decode(try renderer.openUserTurn(system: nil))
+        let defaultHeader = bundle.tokenizer.decode(try renderer.openUserTurn(system: nil, opening: ""))
         #expect(defaultHeader.hasPrefix("<|im_start|>system\nYou are a helpful AI assistant named SmolLM"))
         #expect(defaultHeader.hasSuffix("<|im_end|>\n<|im_start|>user\n"))
+        let steered = try renderer.openUserTurn(system: "Be kind.", opening: "Write a")
+        #expect(Array(steered.prefix(header.count)) == header)
+        #expect(bundle.tokenizer.decode(Array(steered.dropFirst(header.count))) == "Write a")
     }
 }

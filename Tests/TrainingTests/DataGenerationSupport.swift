@@ -71,8 +71,8 @@ struct ByteRenderer: ConversationRenderer {
         return ids
     }
 
-    func openUserTurn(system: String?) throws -> [Int] {
-        (system.map { [1, 3] + Self.bytes($0) + [2, 7] } ?? []) + [1, 4]
+    func openUserTurn(system: String?, opening: String) throws -> [Int] {
+        (system.map { [1, 3] + Self.bytes($0) + [2, 7] } ?? []) + [1, 4] + Self.bytes(opening)
     }
 
     func text(of tokens: [Int]) -> String {

@@ -7,8 +7,9 @@ public protocol ConversationRenderer: Sendable {
     /// Token ids of `messages` rendered with the chat template (ending with an open assistant header when
     /// `addGenerationPrompt`).
     func render(_ messages: [ChatMessage], addGenerationPrompt: Bool) throws -> [Int]
-    /// Token ids of the conversation so far followed by an open user header (Magpie prompt synthesis).
-    func openUserTurn(system: String?) throws -> [Int]
+    /// Token ids of the conversation so far followed by an open user header and `opening`, the start
+    /// of the user's text (Magpie prompt synthesis; empty for a free user turn).
+    func openUserTurn(system: String?, opening: String) throws -> [Int]
     /// Text of generated token ids, special tokens left out (to put a response back into a conversation).
     func text(of tokens: [Int]) -> String
 }
@@ -32,8 +33,9 @@ public struct TemplateRenderer: ConversationRenderer {
     }
 
     /// Renders a user turn whose content is a sentinel and keeps the text before the sentinel: the template's
-    /// own user header, whatever the dialect (ChatML: `...<|im_start|>user\n`).
-    public func openUserTurn(system: String?) throws -> [Int] {
+    /// own user header, whatever the dialect (ChatML: `...<|im_start|>user\n`). The opening is encoded
+    /// with it, so its first word is tokenised as at the start of a user's text.
+    public func openUserTurn(system: String?, opening: String) throws -> [Int] {
         let sentinel = "\u{E000}MAGPIE\u{E001}"
         var messages: [ChatMessage] = []
         if let system { messages.append(ChatMessage(role: "system", content: system)) }
@@ -46,6 +48,7 @@ public struct TemplateRenderer: ConversationRenderer {
             throw DataGenerationError.renderFailed(problem: "the template does not write the user text verbatim")
         }
         return tokenizer.encode(String(text[..<range.lowerBound]), parseSpecialTokens: true)
+            + tokenizer.encode(opening, parseSpecialTokens: false)
     }
 
     public func text(of tokens: [Int]) -> String {

@@ -5,8 +5,13 @@ import Foundation
 /// up to an open user header (after the system turn), and the verifier continues it at temperature 1.0 /
 /// top-p 0.95 until its end-of-turn token. Unfinished prompts (no end token within `maxTokens`) are dropped,
 /// duplicates (by normalised text) and evaluation prompts too.
+///
+/// With `openings`, the user turn is started for the verifier: attempt `i` begins with
+/// `openings[i % openings.count]` ("Write a", "Imagine you are", ...). Left free, a small verifier
+/// mostly writes short questions; started, it writes the tasks and role-plays users also ask for.
 public struct MagpieSynthesizer {
     public var system: String?
+    public var openings: [String] = []
     public var maxTokens = 60
     public var temperature: Float = 1.0
     public var topP: Float = 0.95
@@ -21,7 +26,8 @@ public struct MagpieSynthesizer {
     /// so the list depends only on the seed and the count). Gives up after `4 · count + 16` attempts.
     public func synthesize(count: Int, renderer: any ConversationRenderer, generator: ResponseGenerator,
                            guard evaluationGuard: EvaluationGuard, report: @escaping (String) -> Void = { _ in }) throws -> [String] {
-        let header = try renderer.openUserTurn(system: system)
+        let headers = try (openings.isEmpty ? [""] : openings).map { try renderer.openUserTurn(system: system, opening: $0) }
+        let openingTexts = openings.isEmpty ? [""] : openings
         var prompts: [String] = []
         var seen = Set<String>()
         var attempts = 0
@@ -34,15 +40,16 @@ public struct MagpieSynthesizer {
             let batch = min(limit - attempts, (count - prompts.count) * 5 / 4 + 4)
             let first = attempts
             let completions = try generator.generate(
-                Array(repeating: header, count: batch), maxTokens: maxTokens,
+                (first..<(first + batch)).map { headers[$0 % headers.count] }, maxTokens: maxTokens,
                 sampling: { SamplingParameters(temperature: temperature, topP: topP, seed: seed &+ UInt64(first + $0)) })
             attempts += batch
             generated += completions.reduce(0) { $0 + $1.tokens.count }
             var unused = 0
-            for completion in completions {
+            for (offset, completion) in completions.enumerated() {
                 guard prompts.count < count else { unused += 1; continue }
                 guard completion.stopped, completion.tokens.count > 1 else { dropped.unfinished += 1; continue }
-                let text = renderer.text(of: Array(completion.tokens.dropLast())).trimmingCharacters(in: .whitespacesAndNewlines)
+                let opening = openingTexts[(first + offset) % openingTexts.count]
+                let text = (opening + renderer.text(of: Array(completion.tokens.dropLast()))).trimmingCharacters(in: .whitespacesAndNewlines)
                 guard !text.isEmpty else { dropped.unfinished += 1; continue }
                 guard evaluationGuard.evaluationSet(of: text) == nil else { dropped.evaluation += 1; continue }
                 guard seen.insert(EvaluationGuard.normalise(text)).inserted else { dropped.duplicate += 1; continue }
