@@ -87,7 +87,6 @@ extension SpeculativeEngine {
     /// A capturing engine runs the final token of every sequence that finished (it is never fed
     /// otherwise) in one extra forward, so the captured states cover every position.
     func captureFinalPositions(_ finished: [SequenceState]) throws {
-        guard !configuration.captureLayers.isEmpty else { return }
         let items = finished.compactMap { sequence -> (SequenceState, KVCache)? in
             guard let cache = sequence.verifierCache, cache.length < cache.capacity, sequence.lastToken >= 0 else { return nil }
             return (sequence, cache)

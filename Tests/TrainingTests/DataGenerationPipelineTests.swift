@@ -205,12 +205,21 @@ import Training
         #expect(!FileManager.default.fileExists(atPath: output.path))
     }
 
-    @Test("Magpie synthesis samples distinct finished user turns from an open user header, reproducibly")
-    func magpie() throws {
-        let verifier = try TrainingFixtures.tinyVerifier()
-        let generator = ResponseGenerator(verifier: verifier, eosTokenIds: ByteRenderer.stops, pool: TrainingFixtures.pool, batchSize: 8)
+    static func magpieGenerator() throws -> ResponseGenerator {
+        ResponseGenerator(verifier: try TrainingFixtures.tinyVerifier(), eosTokenIds: ByteRenderer.stops,
+                          pool: TrainingFixtures.pool, batchSize: 8)
+    }
+
+    static func magpieSynthesizer() -> MagpieSynthesizer {
         var synthesizer = MagpieSynthesizer(system: "sys", seed: 3)
         synthesizer.maxTokens = 40
+        return synthesizer
+    }
+
+    @Test("Magpie synthesis samples distinct finished user turns from an open user header, reproducibly")
+    func magpie() throws {
+        let generator = try Self.magpieGenerator()
+        let synthesizer = Self.magpieSynthesizer()
         let prompts = try synthesizer.synthesize(count: 3, renderer: ByteRenderer(), generator: generator, guard: EvaluationGuard())
         let again = try synthesizer.synthesize(count: 3, renderer: ByteRenderer(), generator: generator, guard: EvaluationGuard())
         #expect(prompts.count == 3)
@@ -221,10 +230,8 @@ import Training
 
     @Test("Steered Magpie prompts start with their openings, taken in turn, and differ from free ones")
     func steeredMagpie() throws {
-        let verifier = try TrainingFixtures.tinyVerifier()
-        let generator = ResponseGenerator(verifier: verifier, eosTokenIds: ByteRenderer.stops, pool: TrainingFixtures.pool, batchSize: 8)
-        var synthesizer = MagpieSynthesizer(system: "sys", seed: 3)
-        synthesizer.maxTokens = 40
+        let generator = try Self.magpieGenerator()
+        var synthesizer = Self.magpieSynthesizer()
         let free = try synthesizer.synthesize(count: 4, renderer: ByteRenderer(), generator: generator, guard: EvaluationGuard())
         synthesizer.openings = ["Write a", "Solve"]
         let steered = try synthesizer.synthesize(count: 4, renderer: ByteRenderer(), generator: generator, guard: EvaluationGuard())
