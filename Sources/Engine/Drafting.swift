@@ -35,8 +35,9 @@ extension SpeculativeEngine {
             guard let base = features.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
             return try draft.forward(contextRequests, hidden: .verifierFeatures(base), pool: pool)
         }
-        costs.draftContext.observe(rows: contextRequests.reduce(0) { $0 + $1.tokens.count },
-                                   seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        let contextSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        costs.draftContext.observe(rows: contextRequests.reduce(0) { $0 + $1.tokens.count }, seconds: contextSeconds)
+        pendingPrediction?.draftSeconds += contextSeconds
         for sequence in contextSequences {
             sequence.draftSynced += sequence.pendingTokens.count
             sequence.pendingTokens.removeAll(keepingCapacity: true)
@@ -67,7 +68,9 @@ extension SpeculativeEngine {
                 guard let base = buffer.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
                 return try draft.forward(requests, hidden: .draftHidden(base), pool: pool)
             }
-            costs.draftChain.observe(rows: requests.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            let chainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            costs.draftChain.observe(rows: requests.count, seconds: chainSeconds)
+            pendingPrediction?.draftSeconds += chainSeconds
             chainScratch.removeAll(keepingCapacity: true)
             chainScratch.append(contentsOf: UnsafeBufferPointer(start: result.nextHidden, count: going.count * hidden))
             lastTokens = result.proposedTokens
@@ -143,7 +146,11 @@ extension SpeculativeEngine {
             stepsSinceCostCheck = 0
             costChecks += 1
         }
+        let predicted = SpeculationPlanner.expectedSeconds(ks, candidates: candidates, costs: costs,
+                                                           fixedContextRows: fixedContextRows)
+        pendingPrediction = predicted > 0 ? PendingPrediction(predictedSeconds: predicted, drafting: ks.contains { $0 > 0 }) : nil
         for (sequence, k) in zip(planned, ks) {
+            sequence.predictedTokens = sequence.controller.expectedTokens(k: k)
             if !draftingDormant { sequence.controller.planned(k) }
             if k == 0, sequence.pendingTokens.count >= configuration.draftRestartRows { restartDraft(sequence) }
             result.append((sequence, k))

@@ -141,5 +141,7 @@ public struct StepReport: Sendable {
     public var prefillTokens = 0
     /// Drafts verified this step and how many of their tokens were accepted.
     public var speculation = SpeculationStats()
+    /// The planner's predictions against the steps so far (totals since the engine started).
+    public var plannerAudit = PlannerAudit()
     public init() {}
 }

@@ -27,6 +27,8 @@ final class SequenceState {
     var text: OutputText
     var random: RandomSource
     var stats = SpeculationStats()
+    /// Tokens the controller expected of `drafts` when the planner chose their number (`PlannerAudit`).
+    var predictedTokens = 0.0
     var controller: AdaptiveSpeculation
     var finish: FinishReason?
     var stopReason: StopReason?

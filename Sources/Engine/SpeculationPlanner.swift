@@ -84,6 +84,17 @@ public enum SpeculationPlanner {
         return state.rate(costs)
     }
 
+    /// Expected seconds of the step with draft lengths `ks` (its draft passes and the verifier
+    /// pass that checks them), on the same cost model; 0 before any pass has been measured.
+    public static func expectedSeconds(_ ks: [Int], candidates: [Candidate], costs: SpeculationCosts,
+                                       fixedContextRows: Int = 0) -> Double {
+        var state = State(candidates: candidates, fixedContextRows: fixedContextRows)
+        for (index, k) in ks.enumerated() where index < candidates.count {
+            state.set(index, to: min(max(k, candidates[index].minK), candidates[index].maxK))
+        }
+        return state.time(costs)
+    }
+
     /// One draft for every request that may draft, in place of `plan`, when nobody chose to
     /// draft in `plan` and that is predicted to lose less than `tolerance` of its rate; else nil.
     ///
@@ -143,6 +154,12 @@ public enum SpeculationPlanner {
 
         /// Expected tokens per second of the step.
         func rate(_ costs: SpeculationCosts) -> Double {
+            let time = time(costs)
+            return time > 0 ? tokens / time : 0
+        }
+
+        /// Expected seconds of the step.
+        func time(_ costs: SpeculationCosts) -> Double {
             var time = costs.verify.estimate(rows: verifyRows) ?? 0
             // Without a measured draft pass, assume one costs a tenth of a verifier row's pass.
             let fallback = (costs.verify.estimate(rows: 1) ?? 0) / 10
@@ -150,7 +167,7 @@ public enum SpeculationPlanner {
             for j in depth.indices.dropFirst() where depth[j] > 0 {
                 time += costs.draftChain.estimate(rows: depth[j]) ?? fallback
             }
-            return time > 0 ? tokens / time : 0
+            return time
         }
     }
 }

@@ -95,6 +95,10 @@ public final class SpeculativeEngine {
     static let costCheckInterval = 64
     /// Times a request's draft restarted from recent positions after idling (`restartDraft`).
     public internal(set) var draftRestarts = 0
+    /// The planner's predictions against what the steps it planned did.
+    public internal(set) var audit = PlannerAudit()
+    /// The prediction for the drafts proposed last, settled by the next verification.
+    var pendingPrediction: PendingPrediction?
     /// What the last step did: drafts verified, tokens accepted and emitted (for live metrics).
     public internal(set) var lastStep = StepReport()
     /// Copies of the verifier features a step's draft context pass needs.
@@ -180,6 +184,7 @@ public final class SpeculativeEngine {
         }
         sequences.removeAll { $0.isFinished }
         try proposeDrafts()
+        lastStep.plannerAudit = audit
         return events
     }
 

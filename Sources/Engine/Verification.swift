@@ -54,7 +54,14 @@ extension SpeculativeEngine {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if !items.contains(where: \.isPrefill) {
             costs.verify.observe(rows: requests.reduce(0) { $0 + $1.tokens.count }, seconds: seconds)
+            if let prediction = pendingPrediction {
+                let path = prediction.drafting ? \PlannerAudit.drafting : \PlannerAudit.plain
+                audit[keyPath: path].steps += 1
+                audit[keyPath: path].predictedSeconds += prediction.predictedSeconds
+                audit[keyPath: path].measuredSeconds += prediction.draftSeconds + seconds
+            }
         }
+        pendingPrediction = nil
         for (index, item) in items.enumerated() {
             if item.isPrefill {
                 finishPrefillChunk(item, output: output, index: index)
@@ -159,6 +166,10 @@ extension SpeculativeEngine {
             let bonus = UnsafePointer(output.logits(request: index, row: drafts.count))
             rows.append(bonus)
             emitted.append(chooseToken(sequence, logits: bonus))
+        }
+        if !drafts.isEmpty {
+            audit.predictedTokens += sequence.predictedTokens
+            audit.emittedTokens += emitted.count
         }
         sequence.stats.record(draftCount: drafts.count, accepted: accepted)
         lastStep.speculation.record(draftCount: drafts.count, accepted: accepted)

@@ -85,6 +85,7 @@ struct BenchSpecCommand: ParsableCommand {
             for (index, variant) in variants.enumerated() {
                 let line = results[index].line(label: "batch \(size) \(variant.label)", baseline: results[0])
                 report(line)
+                if variant.k == nil, variant.draft != nil { report("  planner: \(results[index].audit.summary)") }
                 if index > 0 { summary.append(line) }
             }
         }
@@ -97,6 +98,7 @@ struct BenchSpecCommand: ParsableCommand {
         var seconds = 0.0
         var stats = SpeculationStats()
         var outputs: [[Int]] = []
+        var audit = PlannerAudit()
 
         var rate: Double { Double(tokens) / max(seconds, 1e-9) }
 
@@ -105,6 +107,7 @@ struct BenchSpecCommand: ParsableCommand {
             seconds += other.seconds
             stats.add(other.stats)
             outputs += other.outputs
+            audit.add(other.audit)
         }
 
         func line(label: String, baseline: SetResult) -> String {
@@ -149,7 +152,7 @@ struct BenchSpecCommand: ParsableCommand {
                 if let finished = event.stats { stats.add(finished) }
             }
         }
-        return SetResult(tokens: tokens, seconds: now() - start, stats: stats, outputs: outputs)
+        return SetResult(tokens: tokens, seconds: now() - start, stats: stats, outputs: outputs, audit: engine.audit)
     }
 }
 

@@ -19,7 +19,7 @@ struct SpeculationPlannerTests {
     }
 
     func candidate(acceptance: Double, maxK: Int = 5, minK: Int = 0) -> SpeculationPlanner.Candidate {
-        var controller = AdaptiveSpeculation(maxTokens: maxK, pinned: nil, prior: acceptance)
+        let controller = AdaptiveSpeculation(maxTokens: maxK, pinned: nil, prior: acceptance)
         return .init(expected: (0...maxK).map { controller.expectedTokens(k: $0) }, minK: minK, contextRows: 1)
     }
 

@@ -18,6 +18,7 @@ public final class ServiceTelemetry: Sendable {
         var started = monotonicSeconds()
         var running = 0
         var waiting = 0
+        var audit = PlannerAudit()
     }
     private let interval = Mutex(Interval())
     private let timer = TimerSlot()
@@ -49,6 +50,7 @@ public final class ServiceTelemetry: Sendable {
             $0.generationTokens += generated
             $0.running = snapshot.running
             $0.waiting = snapshot.waiting
+            $0.audit = report.plannerAudit
         }
     }
 
@@ -90,15 +92,18 @@ public final class ServiceTelemetry: Sendable {
     /// The interval's lines; nil when the engine was idle throughout.
     func logInterval() {
         let now = monotonicSeconds()
-        let (prompt, generated, elapsed, running, waiting) = interval.withLock { i in
+        let (prompt, generated, elapsed, running, waiting, audit) = interval.withLock { i in
             defer { i.promptTokens = 0; i.generationTokens = 0; i.started = now }
-            return (i.promptTokens, i.generationTokens, now - i.started, i.running, i.waiting)
+            return (i.promptTokens, i.generationTokens, now - i.started, i.running, i.waiting, i.audit)
         }
         let spec = metrics.specDecodingLogLine(elapsedSeconds: elapsed)
         guard prompt + generated > 0 || running + waiting > 0 else { return }
         let seconds = max(elapsed, 1e-9)
         logger.info("\(String(format: "Avg prompt throughput: %.1f tokens/s, Avg generation throughput: %.1f tokens/s, Running: %d reqs, Waiting: %d reqs", Double(prompt) / seconds, Double(generated) / seconds, running, waiting))")
-        if let spec { logger.info("\(spec)") }
+        if let spec {
+            logger.info("\(spec)")
+            logger.debug("Planner since start: \(audit.summary)")
+        }
     }
 }
 

@@ -1,0 +1,59 @@
+/// How well the planner's predictions held: what it expected of the steps it planned against
+/// what they did.
+///
+/// The planner trades tokens for time on two estimates, each request's acceptance and each
+/// pass's cost. When either is biased the trade goes wrong without any error to show for it;
+/// under steady load with a weak draft, a batch of eight ran 7% slower with the draft than
+/// without. These totals say which estimate to distrust: emitted over predicted tokens of the
+/// requests that drafted, and measured over predicted seconds, split by whether the step drafted.
+public struct PlannerAudit: Sendable, Equatable {
+    public struct Timing: Sendable, Equatable {
+        /// Steps counted (those whose verifier pass ran no prompt chunk).
+        public var steps = 0
+        public var predictedSeconds = 0.0
+        public var measuredSeconds = 0.0
+
+        /// Measured over predicted seconds (1 when the cost curves are right).
+        public var ratio: Double { predictedSeconds > 0 ? measuredSeconds / predictedSeconds : 0 }
+    }
+
+    /// Steps in which some request drafted, and steps of plain decoding.
+    public var drafting = Timing()
+    public var plain = Timing()
+    /// Over every verified draft: tokens its request's acceptance estimate predicted when the
+    /// planner chose its k, and tokens the verification emitted.
+    public var predictedTokens = 0.0
+    public var emittedTokens = 0
+
+    public init() {}
+
+    /// Emitted over predicted tokens of drafting requests (1 when the acceptance estimates are right).
+    public var tokenRatio: Double { predictedTokens > 0 ? Double(emittedTokens) / predictedTokens : 0 }
+
+    /// One line for logs and benchmark output.
+    public var summary: String {
+        func part(_ name: String, _ timing: Timing) -> String {
+            String(format: "%@ steps %d measured/predicted time %.3f", name, timing.steps, timing.ratio)
+        }
+        return [part("drafting", drafting), part("plain", plain),
+                String(format: "drafting requests emitted/predicted tokens %.3f", tokenRatio)].joined(separator: "; ")
+    }
+
+    public mutating func add(_ other: PlannerAudit) {
+        for path in [\PlannerAudit.drafting, \PlannerAudit.plain] {
+            self[keyPath: path].steps += other[keyPath: path].steps
+            self[keyPath: path].predictedSeconds += other[keyPath: path].predictedSeconds
+            self[keyPath: path].measuredSeconds += other[keyPath: path].measuredSeconds
+        }
+        predictedTokens += other.predictedTokens
+        emittedTokens += other.emittedTokens
+    }
+}
+
+/// The planner's prediction for the step being prepared: its draft passes now and the
+/// verification pass that follows in the next step.
+struct PendingPrediction {
+    var predictedSeconds: Double
+    var drafting: Bool
+    var draftSeconds = 0.0
+}
