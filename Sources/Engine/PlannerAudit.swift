@@ -10,11 +10,26 @@ public struct PlannerAudit: Sendable, Equatable {
     public struct Timing: Sendable, Equatable {
         /// Steps counted (those whose verifier pass ran no prompt chunk).
         public var steps = 0
-        public var predictedSeconds = 0.0
-        public var measuredSeconds = 0.0
+        public var predictedDraftSeconds = 0.0
+        public var measuredDraftSeconds = 0.0
+        public var predictedVerifySeconds = 0.0
+        public var measuredVerifySeconds = 0.0
 
-        /// Measured over predicted seconds (1 when the cost curves are right).
-        public var ratio: Double { predictedSeconds > 0 ? measuredSeconds / predictedSeconds : 0 }
+        /// Measured over predicted seconds of whole steps (1 when the cost curves are right).
+        public var ratio: Double { Self.ratio(measuredDraftSeconds + measuredVerifySeconds,
+                                              predictedDraftSeconds + predictedVerifySeconds) }
+        public var draftRatio: Double { Self.ratio(measuredDraftSeconds, predictedDraftSeconds) }
+        public var verifyRatio: Double { Self.ratio(measuredVerifySeconds, predictedVerifySeconds) }
+
+        static func ratio(_ measured: Double, _ predicted: Double) -> Double { predicted > 0 ? measured / predicted : 0 }
+
+        mutating func add(_ other: Timing) {
+            steps += other.steps
+            predictedDraftSeconds += other.predictedDraftSeconds
+            measuredDraftSeconds += other.measuredDraftSeconds
+            predictedVerifySeconds += other.predictedVerifySeconds
+            measuredVerifySeconds += other.measuredVerifySeconds
+        }
     }
 
     /// Steps in which some request drafted, and steps of plain decoding.
@@ -33,27 +48,37 @@ public struct PlannerAudit: Sendable, Equatable {
     /// One line for logs and benchmark output.
     public var summary: String {
         func part(_ name: String, _ timing: Timing) -> String {
-            String(format: "%@ steps %d measured/predicted time %.3f", name, timing.steps, timing.ratio)
+            String(format: "%@ steps %d measured/predicted time %.3f (draft passes %.3f, verification %.3f)",
+                   name, timing.steps, timing.ratio, timing.draftRatio, timing.verifyRatio)
         }
         return [part("drafting", drafting), part("plain", plain),
                 String(format: "drafting requests emitted/predicted tokens %.3f", tokenRatio)].joined(separator: "; ")
     }
 
     public mutating func add(_ other: PlannerAudit) {
-        for path in [\PlannerAudit.drafting, \PlannerAudit.plain] {
-            self[keyPath: path].steps += other[keyPath: path].steps
-            self[keyPath: path].predictedSeconds += other[keyPath: path].predictedSeconds
-            self[keyPath: path].measuredSeconds += other[keyPath: path].measuredSeconds
-        }
+        drafting.add(other.drafting)
+        plain.add(other.plain)
         predictedTokens += other.predictedTokens
         emittedTokens += other.emittedTokens
+    }
+
+    /// Settles the prediction for a step with the time its verifier pass took.
+    mutating func settle(_ prediction: PendingPrediction, verifySeconds: Double) {
+        var timing = Timing()
+        timing.steps = 1
+        timing.predictedDraftSeconds = prediction.predictedDraftSeconds
+        timing.measuredDraftSeconds = prediction.draftSeconds
+        timing.predictedVerifySeconds = prediction.predictedVerifySeconds
+        timing.measuredVerifySeconds = verifySeconds
+        if prediction.drafting { drafting.add(timing) } else { plain.add(timing) }
     }
 }
 
 /// The planner's prediction for the step being prepared: its draft passes now and the
 /// verification pass that follows in the next step.
 struct PendingPrediction {
-    var predictedSeconds: Double
+    var predictedDraftSeconds: Double
+    var predictedVerifySeconds: Double
     var drafting: Bool
     var draftSeconds = 0.0
 }

@@ -84,15 +84,15 @@ public enum SpeculationPlanner {
         return state.rate(costs)
     }
 
-    /// Expected seconds of the step with draft lengths `ks` (its draft passes and the verifier
-    /// pass that checks them), on the same cost model; 0 before any pass has been measured.
+    /// Expected seconds of the step with draft lengths `ks`: its draft passes and the verifier
+    /// pass that checks them, on the same cost model (zeros before any pass has been measured).
     public static func expectedSeconds(_ ks: [Int], candidates: [Candidate], costs: SpeculationCosts,
-                                       fixedContextRows: Int = 0) -> Double {
+                                       fixedContextRows: Int = 0) -> (draft: Double, verify: Double) {
         var state = State(candidates: candidates, fixedContextRows: fixedContextRows)
         for (index, k) in ks.enumerated() where index < candidates.count {
             state.set(index, to: min(max(k, candidates[index].minK), candidates[index].maxK))
         }
-        return state.time(costs)
+        return state.seconds(costs)
     }
 
     /// One draft for every request that may draft, in place of `plan`, when nobody chose to
@@ -154,20 +154,22 @@ public enum SpeculationPlanner {
 
         /// Expected tokens per second of the step.
         func rate(_ costs: SpeculationCosts) -> Double {
-            let time = time(costs)
+            let parts = seconds(costs)
+            let time = parts.draft + parts.verify
             return time > 0 ? tokens / time : 0
         }
 
-        /// Expected seconds of the step.
-        func time(_ costs: SpeculationCosts) -> Double {
-            var time = costs.verify.estimate(rows: verifyRows) ?? 0
+        /// Expected seconds of the step's draft passes and of its verifier pass.
+        func seconds(_ costs: SpeculationCosts) -> (draft: Double, verify: Double) {
+            let verify = costs.verify.estimate(rows: verifyRows) ?? 0
             // Without a measured draft pass, assume one costs a tenth of a verifier row's pass.
             let fallback = (costs.verify.estimate(rows: 1) ?? 0) / 10
-            if contextRows > 0 { time += costs.draftContext.estimate(rows: contextRows) ?? fallback }
+            var draft = 0.0
+            if contextRows > 0 { draft += costs.draftContext.estimate(rows: contextRows) ?? fallback }
             for j in depth.indices.dropFirst() where depth[j] > 0 {
-                time += costs.draftChain.estimate(rows: depth[j]) ?? fallback
+                draft += costs.draftChain.estimate(rows: depth[j]) ?? fallback
             }
-            return time
+            return (draft, verify)
         }
     }
 }

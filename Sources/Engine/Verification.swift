@@ -54,12 +54,7 @@ extension SpeculativeEngine {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if !items.contains(where: \.isPrefill) {
             costs.verify.observe(rows: requests.reduce(0) { $0 + $1.tokens.count }, seconds: seconds)
-            if let prediction = pendingPrediction {
-                let path = prediction.drafting ? \PlannerAudit.drafting : \PlannerAudit.plain
-                audit[keyPath: path].steps += 1
-                audit[keyPath: path].predictedSeconds += prediction.predictedSeconds
-                audit[keyPath: path].measuredSeconds += prediction.draftSeconds + seconds
-            }
+            if let prediction = pendingPrediction { audit.settle(prediction, verifySeconds: seconds) }
         }
         pendingPrediction = nil
         for (index, item) in items.enumerated() {

@@ -72,6 +72,25 @@ struct SpeculationPlannerTests {
         #expect(plan == Array(repeating: 0, count: 8))
     }
 
+    @Test("A request that must first catch its draft up on many queued rows does not draft in a busy batch where one feeding a row would")
+    func catchingUpIsCharged() {
+        // Eight rows cost 24 ms, each further row 1.5 ms; a draft pass 0.4 ms plus 0.1 ms a row.
+        var costs = SpeculationCosts(maxRows: 128)
+        for rows in [1, 2, 4, 8, 16, 32, 64, 128] {
+            costs.verify.observe(rows: rows, seconds: max(0.020, 0.012 + 0.0015 * Double(rows)))
+            costs.draftContext.observe(rows: rows, seconds: 0.0004 + 0.0001 * Double(rows))
+            costs.draftChain.observe(rows: rows, seconds: 0.0004 + 0.0001 * Double(rows))
+        }
+        let good = candidate(acceptance: 0.95)
+        var idle = good
+        idle.contextRows = 48
+        let others = (0..<7).map { _ in candidate(acceptance: 0.1) }
+        #expect((SpeculationPlanner.plan(others + [good], costs: costs).last ?? 0) > 0)
+        #expect(SpeculationPlanner.plan(others + [idle], costs: costs) == Array(repeating: 0, count: 8))
+        // Alone, bound by memory, it still drafts after catching up.
+        #expect((SpeculationPlanner.plan([idle], costs: costs).first ?? 0) > 0)
+    }
+
     @Test("Pinned and probing requests keep their minimum, and nothing speculates before costs are measured")
     func minimumsAndUncalibrated() {
         let costs = costs(floor: 0.020, fixed: 0.012, perRow: 0.0015, draftPass: 0.0005)
