@@ -150,10 +150,8 @@ extension SpeculativeEngine {
         }
         let predicted = SpeculationPlanner.expectedSeconds(ks, candidates: candidates, costs: costs,
                                                            fixedContextRows: fixedContextRows)
-        pendingPrediction = predicted.verify > 0
-            ? PendingPrediction(predictedDraftSeconds: predicted.draft, predictedVerifySeconds: predicted.verify,
-                                drafting: ks.contains { $0 > 0 })
-            : nil
+        pendingPrediction = PendingPrediction(predictedDraftSeconds: predicted.draft, predictedVerifySeconds: predicted.verify,
+                                              drafting: ks.contains { $0 > 0 })
         for (sequence, k) in zip(planned, ks) {
             sequence.predictedTokens = sequence.controller.expectedTokens(k: k)
             if !draftingDormant { sequence.controller.planned(k) }

@@ -35,6 +35,9 @@ public struct PlannerAudit: Sendable, Equatable {
     /// Steps in which some request drafted, and steps of plain decoding.
     public var drafting = Timing()
     public var plain = Timing()
+    /// Steps whose verifier pass also ran prompt chunks: measured only (prompt chunks are not on
+    /// the planner's curves). Their draft passes include the draft's prefill of new prompts.
+    public var prompt = Timing()
     /// Over every verified draft: tokens its request's acceptance estimate predicted when the
     /// planner chose its k, and tokens the verification emitted.
     public var predictedTokens = 0.0
@@ -48,29 +51,44 @@ public struct PlannerAudit: Sendable, Equatable {
     /// One line for logs and benchmark output.
     public var summary: String {
         func part(_ name: String, _ timing: Timing) -> String {
-            String(format: "%@ steps %d measured/predicted time %.3f (draft passes %.3f, verification %.3f)",
-                   name, timing.steps, timing.ratio, timing.draftRatio, timing.verifyRatio)
+            String(format: "%@ steps %d, %.1f s (draft passes %.1f s), measured/predicted %.3f (draft passes %.3f, verification %.3f)",
+                   name, timing.steps, timing.measuredDraftSeconds + timing.measuredVerifySeconds,
+                   timing.measuredDraftSeconds, timing.ratio, timing.draftRatio, timing.verifyRatio)
         }
-        return [part("drafting", drafting), part("plain", plain),
+        let promptPart = String(format: "steps with prompts %d, %.1f s (draft passes %.1f s)", prompt.steps,
+                                prompt.measuredDraftSeconds + prompt.measuredVerifySeconds, prompt.measuredDraftSeconds)
+        return [part("drafting", drafting), part("plain", plain), promptPart,
                 String(format: "drafting requests emitted/predicted tokens %.3f", tokenRatio)].joined(separator: "; ")
     }
 
     public mutating func add(_ other: PlannerAudit) {
         drafting.add(other.drafting)
         plain.add(other.plain)
+        prompt.add(other.prompt)
         predictedTokens += other.predictedTokens
         emittedTokens += other.emittedTokens
     }
 
-    /// Settles the prediction for a step with the time its verifier pass took.
-    mutating func settle(_ prediction: PendingPrediction, verifySeconds: Double) {
+    /// Settles the prediction for a step with the time its verifier pass took (`withPrompts`:
+    /// the pass also ran prompt chunks, so only the measured times count).
+    mutating func settle(_ prediction: PendingPrediction, verifySeconds: Double, withPrompts: Bool = false) {
         var timing = Timing()
         timing.steps = 1
         timing.predictedDraftSeconds = prediction.predictedDraftSeconds
         timing.measuredDraftSeconds = prediction.draftSeconds
         timing.predictedVerifySeconds = prediction.predictedVerifySeconds
         timing.measuredVerifySeconds = verifySeconds
-        if prediction.drafting { drafting.add(timing) } else { plain.add(timing) }
+        if withPrompts {
+            timing.predictedDraftSeconds = 0
+            timing.predictedVerifySeconds = 0
+            prompt.add(timing)
+        } else if prediction.predictedVerifySeconds <= 0 {
+            return
+        } else if prediction.drafting {
+            drafting.add(timing)
+        } else {
+            plain.add(timing)
+        }
     }
 }
 

@@ -52,10 +52,9 @@ extension SpeculativeEngine {
         let start = DispatchTime.now().uptimeNanoseconds
         let output = try verifier.forward(requests, auxiliaryLayers: auxiliaryLayers, pool: pool)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        if !items.contains(where: \.isPrefill) {
-            costs.verify.observe(rows: requests.reduce(0) { $0 + $1.tokens.count }, seconds: seconds)
-            if let prediction = pendingPrediction { audit.settle(prediction, verifySeconds: seconds) }
-        }
+        let withPrompts = items.contains(where: \.isPrefill)
+        if !withPrompts { costs.verify.observe(rows: requests.reduce(0) { $0 + $1.tokens.count }, seconds: seconds) }
+        if let prediction = pendingPrediction { audit.settle(prediction, verifySeconds: seconds, withPrompts: withPrompts) }
         pendingPrediction = nil
         for (index, item) in items.enumerated() {
             if item.isPrefill {

@@ -22,6 +22,9 @@ struct PlannerAuditTests {
         let timed = audit.drafting.steps + audit.plain.steps
         #expect(audit.drafting.steps > 0)
         #expect(timed > 0 && timed <= results.map { $0.last.stats?.verifierSteps ?? 0 }.reduce(0, +))
+        // Steps that also ran prompt chunks are timed apart, with nothing predicted.
+        #expect(audit.prompt.predictedDraftSeconds == 0 && audit.prompt.predictedVerifySeconds == 0)
+        #expect(audit.prompt.steps == 0 || audit.prompt.measuredVerifySeconds > 0)
         for timing in [audit.drafting, audit.plain] where timing.steps > 0 {
             #expect(timing.predictedVerifySeconds > 0 && timing.measuredVerifySeconds > 0 && timing.ratio > 0)
         }
@@ -31,6 +34,7 @@ struct PlannerAuditTests {
         sum.add(audit)
         sum.add(audit)
         #expect(sum.emittedTokens == 2 * audit.emittedTokens && sum.drafting.steps == 2 * audit.drafting.steps)
+        #expect(sum.prompt.steps == 2 * audit.prompt.steps && sum.plain.steps == 2 * audit.plain.steps)
         #expect(abs(sum.tokenRatio - audit.tokenRatio) < 1e-12)
     }
 
