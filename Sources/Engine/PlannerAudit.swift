@@ -74,21 +74,16 @@ public struct PlannerAudit: Sendable, Equatable {
     mutating func settle(_ prediction: PendingPrediction, verifySeconds: Double, withPrompts: Bool = false) {
         var timing = Timing()
         timing.steps = 1
-        timing.predictedDraftSeconds = prediction.predictedDraftSeconds
         timing.measuredDraftSeconds = prediction.draftSeconds
-        timing.predictedVerifySeconds = prediction.predictedVerifySeconds
         timing.measuredVerifySeconds = verifySeconds
         if withPrompts {
-            timing.predictedDraftSeconds = 0
-            timing.predictedVerifySeconds = 0
             prompt.add(timing)
-        } else if prediction.predictedVerifySeconds <= 0 {
             return
-        } else if prediction.drafting {
-            drafting.add(timing)
-        } else {
-            plain.add(timing)
         }
+        guard prediction.predictedVerifySeconds > 0 else { return }
+        timing.predictedDraftSeconds = prediction.predictedDraftSeconds
+        timing.predictedVerifySeconds = prediction.predictedVerifySeconds
+        if prediction.drafting { drafting.add(timing) } else { plain.add(timing) }
     }
 }
 
