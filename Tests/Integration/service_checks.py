@@ -288,15 +288,20 @@ def main():
     before = metrics()
     batch = []
     concurrency_checks(client, batch, 4)
-    time.sleep(1)  # counters are updated at the end of each engine step, just after its answers went out
+    # A request's tokens and its success are counted before its answers go out (its prompt at the
+    # end of the step that prefilled it), so the counters agree as soon as the clients are done.
+    def delta(values, name):
+        return series(values, name) - series(before, name)
     after = metrics()
-    generated = series(after, "vllm:generation_tokens_total") - series(before, "vllm:generation_tokens_total")
-    prompt = series(after, "vllm:prompt_tokens_total") - series(before, "vllm:prompt_tokens_total")
-    finished = series(after, "vllm:request_success_total") - series(before, "vllm:request_success_total")
-    check(generated == sum(u.completion_tokens for u in batch),
-          f"generation_tokens_total counts what the clients received ({generated:.0f})")
-    check(prompt == sum(u.prompt_tokens for u in batch), f"prompt_tokens_total counts the prompts ({prompt:.0f})")
-    check(finished == len(batch), f"request_success_total counts the requests ({finished:.0f})")
+    generated = delta(after, "vllm:generation_tokens_total")
+    prompt = delta(after, "vllm:prompt_tokens_total")
+    finished = delta(after, "vllm:request_success_total")
+    received = sum(u.completion_tokens for u in batch)
+    check(generated == received,
+          f"generation_tokens_total counts what the clients received ({generated:.0f}, clients {received})")
+    prompted = sum(u.prompt_tokens for u in batch)
+    check(prompt == prompted, f"prompt_tokens_total counts the prompts ({prompt:.0f}, clients {prompted})")
+    check(finished == len(batch), f"request_success_total counts the requests ({finished:.0f}, clients {len(batch)})")
     command = [sys.executable, os.path.join(os.path.dirname(__file__), "../../scripts/check_metrics.py"),
                url("/metrics"), "--model", ARGS.model]
     if ARGS.spec_decode:

@@ -74,6 +74,7 @@ struct ServingMetricsTests {
         m.recordInterTokenLatency(seconds: 0.02)
         m.recordInterTokenLatency(seconds: 0.2)
         m.recordSchedulerState(running: 2, waiting: 5, kvCacheUsage: 0.25)
+        m.recordGeneratedTokens(4)
         m.recordIteration(promptTokens: 6, generationTokens: 4, preemptions: 1)
         m.recordRequestParameters(n: 2, maxGenerationTokens: 32)
         let text = m.exposition()

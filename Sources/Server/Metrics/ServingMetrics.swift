@@ -208,10 +208,18 @@ public final class ServingMetrics: Sendable {
         gpuCacheUsage.set(usage)
     }
 
-    /// After every engine step: prompt tokens prefilled and tokens emitted in it, and preemptions.
+    /// Tokens handed to a client, counted before they are sent: a client that has its answer
+    /// finds its tokens in `generation_tokens_total` at once. (Counted at the end of the step,
+    /// a scrape right after the last answer could miss them.)
+    public func recordGeneratedTokens(_ count: Int) {
+        generationTokens.increment(by: count)
+    }
+
+    /// After every engine step: prompt tokens prefilled, and preemptions; the tokens emitted in the
+    /// step (already counted by `recordGeneratedTokens`) join the prompt tokens in the iteration
+    /// histogram.
     public func recordIteration(promptTokens prompt: Int, generationTokens generated: Int, preemptions preempted: Int = 0) {
         promptTokens.increment(by: prompt)
-        generationTokens.increment(by: generated)
         preemptions.increment(by: preempted)
         if prompt + generated > 0 { iterationTokens.observe(Double(prompt + generated)) }
     }

@@ -33,8 +33,11 @@ public final class ServiceTelemetry: Sendable {
         scheduler.onStep = { [self] report, snapshot in self.recordStep(report, snapshot) }
     }
 
+    /// Tokens about to be handed to a client: counted now, and added to the step's total.
     func addGeneratedTokens(_ count: Int) {
-        if count > 0 { stepTokens.add(count, ordering: .relaxed) }
+        guard count > 0 else { return }
+        metrics.recordGeneratedTokens(count)
+        stepTokens.add(count, ordering: .relaxed)
     }
 
     /// One engine step: gauges, token counters, and the drafts it verified.
