@@ -6,7 +6,9 @@ import Tensors
 /// `speculators bench kernel`: the verifier's matrix products alone (every layer's projections
 /// and the head, the weights a decode step streams), for batches of rows as decoding,
 /// verification and batched speculation use them. Separates the kernel from attention and the
-/// rest of a forward pass, so a kernel change can be measured before and after.
+/// rest of a forward pass, so a kernel change can be measured before and after. With
+/// `--speculator`, the draft's products instead (fc, its layers and its head, in bfloat16 when
+/// the checkpoint's weights are exact bfloat16 values, as the engine runs them).
 struct BenchKernelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernel", abstract: "Time of the verifier's matrix products for 1 to 32 rows.")
@@ -20,12 +22,17 @@ struct BenchKernelCommand: ParsableCommand {
     func run() throws {
         let bundle = try models.loadBundle()
         let model = bundle.verifier
+        let draft = try models.loadDraft(for: bundle)
         let pool = ThreadPool(threadCount: models.threads)
         let rowCounts = rows.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
             .filter { $0 > 0 }
         guard let widest = rowCounts.max() else { throw ValidationError("--rows needs at least one positive count") }
-        var linears = model.layers.flatMap { [$0.qkv, $0.output, $0.gateUp, $0.down] }
-        linears.append(model.head)
+        var linears: [Linear]
+        if let draft {
+            linears = [draft.fc] + draft.layers.flatMap { [$0.qkv, $0.output, $0.gateUp, $0.down] } + [draft.head]
+        } else {
+            linears = model.layers.flatMap { [$0.qkv, $0.output, $0.gateUp, $0.down] } + [model.head]
+        }
         if cached {
             // One small matrix (128 x 576, 288 KiB) that stays in L2, applied as many times: the
             // kernel's arithmetic ceiling without memory traffic.
@@ -58,13 +65,16 @@ struct BenchKernelCommand: ParsableCommand {
                 times[m, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             }
         }
-        print("matrix products of \(model.layers.count) layers + head, \(parameters / 1_000_000)M weights, \(pool.threadCount) threads, batch-invariant kernel")
+        let what = draft.map { "the draft's fc, \($0.layers.count) layer\($0.layers.count == 1 ? "" : "s") + head" }
+            ?? "\(model.layers.count) layers + head"
+        let bytesPerWeight = linears.allSatisfy { $0.halfWeight != nil } && !cached ? 2.0 : 4.0
+        print("matrix products of \(what), \(String(format: "%.1f", Double(parameters) / 1e6))M weights (\(Int(bytesPerWeight)) bytes each), \(pool.threadCount) threads, batch-invariant kernel")
         let one = median(times[rowCounts[0]] ?? [1])
         for m in rowCounts {
             let t = median(times[m] ?? [])
             print(String(format: "%3d rows: %7.2f ms = %5.2fx %d row%@, %6.1f GFLOP/s, %5.1f GB/s of weights",
                          m, t * 1000, t / one, rowCounts[0], rowCounts[0] == 1 ? "" : "s",
-                         2 * Double(parameters) * Double(m) / t / 1e9, 4 * Double(parameters) / t / 1e9))
+                         2 * Double(parameters) * Double(m) / t / 1e9, bytesPerWeight * Double(parameters) / t / 1e9))
         }
     }
 }

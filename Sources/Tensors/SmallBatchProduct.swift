@@ -21,6 +21,15 @@ import CPrefetch
 /// medians): into L2 8 pairs ahead, 4 rows 20% and 8 rows 30% faster; into L1 one or two pairs
 /// ahead gained only 7-16%. One row is left to the hardware prefetchers, which do best alone.
 ///
+/// From three rows on, float32 weight rows are taken three at a time (`TripleColumns`): 12
+/// accumulators instead of 8 and fewer loads per multiply-add, for passes whose arithmetic
+/// shows (16 and 32 rows: a batch of eight verifying). Measured with both blocks in one process
+/// (`bench verifier`, whole SmolLM2, 2 threads, three runs): 8 sequences x 2 rows 3.5-5.7% and
+/// x 4 rows 1.5-4.5% faster, passes of 1 to 8 tokens unchanged. In cache both blocks reach
+/// 160-180 GFLOP/s on 4 to 32 rows, so what they differ in is how memory and arithmetic
+/// overlap. (Runs of two binaries a minute apart disagreed by up to 1.8x on the same code: this
+/// machine's speed drifts, so only comparisons within one process count.)
+///
 /// Weights come as float32 or as bfloat16 (`BFloat16Weights`, for matrices whose values are all
 /// exact bfloat16s, such as drafts trained and stored in bf16). Widening bf16 to f32 is exact and
 /// the accumulation order is the same, so both give bit-identical results; bf16 reads half the
@@ -59,18 +68,34 @@ public enum SmallBatchProduct {
         _ x: UnsafePointer<Float>, rows: Int, ldx: Int, weight: UnsafeRawPointer, format: F.Type, k: Int,
         columns: Range<Int>, output: UnsafeMutablePointer<Float>, ldy: Int
     ) {
-        let half = columns.count / 2
+        if rows <= 2 || !F.prefersTriples {
+            multiply(x, rows: rows, ldx: ldx, weight: weight, format: F.self, k: k, columns: columns,
+                     output: output, ldy: ldy, block: PairColumns.self)
+        } else {
+            multiply(x, rows: rows, ldx: ldx, weight: weight, format: F.self, k: k, columns: columns,
+                     output: output, ldy: ldy, block: TripleColumns.self)
+        }
+    }
+
+    /// The tiled stream of weight units (`B.width` rows each, `units` apart) against groups of at
+    /// most four input rows. Columns left over when the range does not divide by the width are
+    /// plain dot products at the end.
+    @inline(__always)
+    static func multiply<F: WeightFormat, B: ColumnBlock>(
+        _ x: UnsafePointer<Float>, rows: Int, ldx: Int, weight: UnsafeRawPointer, format: F.Type, k: Int,
+        columns: Range<Int>, output: UnsafeMutablePointer<Float>, ldy: Int, block: B.Type
+    ) {
+        let units = columns.count / B.width
         let base = columns.lowerBound
         let rowBytes = k * F.bytes
-        let tilePairs = max(1, tileBytes / (2 * rowBytes))
+        let rowStride = units * rowBytes
+        let tileUnits = max(1, tileBytes / (B.width * rowBytes))
         let groups = (rows + 3) / 4
-        func pair(_ j: Int) -> (UnsafeRawPointer, UnsafeRawPointer) {
-            (weight + (base + j) * rowBytes, weight + (base + j + half) * rowBytes)
-        }
+        func unit(_ j: Int) -> UnsafeRawPointer { weight + (base + j) * rowBytes }
         var tileStart = 0
-        while tileStart < half {
-            let tileEnd = min(half, tileStart + tilePairs), tilePairCount = tileEnd - tileStart
-            // With one group of rows, the group prefetches a few pairs ahead of itself. With
+        while tileStart < units {
+            let tileEnd = min(units, tileStart + tileUnits), tileUnitCount = tileEnd - tileStart
+            // With one group of rows, the group prefetches a few units ahead of itself. With
             // several, the first tile is streamed that way by group 0, and every tile's later
             // groups (all of its groups once the stream runs ahead) prefetch the next tile, so
             // memory keeps reading while the cores compute on a tile already in L2.
@@ -80,24 +105,21 @@ public enum SmallBatchProduct {
             while m < rows {
                 let take = min(4, rows - m)
                 for j in tileStart..<tileEnd {
-                    let (w0, w1) = pair(j)
-                    var prefetch: (UnsafeRawPointer, UnsafeRawPointer)?
+                    var prefetch: UnsafeRawPointer?
                     if rows > 1 && group < ownGroups {
-                        let ahead = (min(j + prefetchDistance, half - 1) - j) * rowBytes
-                        prefetch = (w0 + ahead, w1 + ahead)
+                        prefetch = unit(min(j + prefetchDistance, units - 1))
                     } else if sharers > 0 {
-                        let slot = (group - ownGroups) * tilePairCount + (j - tileStart)
+                        let slot = (group - ownGroups) * tileUnitCount + (j - tileStart)
                         let next = tileEnd + slot / sharers
-                        if slot % sharers == 0 && next < half { prefetch = pair(next) }
+                        if slot % sharers == 0 && next < units { prefetch = unit(next) }
                     }
+                    let arguments = BlockArguments(x: x + m * ldx, rows: take, ldx: ldx, weight: unit(j),
+                                                   rowStride: rowStride, k: k, output: output + m * ldy,
+                                                   column: base + j, columnStride: units, ldy: ldy, prefetch: prefetch)
                     if F.callsBlocks {
-                        calledPairBlock(x + m * ldx, rows: take, ldx: ldx, w0: w0, w1: w1, format: F.self, k: k,
-                                        output: output + m * ldy, columns: (base + j, base + j + half), ldy: ldy,
-                                        prefetch: prefetch)
+                        calledBlock(arguments, format: F.self, block: B.self)
                     } else {
-                        pairBlock(x + m * ldx, rows: take, ldx: ldx, w0: w0, w1: w1, format: F.self, k: k,
-                                  output: output + m * ldy, columns: (base + j, base + j + half), ldy: ldy,
-                                  prefetch: prefetch)
+                        B.compute(arguments, format: F.self)
                     }
                 }
                 m += take
@@ -105,14 +127,13 @@ public enum SmallBatchProduct {
             }
             tileStart = tileEnd
         }
-        if columns.count % 2 == 1 {
-            let n = columns.upperBound - 1
+        for n in (base + units * B.width)..<columns.upperBound {
             for m in 0..<rows { output[m * ldy + n] = dot(x + m * ldx, weight + n * rowBytes, format: F.self, k) }
         }
     }
 
-    /// How many pairs ahead the multi-row path prefetches: well beyond DRAM latency (a pair of
-    /// 576-float rows takes ~100-200 ns to compute for 4-8 rows); L2 holds the lines meanwhile.
+    /// How many units ahead the multi-row path prefetches: well beyond DRAM latency (a unit of
+    /// 576-float rows takes ~100-300 ns to compute for 4-8 rows); L2 holds the lines meanwhile.
     @inline(__always) static var prefetchDistance: Int { 8 }
 
     /// Weight bytes per tile. Rows are taken four at a time; the first four stream a tile of
@@ -126,124 +147,17 @@ public enum SmallBatchProduct {
     /// 128 KiB tiles did best for 8 rows (256 KiB: 20.3 ms; 64 and 192 KiB within noise of 128).
     public static let tileBytes = 131_072
 
-    /// `pairBlock` as a function of its own. For bfloat16 weights the block inlined into the tile
+    /// The block as a function of its own. For bfloat16 weights the block inlined into the tile
     /// loop ran 2-3 times slower than called (measured on the draft: a 4-row pass 1.75 vs 0.77
     /// ms); for float32 the inlined block is about 10% faster (`bench kernel --cached`).
     @inline(never)
-    private static func calledPairBlock<F: WeightFormat>(
-        _ x: UnsafePointer<Float>, rows: Int, ldx: Int, w0: UnsafeRawPointer, w1: UnsafeRawPointer, format: F.Type,
-        k: Int, output: UnsafeMutablePointer<Float>, columns: (Int, Int), ldy: Int,
-        prefetch: (UnsafeRawPointer, UnsafeRawPointer)?
+    private static func calledBlock<F: WeightFormat, B: ColumnBlock>(
+        _ arguments: BlockArguments, format: F.Type, block: B.Type
     ) {
-        pairBlock(x, rows: rows, ldx: ldx, w0: w0, w1: w1, format: format, k: k, output: output, columns: columns,
-                  ldy: ldy, prefetch: prefetch)
+        B.compute(arguments, format: F.self)
     }
 
-    /// Two weight rows against up to four input rows, each pair with one accumulator: 8
-    /// accumulators, 2 weight vectors and an input vector fit the 16 AVX2 registers, so the weight
-    /// rows are read from memory once for all four inputs. Missing input rows re-read row 0 and
-    /// are not stored.
-    @inline(__always)
-    private static func pairBlock<F: WeightFormat>(
-        _ x: UnsafePointer<Float>, rows: Int, ldx: Int, w0: UnsafeRawPointer, w1: UnsafeRawPointer, format: F.Type,
-        k: Int, output: UnsafeMutablePointer<Float>, columns: (Int, Int), ldy: Int,
-        prefetch: (UnsafeRawPointer, UnsafeRawPointer)?
-    ) {
-        typealias V = SIMD8<Float>
-        let x0 = UnsafeRawPointer(x)
-        let x1 = UnsafeRawPointer(x + (rows > 1 ? ldx : 0))
-        let x2 = UnsafeRawPointer(x + (rows > 2 ? 2 * ldx : 0))
-        let x3 = UnsafeRawPointer(x + (rows > 3 ? 3 * ldx : 0))
-        let vectorEnd = k & ~7
-        var i = 0
-        if rows == 1 {
-            var c0 = V(), c1 = V()
-            while i < vectorEnd {
-                let a = x0.loadUnaligned(fromByteOffset: i * 4, as: V.self)
-                c0 = c0.addingProduct(a, F.load8(w0, i))
-                c1 = c1.addingProduct(a, F.load8(w1, i))
-                i += 8
-            }
-            var s0 = c0.sum(), s1 = c1.sum()
-            while i < k {
-                s0 += x[i] * F.load1(w0, i)
-                s1 += x[i] * F.load1(w1, i)
-                i += 1
-            }
-            output[columns.0] = s0
-            output[columns.1] = s1
-            return
-        }
-        // One line (64 bytes) of each future row per 64 bytes of the current ones, spread through
-        // the loop so that only a few misses are in flight at a time.
-        let prefetching = prefetch != nil
-        let p0 = prefetch?.0 ?? w0, p1 = prefetch?.1 ?? w1
-        if rows == 2 {
-            // Two rows (a draft's context pass after one accepted token, a 2-token verification)
-            // on the four-row path would spend half its multiply-adds on a copy of row 0, and a
-            // draft pass, whose weights are small, is bound by exactly that arithmetic.
-            var c00 = V(), c01 = V(), c10 = V(), c11 = V()
-            while i < vectorEnd {
-                let o = i * 4
-                if prefetching && (i * F.bytes) & 63 == 0 {
-                    speculators_prefetch_l2(p0 + i * F.bytes)
-                    speculators_prefetch_l2(p1 + i * F.bytes)
-                }
-                let v0 = F.load8(w0, i)
-                let v1 = F.load8(w1, i)
-                let a = x0.loadUnaligned(fromByteOffset: o, as: V.self)
-                c00 = c00.addingProduct(a, v0); c01 = c01.addingProduct(a, v1)
-                let b = x1.loadUnaligned(fromByteOffset: o, as: V.self)
-                c10 = c10.addingProduct(b, v0); c11 = c11.addingProduct(b, v1)
-                i += 8
-            }
-            var sums = (SIMD2(c00.sum(), c01.sum()), SIMD2(c10.sum(), c11.sum()))
-            while i < k {
-                let u0 = F.load1(w0, i), u1 = F.load1(w1, i)
-                sums.0[0] += x[i] * u0; sums.0[1] += x[i] * u1
-                sums.1[0] += x[ldx + i] * u0; sums.1[1] += x[ldx + i] * u1
-                i += 1
-            }
-            output[columns.0] = sums.0[0]; output[columns.1] = sums.0[1]
-            output[ldy + columns.0] = sums.1[0]; output[ldy + columns.1] = sums.1[1]
-            return
-        }
-        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
-        while i < vectorEnd {
-            let o = i * 4
-            if prefetching && (i * F.bytes) & 63 == 0 {
-                speculators_prefetch_l2(p0 + i * F.bytes)
-                speculators_prefetch_l2(p1 + i * F.bytes)
-            }
-            let v0 = F.load8(w0, i)
-            let v1 = F.load8(w1, i)
-            let a = x0.loadUnaligned(fromByteOffset: o, as: V.self)
-            c00 = c00.addingProduct(a, v0); c01 = c01.addingProduct(a, v1)
-            let b = x1.loadUnaligned(fromByteOffset: o, as: V.self)
-            c10 = c10.addingProduct(b, v0); c11 = c11.addingProduct(b, v1)
-            let c = x2.loadUnaligned(fromByteOffset: o, as: V.self)
-            c20 = c20.addingProduct(c, v0); c21 = c21.addingProduct(c, v1)
-            let d = x3.loadUnaligned(fromByteOffset: o, as: V.self)
-            c30 = c30.addingProduct(d, v0); c31 = c31.addingProduct(d, v1)
-            i += 8
-        }
-        var sums = (SIMD2(c00.sum(), c01.sum()), SIMD2(c10.sum(), c11.sum()),
-                    SIMD2(c20.sum(), c21.sum()), SIMD2(c30.sum(), c31.sum()))
-        while i < k {
-            let u0 = F.load1(w0, i), u1 = F.load1(w1, i)
-            sums.0[0] += x[i] * u0; sums.0[1] += x[i] * u1
-            if rows > 1 { sums.1[0] += x[ldx + i] * u0; sums.1[1] += x[ldx + i] * u1 }
-            if rows > 2 { sums.2[0] += x[2 * ldx + i] * u0; sums.2[1] += x[2 * ldx + i] * u1 }
-            if rows > 3 { sums.3[0] += x[3 * ldx + i] * u0; sums.3[1] += x[3 * ldx + i] * u1 }
-            i += 1
-        }
-        output[columns.0] = sums.0[0]; output[columns.1] = sums.0[1]
-        if rows > 1 { output[ldy + columns.0] = sums.1[0]; output[ldy + columns.1] = sums.1[1] }
-        if rows > 2 { output[2 * ldy + columns.0] = sums.2[0]; output[2 * ldy + columns.1] = sums.2[1] }
-        if rows > 3 { output[3 * ldy + columns.0] = sums.3[0]; output[3 * ldy + columns.1] = sums.3[1] }
-    }
-
-    /// A dot product of `k` floats, accumulated in exactly the order `pairBlock` uses.
+    /// A dot product of `k` floats, accumulated in exactly the order the column blocks use.
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ k: Int) -> Float {
         dot(a, UnsafeRawPointer(b), format: Float32Format.self, k)
@@ -268,8 +182,10 @@ public enum SmallBatchProduct {
 /// How a weight row is stored: element `i` read as float32, eight at a time or one.
 protocol WeightFormat {
     static var bytes: Int { get }
-    /// Whether the kernel calls its pair block instead of inlining it (see `calledPairBlock`).
+    /// Whether the kernel calls its block instead of inlining it (see `calledBlock`).
     static var callsBlocks: Bool { get }
+    /// Whether passes of three or more rows take weight rows three at a time (`TripleColumns`).
+    static var prefersTriples: Bool { get }
     static func load8(_ row: UnsafeRawPointer, _ element: Int) -> SIMD8<Float>
     static func load1(_ row: UnsafeRawPointer, _ element: Int) -> Float
 }
@@ -277,6 +193,7 @@ protocol WeightFormat {
 enum Float32Format: WeightFormat {
     static var bytes: Int { 4 }
     static var callsBlocks: Bool { false }
+    static var prefersTriples: Bool { true }
     @inline(__always)
     static func load8(_ row: UnsafeRawPointer, _ element: Int) -> SIMD8<Float> {
         row.loadUnaligned(fromByteOffset: element * 4, as: SIMD8<Float>.self)
@@ -292,6 +209,10 @@ enum Float32Format: WeightFormat {
 enum BFloat16Format: WeightFormat {
     static var bytes: Int { 2 }
     static var callsBlocks: Bool { true }
+    /// Widening three weight vectors needs registers the triple block does not have: measured on
+    /// the draft (`bench kernel --speculator`, both blocks in one run), 4 and 8 rows took 1.7x
+    /// as long with triples as with pairs.
+    static var prefersTriples: Bool { false }
     @inline(__always)
     static func load8(_ row: UnsafeRawPointer, _ element: Int) -> SIMD8<Float> {
         let halves = row.loadUnaligned(fromByteOffset: element * 2, as: SIMD8<UInt16>.self)

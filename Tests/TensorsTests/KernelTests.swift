@@ -113,7 +113,7 @@ struct LinearTests {
         let inner = 70, out = 53
         let weight = Tensor(shape: [out, inner], values: random.values(out * inner))
         let bias = Tensor(shape: [out], values: random.values(out))
-        for rows in [1, 2, 4, 9] {
+        for rows in [1, 2, 3, 4, 5, 6, 7, 9] {
             let x = random.values(rows * inner)
             for useBias in [false, true] {
                 let linear = Linear(weight: weight, bias: useBias ? bias : nil)
@@ -151,20 +151,24 @@ struct LinearTests {
     func rowsAreBatchInvariantAcrossTiles(threads: Int) {
         let pool = ThreadPool(threadCount: threads)
         var random = TestRandom(state: 11)
-        // 9,001 outputs of 64 inputs: several tiles of `SmallBatchProduct.tileBytes` per thread.
-        let inner = 64, out = 9001
+        // 9,001 outputs (not a multiple of the column blocks' widths) of 70 inputs (a vector part
+        // and a scalar tail): several tiles of `SmallBatchProduct.tileBytes` per thread.
+        let inner = 70, out = 9001
         #expect(out * inner * 4 / threads > 2 * SmallBatchProduct.tileBytes)
         let linear = Linear(weight: Tensor(shape: [out, inner], values: random.values(out * inner)))
-        let rows = 13
-        let x = random.values(rows * inner)
-        var batched = [Float](repeating: .nan, count: rows * out)
-        batched.withUnsafeMutableBufferPointer { linear.apply(x, rows: rows, into: $0.baseAddress!, pool: pool) }
-        for r in 0..<rows {
-            var alone = [Float](repeating: .nan, count: out)
-            alone.withUnsafeMutableBufferPointer {
-                linear.apply(Array(x[(r * inner)..<((r + 1) * inner)]), rows: 1, into: $0.baseAddress!, pool: pool)
+        // Batches whose last group of four has one, two, three and four rows.
+        for rows in [2, 3, 6, 13, 16] {
+            let x = random.values(rows * inner)
+            var batched = [Float](repeating: .nan, count: rows * out)
+            batched.withUnsafeMutableBufferPointer { linear.apply(x, rows: rows, into: $0.baseAddress!, pool: pool) }
+            for r in 0..<rows {
+                var alone = [Float](repeating: .nan, count: out)
+                alone.withUnsafeMutableBufferPointer {
+                    linear.apply(Array(x[(r * inner)..<((r + 1) * inner)]), rows: 1, into: $0.baseAddress!, pool: pool)
+                }
+                #expect(alone.map(\.bitPattern) == batched[(r * out)..<((r + 1) * out)].map(\.bitPattern),
+                        "row \(r) of \(rows)")
             }
-            #expect(alone.map(\.bitPattern) == batched[(r * out)..<((r + 1) * out)].map(\.bitPattern), "row \(r)")
         }
     }
 
