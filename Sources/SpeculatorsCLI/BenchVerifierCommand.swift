@@ -28,7 +28,7 @@ struct BenchVerifierCommand: ParsableCommand {
         // Warm up: page in the weights and grow the scratch buffers.
         _ = try model.forward([.init(cache: try model.makeCache(capacity: promptTokens + 8), tokens: prompt, logits: .last)], pool: pool)
 
-        let bandwidth = MemoryBandwidth.measure(pool: pool)
+        let probe = MemoryBandwidth()
 
         var prefill: [Double] = []
         for _ in 0..<max(1, runs / 2) {
@@ -38,16 +38,24 @@ struct BenchVerifierCommand: ParsableCommand {
             prefill.append(now() - start)
         }
 
-        var decode: [Double] = []
+        // The machine's memory speed drifts by tens of percent within minutes, so each decode run
+        // is compared with the bandwidth measured just before and just after it (best of three
+        // passes each, averaged), and the median of those per-run ratios is reported.
+        var decode: [Double] = [], bandwidths: [Double] = [], fractions: [Double] = []
         for _ in 0..<runs {
             let cache = try model.makeCache(capacity: decodeTokens + 32)
             var output = try model.forward([.init(cache: cache, tokens: Array(prompt.prefix(16)), logits: .last)], pool: pool)
+            let before = probe.measure(pool: pool, repetitions: 3)
             let start = now()
             for _ in 0..<decodeTokens {
                 let token = Kernels.argmax(output.logits(request: 0, row: 0), count: vocab)
                 output = try model.forward([.init(cache: cache, tokens: [token], logits: .last)], pool: pool)
             }
-            decode.append((now() - start) / Double(decodeTokens))
+            let seconds = (now() - start) / Double(decodeTokens)
+            let around = (before + probe.measure(pool: pool, repetitions: 3)) / 2
+            decode.append(seconds)
+            bandwidths.append(around)
+            fractions.append(weightBytes / seconds / around)
         }
 
         // Verification passes of m tokens after a 256-token context, rolled back after each.
@@ -89,12 +97,13 @@ struct BenchVerifierCommand: ParsableCommand {
 
         let prefillRate = Double(promptTokens) / median(prefill)
         let decodeTime = median(decode)
-        let achieved = weightBytes / decodeTime
-        report(String(format: "memory bandwidth (best of 5, %d threads): %.1f GB/s -> decode ceiling %.1f tok/s",
+        let bandwidth = median(bandwidths)
+        report(String(format: "memory bandwidth (%d threads, around each decode run, median): %.1f GB/s -> decode ceiling %.1f tok/s",
                      pool.threadCount, bandwidth / 1e9, bandwidth / weightBytes))
         report(String(format: "prefill %d tokens: %.1f tok/s (median of %d)", promptTokens, prefillRate, prefill.count))
-        report(String(format: "decode %d tokens: %.1f tok/s (median of %d) = %.1f GB/s of weights, %.0f%% of measured bandwidth",
-                     decodeTokens, 1 / decodeTime, runs, achieved / 1e9, 100 * achieved / bandwidth))
+        report(String(format: "decode %d tokens: %.1f tok/s (median of %d) = %.1f GB/s of weights; %.0f%% of the bandwidth measured around each run (median; runs %@)",
+                     decodeTokens, 1 / decodeTime, runs, weightBytes / decodeTime / 1e9, 100 * median(fractions),
+                     fractions.map { String(format: "%.0f%%", 100 * $0) }.joined(separator: " ")))
         let one = passCost[1] ?? 1
         for m in [1, 2, 4, 8] {
             let cost = passCost[m] ?? 0
