@@ -29,26 +29,38 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// Splits `0..<total` into at most `threadCount` contiguous ranges (multiples of `alignment`)
     /// and runs `body` on each.
+    ///
+    /// The ranges are computed where they run, not collected first: decoding a token runs a few
+    /// hundred of these loops, and none of them allocates.
     public func parallelRanges(_ total: Int, alignment: Int = 1, _ body: (Range<Int>) -> Void) {
-        let parts = ThreadPool.split(total, into: threadCount, alignment: alignment)
-        core.parallelFor(parts.count) { body(parts[$0]) }
+        guard total > 0 else { return }
+        let pieces = ThreadPool.pieceCount(total, into: threadCount, alignment: alignment)
+        core.parallelFor(pieces) { piece in
+            let range = ThreadPool.piece(piece, of: pieces, total: total, alignment: alignment)
+            if !range.isEmpty { body(range) }
+        }
     }
 
     /// Contiguous ranges covering `0..<total`, at most `parts` of them, boundaries on multiples of `alignment`.
     public static func split(_ total: Int, into parts: Int, alignment: Int = 1) -> [Range<Int>] {
         guard total > 0 else { return [] }
+        let pieces = pieceCount(total, into: parts, alignment: alignment)
+        return (0..<pieces).map { piece($0, of: pieces, total: total, alignment: alignment) }.filter { !$0.isEmpty }
+    }
+
+    /// How many pieces `split` cuts `total` into: at most `parts`, and no more than there are
+    /// units of `alignment`, so that no piece is empty.
+    static func pieceCount(_ total: Int, into parts: Int, alignment: Int) -> Int {
+        max(1, min(parts, (total + alignment - 1) / alignment))
+    }
+
+    /// Piece `index` of `pieces` of `0..<total`, boundaries on multiples of `alignment`.
+    @inline(__always)
+    static func piece(_ index: Int, of pieces: Int, total: Int, alignment: Int) -> Range<Int> {
         let units = (total + alignment - 1) / alignment
-        let pieces = max(1, min(parts, units))
-        var ranges: [Range<Int>] = []
-        ranges.reserveCapacity(pieces)
-        var start = 0
-        for piece in 0..<pieces {
-            let endUnit = units * (piece + 1) / pieces
-            let end = min(total, endUnit * alignment)
-            if end > start { ranges.append(start..<end) }
-            start = end
-        }
-        return ranges
+        let start = min(total, units * index / pieces * alignment)
+        let end = min(total, units * (index + 1) / pieces * alignment)
+        return start..<max(start, end)
     }
 }
 
