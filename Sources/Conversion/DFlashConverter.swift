@@ -20,7 +20,7 @@ public enum DFlashConverter {
 
     public static func plan(source: URL, verifier: VerifierSummary, auxLayerIds: [Int]? = nil,
                             dtype: TensorDataType? = nil) throws(ConversionError) -> DFlashConversionPlan {
-        let (object, configFile) = try readConfigObject(source)
+        let (object, configFile) = try ConvertedConfig.readSource(source)
         let weights = try Eagle3Converter.openSourceWeights(source)
         var notes: [String] = []
 
@@ -93,23 +93,17 @@ public enum DFlashConverter {
         config.blockSize = blockSize
         config.auxHiddenStateLayerIds = ids
         config.maskTokenId = maskTokenId
-        config.speculatorsConfig = SpeculatorsConfig(
-            algorithm: DFlashSpeculatorConfig.speculatorsModelType,
-            proposalMethods: [GreedyTokenProposalConfig(speculativeTokens: blockSize - 1)],
-            defaultProposalMethod: "greedy",
-            verifier: VerifierConfig(nameOrPath: verifier.nameOrPath,
-                                     architectures: verifier.declaresArchitectures ? verifier.architectures : []))
-        config.extraKeys["dtype"] = .string(FloatDType.torchName(floatType))
-        config.extraKeys["tie_word_embeddings"] = false
+        ConvertedConfig.finish(&config, algorithm: DFlashSpeculatorConfig.speculatorsModelType, tokens: blockSize - 1,
+                               verifier: VerifierConfig(nameOrPath: verifier.nameOrPath,
+                                                        architectures: verifier.declaresArchitectures ? verifier.architectures : []),
+                               floatType: floatType)
         return DFlashConversionPlan(config: config, entries: entries, floatType: floatType, notes: notes, weights: weights)
     }
 
     @discardableResult
     public static func convert(source: URL, output: URL, verifier: VerifierSummary, auxLayerIds: [Int]? = nil,
                                dtype: TensorDataType? = nil, progress: ConversionProgress? = nil) throws(ConversionError) -> DFlashConversionPlan {
-        if source.standardizedFileURL.path == output.standardizedFileURL.path {
-            throw ConversionError.writeFailed(path: output.path, problem: "the output folder is the source folder")
-        }
+        try ConvertedConfig.requireDistinct(source: source, output: output)
         let plan = try plan(source: source, verifier: verifier, auxLayerIds: auxLayerIds, dtype: dtype)
         try CheckpointWriting.write(plan.entries, from: plan.weights, floatType: plan.floatType, config: plan.config,
                                     to: output, progress: progress)
@@ -205,29 +199,6 @@ public enum DFlashConverter {
             manifest[p + "mlp.down_proj.weight"] = [h, i]
         }
         return manifest
-    }
-
-    /// `folder/config.json` as an object.
-    static func readConfigObject(_ folder: URL) throws(ConversionError) -> (JSONObject, String) {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) else {
-            throw ConversionError.notFound(path: folder.path, what: "checkpoint")
-        }
-        guard isDirectory.boolValue else {
-            throw ConversionError.missingFile(path: folder.path, problem: "the source must be a checkpoint folder")
-        }
-        let file = folder.appendingPathComponent("config.json").path
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw ConversionError.missingFile(path: folder.path, problem: "no config.json found")
-        }
-        let value: JSONValue
-        do { value = try JSONParser.parse(data) } catch {
-            throw ConversionError.invalidKey(file: file, key: "(document)", problem: "is not valid JSON: \(error)")
-        }
-        guard case .object(let object) = value else {
-            throw ConversionError.invalidKey(file: file, key: "(document)", problem: "must be a JSON object")
-        }
-        return (object, file)
     }
 }
 

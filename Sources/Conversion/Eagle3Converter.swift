@@ -251,9 +251,8 @@ public enum Eagle3Converter {
             "tie_word_embeddings": false, "rope_parameters": .object(rope),
         ]
         if let headDim = research.headDim { settings["head_dim"] = .int(headDim) }
-        let dtypeName = JSONValue.string(FloatDType.torchName(floatType))
         // Upstream records the dtype in the layer config only when the source declares one.
-        if recordLayerDType { settings["dtype"] = dtypeName }
+        if recordLayerDType { settings["dtype"] = .string(FloatDType.torchName(floatType)) }
         var config = Eagle3SpeculatorConfig()
         do {
             config.transformerLayerConfig = try TransformerLayerConfig(modelType: "llama", settings: settings)
@@ -267,13 +266,9 @@ public enum Eagle3Converter {
         config.normOutput = options.normOutput || research.normOutput
         config.targetHiddenSize = research.targetHiddenSize
         config.eagleAuxHiddenStateLayerIds = auxIds
-        config.speculatorsConfig = SpeculatorsConfig(
-            algorithm: Eagle3SpeculatorConfig.speculatorsModelType,
-            proposalMethods: [GreedyTokenProposalConfig(speculativeTokens: speculativeTokens)],
-            defaultProposalMethod: "greedy",
-            verifier: VerifierConfig(nameOrPath: verifier.nameOrPath, architectures: verifier.architectures))
-        config.extraKeys["dtype"] = dtypeName
-        config.extraKeys["tie_word_embeddings"] = false
+        ConvertedConfig.finish(&config, algorithm: Eagle3SpeculatorConfig.speculatorsModelType, tokens: speculativeTokens,
+                               verifier: VerifierConfig(nameOrPath: verifier.nameOrPath, architectures: verifier.architectures),
+                               floatType: floatType)
         return config
     }
 }

@@ -17,9 +17,7 @@ extension Eagle3Converter {
     @discardableResult
     public static func convert(source: URL, output: URL, verifier: VerifierSummary, options: Eagle3ConversionOptions = .init(),
                                dtype: TensorDataType? = nil, progress: ConversionProgress? = nil) throws(ConversionError) -> Eagle3ConversionPlan {
-        if source.standardizedFileURL.path == output.standardizedFileURL.path {
-            throw ConversionError.writeFailed(path: output.path, problem: "the output folder is the source folder")
-        }
+        try ConvertedConfig.requireDistinct(source: source, output: output)
         let plan = try plan(source: source, verifier: verifier, options: options, dtype: dtype)
         try write(plan, to: output, progress: progress)
         return plan

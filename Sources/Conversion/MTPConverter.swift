@@ -20,7 +20,7 @@ public enum MTPConverter {
         guard speculativeSteps >= 1 else {
             throw ConversionError.invalidOption(key: "num_speculative_steps", problem: "must be at least 1, not \(speculativeSteps)")
         }
-        var (object, configFile) = try DFlashConverter.readConfigObject(source)
+        var (object, configFile) = try ConvertedConfig.readSource(source)
         if let text = object["text_config"]?.objectValue { object = text }
         let weights = try Eagle3Converter.openSourceWeights(source)
         let file = weights.description
@@ -99,14 +99,10 @@ public enum MTPConverter {
         }
         var config = MTPSpeculatorConfig()
         config.transformerLayerConfig = layer
-        config.speculatorsConfig = SpeculatorsConfig(
-            algorithm: MTPSpeculatorConfig.speculatorsModelType,
-            proposalMethods: [GreedyTokenProposalConfig(speculativeTokens: speculativeSteps)],
-            defaultProposalMethod: "greedy",
-            verifier: VerifierConfig(nameOrPath: verifier.nameOrPath,
-                                     architectures: verifier.declaresArchitectures ? verifier.architectures : []))
-        config.extraKeys["dtype"] = .string(FloatDType.torchName(floatType))
-        config.extraKeys["tie_word_embeddings"] = false
+        ConvertedConfig.finish(&config, algorithm: MTPSpeculatorConfig.speculatorsModelType, tokens: speculativeSteps,
+                               verifier: VerifierConfig(nameOrPath: verifier.nameOrPath,
+                                                        architectures: verifier.declaresArchitectures ? verifier.architectures : []),
+                               floatType: floatType)
         return MTPConversionPlan(config: config, entries: entries.sorted { $0.name < $1.name }, floatType: floatType,
                                  notes: notes, weights: weights)
     }
@@ -114,9 +110,7 @@ public enum MTPConverter {
     @discardableResult
     public static func convert(source: URL, output: URL, verifier: VerifierSummary, speculativeSteps: Int = 3,
                                dtype: TensorDataType? = nil, progress: ConversionProgress? = nil) throws(ConversionError) -> MTPConversionPlan {
-        if source.standardizedFileURL.path == output.standardizedFileURL.path {
-            throw ConversionError.writeFailed(path: output.path, problem: "the output folder is the source folder")
-        }
+        try ConvertedConfig.requireDistinct(source: source, output: output)
         let plan = try plan(source: source, verifier: verifier, speculativeSteps: speculativeSteps, dtype: dtype)
         try CheckpointWriting.write(plan.entries, from: plan.weights, floatType: plan.floatType, config: plan.config,
                                     to: output, progress: progress)
