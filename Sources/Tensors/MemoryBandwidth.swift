@@ -46,9 +46,4 @@ public final class MemoryBandwidth {
         }
         return best
     }
-
-    /// Bytes per second, best of `repetitions` passes over a new buffer of `megabytes` MiB.
-    public static func measure(pool: ThreadPool, megabytes: Int = 512, repetitions: Int = 5) -> Double {
-        MemoryBandwidth(megabytes: megabytes).measure(pool: pool, repetitions: repetitions)
-    }
 }
