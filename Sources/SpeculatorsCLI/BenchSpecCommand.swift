@@ -31,6 +31,8 @@ struct BenchSpecCommand: ParsableCommand {
     @Option(help: "Prompts per turn of the interleaving (default: 16, at least twice the batch).") var chunk: Int?
     @Flag(help: "Also run adaptive speculation.") var adaptive = false
     @Flag(help: "Send prompts as raw text instead of chat turns.") var raw = false
+    @Flag(help: "Generate max-tokens tokens even past the end-of-sequence token (by default a response ends there, as in vLLM's spec_decode example and in real requests).")
+    var ignoreEos = false
 
     /// One configuration measured: a draft (or none) and its pinned k (nil: adaptive).
     struct Variant {
@@ -56,7 +58,7 @@ struct BenchSpecCommand: ParsableCommand {
         let pool = ThreadPool(threadCount: models.threads)
         let ks = k.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        report("verifier \(bundle.path.lastPathComponent), speculators \(drafts.map(\.name).joined(separator: ", ")), \(encoded.count) prompts, \(maxTokens) new tokens each, greedy, \(pool.threadCount) threads")
+        report("verifier \(bundle.path.lastPathComponent), speculators \(drafts.map(\.name).joined(separator: ", ")), \(encoded.count) prompts, \(maxTokens) new tokens at most\(ignoreEos ? " (past end-of-sequence)" : " (a response ends at end-of-sequence)"), greedy, \(pool.threadCount) threads")
         var variants = [Variant(label: "plain", draft: nil, k: 0)]
         for (name, model) in drafts {
             let prefix = drafts.count > 1 ? "\(name) " : ""
@@ -141,7 +143,7 @@ struct BenchSpecCommand: ParsableCommand {
         let start = now()
         while next < prompts.count || engine.hasWork {
             while next < prompts.count && engine.activeCount < batch {
-                let id = try engine.add(GenerationRequest(prompt: prompts[next], maxTokens: maxTokens, ignoreEOS: true))
+                let id = try engine.add(GenerationRequest(prompt: prompts[next], maxTokens: maxTokens, ignoreEOS: ignoreEos))
                 slotOfRequest[id] = next
                 next += 1
             }

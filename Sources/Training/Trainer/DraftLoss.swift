@@ -146,6 +146,11 @@ public struct TrainingMetrics: Sendable, Equatable {
     public var lossTotal: Double
     /// Draft rows processed (packed rows, TTT steps counted once).
     public var tokens: Int
+    /// Speculation steps and tokens emitted when each response is walked the way greedy serving
+    /// walks it: a step at row `t` emits its accepted drafts plus the verifier's token and the next
+    /// step starts after them (`simulatedAcceptanceLength`).
+    public var simulatedSteps: Double
+    public var simulatedTokens: Double
 
     public init(steps: Int, terms: Int = 1) {
         stepLossSum = Array(repeating: 0, count: steps)
@@ -158,6 +163,8 @@ public struct TrainingMetrics: Sendable, Equatable {
         lossSum = 0
         lossTotal = 0
         tokens = 0
+        simulatedSteps = 0
+        simulatedTokens = 0
     }
 
     public var loss: Double { lossTotal > 0 ? lossSum / lossTotal : 0 }
@@ -167,6 +174,30 @@ public struct TrainingMetrics: Sendable, Equatable {
     /// Same numerator over the anchors still correct before step `k`.
     public func conditionalAccuracy(_ k: Int) -> Double {
         conditionalTotal[k] > 0 ? conditionalCorrect[k] / conditionalTotal[k] : 0
+    }
+
+    /// Mean acceptance length of a greedy serving walk through the responses with `k = steps`.
+    /// Lower than `1 + Σ full_acc_k`, which weighs every position alike: serving lands on hard
+    /// positions more often than on easy ones, because easy stretches are crossed in long strides.
+    public var simulatedAcceptanceLength: Double { simulatedSteps > 0 ? simulatedTokens / simulatedSteps : 0 }
+
+    /// Adds the greedy serving walk through each document's supervised rows: a step at anchor row
+    /// `t` accepts `acceptedRun[t]` drafts (never past the response) and adds the verifier's own
+    /// token; the next step starts at the row of the last token it emitted.
+    public mutating func addServingWalk(acceptedRun: [Int], lossMask: [Bool], documents: [Range<Int>]) {
+        for document in documents {
+            var t = document.lowerBound
+            while t < document.upperBound {
+                guard lossMask[t] else { t += 1; continue }
+                var accepted = 0
+                while accepted < acceptedRun[t], t + accepted + 1 < document.upperBound, lossMask[t + accepted + 1] {
+                    accepted += 1
+                }
+                simulatedSteps += 1
+                simulatedTokens += Double(1 + accepted)
+                t += 1 + accepted
+            }
+        }
     }
 
     public mutating func add(_ other: TrainingMetrics) {
@@ -182,6 +213,8 @@ public struct TrainingMetrics: Sendable, Equatable {
         lossSum += other.lossSum
         lossTotal += other.lossTotal
         tokens += other.tokens
+        simulatedSteps += other.simulatedSteps
+        simulatedTokens += other.simulatedTokens
     }
 
     /// The library's metric names and values (`loss`, `loss_k`, `full_acc_k`, `cond_acc_k`).

@@ -145,6 +145,10 @@ public final class DraftTrainingPass: @unchecked Sendable {
                                             headDim: layer.headDim, window: layer.slidingWindow,
                                             documents: batch.documents, rows: T)
         var prevCorrect = batch.lossMask
+        // Serving's view of each anchor row: whether every draft so far, mapped to a verifier id, is
+        // the token the verifier wrote next, and how many leading drafts were.
+        var servedChain = batch.lossMask
+        var acceptedRun = [Int](repeating: 0, count: T)
         let training = gradients != nil
         positionsOfStep = batch.positions
 
@@ -169,8 +173,11 @@ public final class DraftTrainingPass: @unchecked Sendable {
             let n = step.finalNormed.pointer(T * h)
             TrainingKernels.rmsNorm(z, ldx: h, weight: draft.weights.norm.base, eps: layer.rmsNormEps, rows: T, dim: h,
                                     into: n, ldy: h, inverseRMS: step.finalInverse.pointer(T), pool: pool)
-            stepLoss(step: k, batch: batch, prevCorrect: &prevCorrect, training: training, metrics: &metrics)
+            stepLoss(step: k, batch: batch, prevCorrect: &prevCorrect, servedChain: &servedChain, training: training,
+                     metrics: &metrics)
+            for t in 0..<T where servedChain[t] { acceptedRun[t] = k + 1 }
         }
+        metrics.addServingWalk(acceptedRun: acceptedRun, lossMask: batch.lossMask, documents: batch.documents)
         metrics.lossSum = metrics.stepLossSum.reduce(0, +)
         metrics.lossTotal = 1
         if let gradients { backward(batch: batch, geometry: geometry, gradients: gradients) }
@@ -268,7 +275,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
     }
 
     /// Logits, loss, metrics and (when training) `∂L/∂n` of step `k`.
-    private func stepLoss(step k: Int, batch: TrainingBatch, prevCorrect: inout [Bool], training: Bool,
+    private func stepLoss(step k: Int, batch: TrainingBatch, prevCorrect: inout [Bool], servedChain: inout [Bool], training: Bool,
                           metrics: inout TrainingMetrics) {
         let h = draft.config.layer.hiddenSize, vd = draft.config.draftVocabSize, T = batch.rows
         let stepActs = steps[k]
@@ -300,11 +307,14 @@ public final class DraftTrainingPass: @unchecked Sendable {
         // Per part: [fullCorrect, fullTotal, condTotal, term sums...]
         let stride = 3 + terms.count
         var sums = [Double](repeating: 0, count: max(parts.count, 1) * stride)
-        var correctFlags = [Bool](repeating: false, count: R)
+        // Per selected row: bit 0, the chain so far is the verifier's argmax within the draft
+        // vocabulary (the library's accuracy); bit 1, this step's draft is the token serving accepts.
+        var flagBits = [UInt8](repeating: 0, count: R)
         let previous = prevCorrect
         let targets = self.targets
+        let draftToTarget = draft.draftToTarget, tokens = batch.tokens, positions = batch.positions
         sums.withUnsafeMutableBufferPointer { sumBuffer in
-            correctFlags.withUnsafeMutableBufferPointer { flagBuffer in
+            flagBits.withUnsafeMutableBufferPointer { flagBuffer in
                 guard let sumBase = sumBuffer.baseAddress, let flags = flagBuffer.baseAddress else { return }
                 pool.parallelFor(parts.count) { p in
                     let acc = sumBase + p * stride
@@ -319,7 +329,12 @@ public final class DraftTrainingPass: @unchecked Sendable {
                         let targetBest = targets.argmax[targetSlot]
                         let predicted = Kernels.argmax(row, count: vd)
                         let correct = previous[t] && predicted == targetBest
-                        flags[slot] = correct
+                        // Serving accepts the draft only if it is the verifier's next token in the full
+                        // vocabulary (the data is greedy), which also needs it in the draft vocabulary.
+                        let next = t + k + 1
+                        let served = next < T && positions[next] == positions[t] + k + 1
+                            && draftToTarget[predicted] == tokens[next]
+                        flags[slot] = (correct ? 1 : 0) | (served ? 2 : 0)
                         if previous[t] { acc[2] += 1 }
                         guard mask[t + k] else {
                             if training { row.update(repeating: 0, count: vd) }
@@ -360,7 +375,10 @@ public final class DraftTrainingPass: @unchecked Sendable {
             condTotal += sums[p * stride + 2]
             for i in terms.indices { termSums[i] += sums[p * stride + 3 + i] }
         }
-        for (slot, t) in selected.enumerated() where t + k < T { prevCorrect[t] = correctFlags[slot] }
+        for (slot, t) in selected.enumerated() where t + k < T { prevCorrect[t] = flagBits[slot] & 1 != 0 }
+        var stillServed = [Bool](repeating: false, count: T)
+        for (slot, t) in selected.enumerated() where servedChain[t] && flagBits[slot] & 2 != 0 { stillServed[t] = true }
+        servedChain = stillServed
         var stepLoss = 0.0
         for (i, term) in terms.enumerated() {
             let value = termSums[i] * scale
