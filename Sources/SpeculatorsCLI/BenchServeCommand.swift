@@ -27,7 +27,7 @@ struct BenchServeCommand: ParsableCommand {
     @Flag(help: "Print the report as one JSON object.") var json = false
 
     func run() throws {
-        let texts = try PromptSet.load(path: prompts, limit: nil)
+        let texts = try PromptSet.load(path: prompts, limit: nil).map(\.text)
         guard !texts.isEmpty else { throw CommandFailure("\(prompts): no prompts") }
         guard concurrency > 0, duration > 0 else { throw CommandFailure("--concurrency and --duration must be positive") }
         let client = BenchHTTPClient(host: host, port: port, apiKey: apiKey)

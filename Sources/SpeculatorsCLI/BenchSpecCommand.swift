@@ -53,8 +53,9 @@ struct BenchSpecCommand: ParsableCommand {
                            try Eagle3DraftModel.load(folder: URL(fileURLWithPath: folder), verifier: bundle.verifier)))
         }
         guard !drafts.isEmpty else { throw CommandFailure("bench spec needs --speculator <folder>") }
-        let texts = try PromptSet.load(path: prompts, limit: limit)
-        let encoded = try texts.map { try PromptEncoding.encode($0, chat: !raw, bundle: bundle) }
+        let promptSet = try PromptSet.load(path: prompts, limit: limit)
+        let encoded = try promptSet.map { try PromptEncoding.encode($0.text, chat: !raw, bundle: bundle) }
+        let categories = promptSet.map(\.category)
         let pool = ThreadPool(threadCount: models.threads)
         let ks = k.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -88,6 +89,7 @@ struct BenchSpecCommand: ParsableCommand {
                 let line = results[index].line(label: "batch \(size) \(variant.label)", baseline: results[0])
                 report(line)
                 if variant.k == nil, variant.draft != nil { report("  planner: \(results[index].audit.summary)") }
+                if variant.draft != nil, let line = results[index].byCategory(categories) { report("  by category: \(line)") }
                 if index > 0 { summary.append(line) }
             }
         }
@@ -100,6 +102,8 @@ struct BenchSpecCommand: ParsableCommand {
         var seconds = 0.0
         var stats = SpeculationStats()
         var outputs: [[Int]] = []
+        /// Each prompt's own statistics, in prompt order.
+        var perPrompt: [SpeculationStats] = []
         var audit = PlannerAudit()
 
         var rate: Double { Double(tokens) / max(seconds, 1e-9) }
@@ -109,7 +113,22 @@ struct BenchSpecCommand: ParsableCommand {
             seconds += other.seconds
             stats.add(other.stats)
             outputs += other.outputs
+            perPrompt += other.perPrompt
             audit.add(other.audit)
+        }
+
+        /// Mean acceptance length per prompt category, in order of first appearance (nil when the
+        /// prompts have no categories).
+        func byCategory(_ categories: [String?]) -> String? {
+            guard categories.contains(where: { $0 != nil }), categories.count == perPrompt.count else { return nil }
+            var order: [String] = []
+            var totals: [String: SpeculationStats] = [:]
+            for (category, stats) in zip(categories, perPrompt) {
+                let name = category ?? "other"
+                if totals[name] == nil { order.append(name) }
+                totals[name, default: SpeculationStats()].add(stats)
+            }
+            return order.map { String(format: "%@ %.3f", $0, totals[$0]?.meanAcceptanceLength ?? 0) }.joined(separator: ", ")
         }
 
         func line(label: String, baseline: SetResult) -> String {
@@ -136,6 +155,7 @@ struct BenchSpecCommand: ParsableCommand {
                 batch: Int, pool: ThreadPool) throws -> SetResult {
         let engine = makeEngine(bundle: bundle, draft: draft, k: k, costs: costs, pool: pool)
         var outputs = Array(repeating: [Int](), count: prompts.count)
+        var perPrompt = Array(repeating: SpeculationStats(), count: prompts.count)
         var slotOfRequest: [Int: Int] = [:]
         var next = 0
         var stats = SpeculationStats()
@@ -151,31 +171,42 @@ struct BenchSpecCommand: ParsableCommand {
                 guard let slot = slotOfRequest[event.requestId] else { continue }
                 outputs[slot] += event.tokens
                 tokens += event.tokens.count
-                if let finished = event.stats { stats.add(finished) }
+                if let finished = event.stats {
+                    stats.add(finished)
+                    perPrompt[slot] = finished
+                }
             }
         }
-        return SetResult(tokens: tokens, seconds: now() - start, stats: stats, outputs: outputs, audit: engine.audit)
+        return SetResult(tokens: tokens, seconds: now() - start, stats: stats, outputs: outputs, perPrompt: perPrompt,
+                         audit: engine.audit)
     }
 }
 
 /// Benchmark prompt files.
 enum PromptSet {
+    struct Prompt {
+        let text: String
+        /// MT-Bench's `category` (writing, math, ...), when the file has one.
+        let category: String?
+    }
+
     /// MT-Bench `question.jsonl` (first turn of `turns`) or JSONL with `prompt`/`text`.
-    static func load(path: String, limit: Int?) throws -> [String] {
+    static func load(path: String, limit: Int?) throws -> [Prompt] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CommandFailure("\(path): cannot read the prompt file (run `make models` to fetch MT-Bench)")
         }
-        var prompts: [String] = []
+        var prompts: [Prompt] = []
         for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n").enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any] else {
                 throw CommandFailure("\(path):\(number + 1): not a JSON object")
             }
+            let category = object["category"] as? String
             if let turns = object["turns"] as? [String], let first = turns.first {
-                prompts.append(first)
+                prompts.append(Prompt(text: first, category: category))
             } else if let text = (object["prompt"] ?? object["text"]) as? String {
-                prompts.append(text)
+                prompts.append(Prompt(text: text, category: category))
             } else {
                 throw CommandFailure("\(path):\(number + 1): no \"turns\", \"prompt\" or \"text\" field")
             }
