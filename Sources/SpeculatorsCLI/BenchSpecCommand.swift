@@ -100,18 +100,17 @@ struct BenchSpecCommand: ParsableCommand {
     struct SetResult {
         var tokens = 0
         var seconds = 0.0
-        var stats = SpeculationStats()
         var outputs: [[Int]] = []
         /// Each prompt's own statistics, in prompt order.
         var perPrompt: [SpeculationStats] = []
         var audit = PlannerAudit()
 
         var rate: Double { Double(tokens) / max(seconds, 1e-9) }
+        var stats: SpeculationStats { perPrompt.reduce(into: SpeculationStats()) { $0.add($1) } }
 
         mutating func append(_ other: SetResult) {
             tokens += other.tokens
             seconds += other.seconds
-            stats.add(other.stats)
             outputs += other.outputs
             perPrompt += other.perPrompt
             audit.add(other.audit)
@@ -132,6 +131,7 @@ struct BenchSpecCommand: ParsableCommand {
         }
 
         func line(label: String, baseline: SetResult) -> String {
+            let stats = self.stats
             let positions = stats.acceptedPerPosition.map { String(format: "%.3f", Double($0) / Double(max(stats.drafts, 1))) }
             let same = zip(outputs, baseline.outputs).filter { $0 == $1 }.count
             return String(format: "%@: %.1f tok/s, speedup %.3fx, mean acceptance length %.3f, per-position [%@], identical to plain %d/%d",
@@ -158,7 +158,6 @@ struct BenchSpecCommand: ParsableCommand {
         var perPrompt = Array(repeating: SpeculationStats(), count: prompts.count)
         var slotOfRequest: [Int: Int] = [:]
         var next = 0
-        var stats = SpeculationStats()
         var tokens = 0
         let start = now()
         while next < prompts.count || engine.hasWork {
@@ -171,13 +170,10 @@ struct BenchSpecCommand: ParsableCommand {
                 guard let slot = slotOfRequest[event.requestId] else { continue }
                 outputs[slot] += event.tokens
                 tokens += event.tokens.count
-                if let finished = event.stats {
-                    stats.add(finished)
-                    perPrompt[slot] = finished
-                }
+                if let finished = event.stats { perPrompt[slot] = finished }
             }
         }
-        return SetResult(tokens: tokens, seconds: now() - start, stats: stats, outputs: outputs, perPrompt: perPrompt,
+        return SetResult(tokens: tokens, seconds: now() - start, outputs: outputs, perPrompt: perPrompt,
                          audit: engine.audit)
     }
 }

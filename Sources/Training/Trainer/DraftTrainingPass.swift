@@ -145,9 +145,8 @@ public final class DraftTrainingPass: @unchecked Sendable {
                                             headDim: layer.headDim, window: layer.slidingWindow,
                                             documents: batch.documents, rows: T)
         var prevCorrect = batch.lossMask
-        // Serving's view of each anchor row: whether every draft so far, mapped to a verifier id, is
-        // the token the verifier wrote next, and how many leading drafts were.
-        var servedChain = batch.lossMask
+        // Serving's view of each anchor row: how many leading drafts, mapped to verifier ids, are the
+        // tokens the verifier wrote next (the chain is unbroken before step k while it equals k).
         var acceptedRun = [Int](repeating: 0, count: T)
         let training = gradients != nil
         positionsOfStep = batch.positions
@@ -173,9 +172,8 @@ public final class DraftTrainingPass: @unchecked Sendable {
             let n = step.finalNormed.pointer(T * h)
             TrainingKernels.rmsNorm(z, ldx: h, weight: draft.weights.norm.base, eps: layer.rmsNormEps, rows: T, dim: h,
                                     into: n, ldy: h, inverseRMS: step.finalInverse.pointer(T), pool: pool)
-            stepLoss(step: k, batch: batch, prevCorrect: &prevCorrect, servedChain: &servedChain, training: training,
+            stepLoss(step: k, batch: batch, prevCorrect: &prevCorrect, acceptedRun: &acceptedRun, training: training,
                      metrics: &metrics)
-            for t in 0..<T where servedChain[t] { acceptedRun[t] = k + 1 }
         }
         metrics.addServingWalk(acceptedRun: acceptedRun, lossMask: batch.lossMask, documents: batch.documents)
         metrics.lossSum = metrics.stepLossSum.reduce(0, +)
@@ -275,7 +273,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
     }
 
     /// Logits, loss, metrics and (when training) `∂L/∂n` of step `k`.
-    private func stepLoss(step k: Int, batch: TrainingBatch, prevCorrect: inout [Bool], servedChain: inout [Bool], training: Bool,
+    private func stepLoss(step k: Int, batch: TrainingBatch, prevCorrect: inout [Bool], acceptedRun: inout [Int], training: Bool,
                           metrics: inout TrainingMetrics) {
         let h = draft.config.layer.hiddenSize, vd = draft.config.draftVocabSize, T = batch.rows
         let stepActs = steps[k]
@@ -376,9 +374,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
             for i in terms.indices { termSums[i] += sums[p * stride + 3 + i] }
         }
         for (slot, t) in selected.enumerated() where t + k < T { prevCorrect[t] = flagBits[slot] & 1 != 0 }
-        var stillServed = [Bool](repeating: false, count: T)
-        for (slot, t) in selected.enumerated() where servedChain[t] && flagBits[slot] & 2 != 0 { stillServed[t] = true }
-        servedChain = stillServed
+        for (slot, t) in selected.enumerated() where acceptedRun[t] == k && flagBits[slot] & 2 != 0 { acceptedRun[t] = k + 1 }
         var stepLoss = 0.0
         for (i, term) in terms.enumerated() {
             let value = termSums[i] * scale
