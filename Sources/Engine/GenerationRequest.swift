@@ -28,6 +28,23 @@ public struct GenerationRequest: Sendable {
         self.logprobs = logprobs
         self.speculativeTokens = speculativeTokens
     }
+
+    /// What is wrong with this request's limits and sampling parameters, or nil. The server
+    /// answers such requests with a 400 before they get here; this keeps every other caller
+    /// (the CLI, the library) from running a request whose meaning is undefined.
+    public var problem: String? {
+        let s = sampling
+        if maxTokens < 1 { return "max_tokens must be at least 1, got \(maxTokens)" }
+        if minTokens < 0 || minTokens > maxTokens { return "min_tokens must be in [0, max_tokens=\(maxTokens)], got \(minTokens)" }
+        if !(s.temperature.isFinite && s.temperature >= 0) { return "temperature must be a non-negative number, got \(s.temperature)" }
+        if !(s.topP > 0 && s.topP <= 1) { return "top_p must be in (0, 1], got \(s.topP)" }
+        if s.topK < -1 { return "top_k must be -1 or 0 (all tokens) or at least 1, got \(s.topK)" }
+        if !(s.minP >= 0 && s.minP <= 1) { return "min_p must be in [0, 1], got \(s.minP)" }
+        if let speculativeTokens, speculativeTokens < 0 {
+            return "the number of speculative tokens must be non-negative, got \(speculativeTokens)"
+        }
+        return nil
+    }
 }
 
 public enum FinishReason: String, Sendable, Equatable {

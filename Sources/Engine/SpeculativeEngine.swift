@@ -53,11 +53,13 @@ public final class SpeculativeEngine {
         case promptTooLong(tokens: Int, limit: Int)
         case emptyPrompt
         case invalidToken(Int)
+        case invalidRequest(String)
         public var description: String {
             switch self {
             case let .promptTooLong(tokens, limit): return "the prompt has \(tokens) tokens; the limit is \(limit)"
             case .emptyPrompt: return "the prompt is empty"
             case let .invalidToken(token): return "token id \(token) is outside the vocabulary"
+            case let .invalidRequest(problem): return problem
             }
         }
     }
@@ -131,6 +133,7 @@ public final class SpeculativeEngine {
     @discardableResult
     public func add(_ request: GenerationRequest) throws -> Int {
         guard !request.prompt.isEmpty else { throw EngineError.emptyPrompt }
+        if let problem = request.problem { throw EngineError.invalidRequest(problem) }
         if let bad = request.prompt.first(where: { $0 < 0 || $0 >= verifier.config.vocabSize }) {
             throw EngineError.invalidToken(bad)
         }

@@ -19,13 +19,17 @@ struct BenchKernelCommand: ParsableCommand {
     @Flag(help: "Use a small matrix that stays in cache instead of the model's weights (arithmetic ceiling).")
     var cached = false
 
+    func validate() throws {
+        try requireOption(rounds >= 1, "--rounds must be at least 1, got \(rounds)")
+        _ = try integerList(rows, option: "--rows", minimum: 1)
+    }
+
     func run() throws {
         let bundle = try models.loadBundle()
         let model = bundle.verifier
         let draft = try models.loadDraft(for: bundle)
         let pool = ThreadPool(threadCount: models.threads)
-        let rowCounts = rows.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            .filter { $0 > 0 }
+        let rowCounts = try integerList(rows, option: "--rows", minimum: 1)
         guard let widest = rowCounts.max() else { throw ValidationError("--rows needs at least one positive count") }
         var linears: [Linear]
         if let draft {

@@ -26,10 +26,17 @@ struct BenchServeCommand: ParsableCommand {
     @Option(help: "Seconds between progress lines.") var progressInterval = 10.0
     @Flag(help: "Print the report as one JSON object.") var json = false
 
+    func validate() throws {
+        try requireOption(concurrency >= 1, "--concurrency must be at least 1, got \(concurrency)")
+        try requireOption(duration > 0, "--duration must be more than 0 seconds, got \(duration)")
+        try requireOption(maxTokens >= 1, "--max-tokens must be at least 1, got \(maxTokens)")
+        try requireOption(temperature.isFinite && temperature >= 0, "--temperature must be 0 or more, got \(temperature)")
+        try requireOption(progressInterval > 0, "--progress-interval must be more than 0 seconds, got \(progressInterval)")
+    }
+
     func run() throws {
         let texts = try PromptSet.load(path: prompts, limit: nil).map(\.text)
         guard !texts.isEmpty else { throw CommandFailure("\(prompts): no prompts") }
-        guard concurrency > 0, duration > 0 else { throw CommandFailure("--concurrency and --duration must be positive") }
         let client = BenchHTTPClient(host: host, port: port, apiKey: apiKey)
         let model = try client.servedModel()
         let before = try client.metrics()

@@ -42,6 +42,14 @@ struct BenchSpecCommand: ParsableCommand {
         var costs: SpeculationCosts? = nil
     }
 
+    func validate() throws {
+        try requireOption(maxTokens >= 1, "--max-tokens must be at least 1, got \(maxTokens)")
+        if let limit { try requireOption(limit >= 1, "--limit must be at least 1, got \(limit)") }
+        if let chunk { try requireOption(chunk >= 1, "--chunk must be at least 1, got \(chunk)") }
+        _ = try integerList(k, option: "--k", minimum: 0)
+        _ = try integerList(batch, option: "--batch", minimum: 1)
+    }
+
     func run() throws {
         let bundle = try models.loadBundle()
         var drafts: [(name: String, model: Eagle3DraftModel)] = []
@@ -57,8 +65,8 @@ struct BenchSpecCommand: ParsableCommand {
         let encoded = try promptSet.map { try PromptEncoding.encode($0.text, chat: !raw, bundle: bundle) }
         let categories = promptSet.map(\.category)
         let pool = ThreadPool(threadCount: models.threads)
-        let ks = k.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let batches = batch.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let ks = try integerList(k, option: "--k", minimum: 0)
+        let batches = try integerList(batch, option: "--batch", minimum: 1)
         report("verifier \(bundle.path.lastPathComponent), speculators \(drafts.map(\.name).joined(separator: ", ")), \(encoded.count) prompts, \(maxTokens) new tokens at most\(ignoreEos ? " (past end-of-sequence)" : " (a response ends at end-of-sequence)"), greedy, \(pool.threadCount) threads")
         var variants = [Variant(label: "plain", draft: nil, k: 0)]
         for (name, model) in drafts {

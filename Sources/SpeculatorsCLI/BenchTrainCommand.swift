@@ -15,6 +15,12 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Packed tokens per batch.") var tokensPerBatch = 1024
     @Option(help: "Batches to time.") var batches = 4
 
+    func validate() throws {
+        try requireOption(threads >= 1, "--threads must be at least 1, got \(threads)")
+        try requireOption(tokensPerBatch >= 1, "--tokens-per-batch must be at least 1, got \(tokensPerBatch)")
+        try requireOption(batches >= 1, "--batches must be at least 1, got \(batches)")
+    }
+
     func run() throws {
         BLAS.configure()
         let layer = ModelConfig(architecture: .llama, vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, layerCount: 1,

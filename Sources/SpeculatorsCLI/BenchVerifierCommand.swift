@@ -15,12 +15,21 @@ struct BenchVerifierCommand: ParsableCommand {
     @Option(help: "Repetitions (the median is reported).") var runs = 5
     @Option(help: "Sequences in the batched verification measurement (0 skips it).") var batchSequences = 8
 
+    func validate() throws {
+        try requireOption(promptTokens >= 1, "--prompt-tokens must be at least 1, got \(promptTokens)")
+        try requireOption(decodeTokens >= 1, "--decode-tokens must be at least 1, got \(decodeTokens)")
+        try requireOption(runs >= 1, "--runs must be at least 1, got \(runs)")
+        try requireOption(batchSequences >= 0, "--batch-sequences must be 0 or more, got \(batchSequences)")
+    }
+
     func run() throws {
         let bundle = try models.loadBundle()
         let model = bundle.verifier
         let pool = ThreadPool(threadCount: models.threads)
         let vocab = model.config.vocabSize
         let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % vocab }
+        // The verification measurements use a context of their own, whatever --prompt-tokens is.
+        let context = (0..<(264 + batchSequences)).map { ($0 * 7919 + 13) % vocab }
         let weightBytes = Double(weightFloatsReadPerToken(model)) * 4
 
         report("model: \(bundle.path.path) (\(model.config.architecture.rawValue), \(model.config.layerCount) layers, f32 weights \(String(format: "%.0f", weightBytes / 1e6)) MB read per token)")
@@ -44,7 +53,7 @@ struct BenchVerifierCommand: ParsableCommand {
         var decode: [Double] = [], bandwidths: [Double] = [], fractions: [Double] = []
         for _ in 0..<runs {
             let cache = try model.makeCache(capacity: decodeTokens + 32)
-            var output = try model.forward([.init(cache: cache, tokens: Array(prompt.prefix(16)), logits: .last)], pool: pool)
+            var output = try model.forward([.init(cache: cache, tokens: Array(context.prefix(16)), logits: .last)], pool: pool)
             let before = probe.measure(pool: pool, repetitions: 3)
             let start = now()
             for _ in 0..<decodeTokens {
@@ -60,14 +69,14 @@ struct BenchVerifierCommand: ParsableCommand {
 
         // Verification passes of m tokens after a 256-token context, rolled back after each.
         let cache = try model.makeCache(capacity: 300)
-        _ = try model.forward([.init(cache: cache, tokens: Array(prompt.prefix(256)), logits: .none)], pool: pool)
+        _ = try model.forward([.init(cache: cache, tokens: Array(context.prefix(256)), logits: .none)], pool: pool)
         // The sizes take turns (1, 2, 4, 8, 1, 2, ...), so each ratio compares the same moments of
         // a shared machine whose speed drifts; the medians of many turns are reported.
         var passTimes: [Int: [Double]] = [:]
         for _ in 0..<(runs * 6) {
             for m in [1, 2, 4, 8] {
                 let start = now()
-                _ = try model.forward([.init(cache: cache, tokens: Array(prompt[256..<(256 + m)]), logits: .all)], pool: pool)
+                _ = try model.forward([.init(cache: cache, tokens: Array(context[256..<(256 + m)]), logits: .all)], pool: pool)
                 passTimes[m, default: []].append(now() - start)
                 cache.truncate(to: 256)
             }
@@ -78,14 +87,14 @@ struct BenchVerifierCommand: ParsableCommand {
         // is what a step of batched speculative decoding costs against plain batched decoding.
         let batchCaches = try (0..<batchSequences).map { s -> KVCache in
             let cache = try model.makeCache(capacity: 300)
-            _ = try model.forward([.init(cache: cache, tokens: Array(prompt[s..<(s + 128)]), logits: .none)], pool: pool)
+            _ = try model.forward([.init(cache: cache, tokens: Array(context[s..<(s + 128)]), logits: .none)], pool: pool)
             return cache
         }
         var batchTimes: [Int: [Double]] = [:]
         for _ in 0..<(runs * 3) where batchSequences > 0 {
             for m in [1, 2, 4] {
                 let requests = batchCaches.enumerated().map { s, cache in
-                    TransformerModel.Request(cache: cache, tokens: Array(prompt[(200 + s)..<(200 + s + m)]), logits: .all)
+                    TransformerModel.Request(cache: cache, tokens: Array(context[(200 + s)..<(200 + s + m)]), logits: .all)
                 }
                 let start = now()
                 _ = try model.forward(requests, pool: pool)

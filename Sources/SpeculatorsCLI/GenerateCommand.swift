@@ -20,6 +20,16 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Draft tokens per step (0 = no speculation; default: adaptive).") var numSpeculativeTokens: Int?
     @Flag(help: "Print one JSON object instead of streaming text.") var json = false
 
+    func validate() throws {
+        try requireOption(maxTokens >= 1, "--max-tokens must be at least 1, got \(maxTokens)")
+        try requireOption(temperature.isFinite && temperature >= 0, "--temperature must be 0 or more, got \(temperature)")
+        try requireOption(topP > 0 && topP <= 1, "--top-p must be in (0, 1], got \(topP)")
+        try requireOption(topK >= 0, "--top-k must be 0 (all tokens) or more, got \(topK)")
+        if let numSpeculativeTokens {
+            try requireOption(numSpeculativeTokens >= 0, "--num-speculative-tokens must be 0 or more, got \(numSpeculativeTokens)")
+        }
+    }
+
     func run() throws {
         let bundle = try models.loadBundle()
         let draft = try models.loadDraft(for: bundle)

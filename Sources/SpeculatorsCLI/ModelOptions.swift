@@ -15,6 +15,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    func validate() throws {
+        try requireOption(threads >= 1, "--threads must be at least 1, got \(threads)")
+    }
+
     func loadBundle() throws -> ModelBundle {
         BLAS.configure()
         return try ModelBundle.load(path: URL(fileURLWithPath: model))

@@ -167,4 +167,27 @@ struct LosslessTests {
             try engine.add(GenerationRequest(prompt: Array(repeating: 1, count: 300), maxTokens: 5))
         }
     }
+
+    @Test("Requests with no tokens to generate or undefined sampling are refused with the reason",
+          arguments: [
+              (GenerationRequest(prompt: [1], maxTokens: 0), "max_tokens"),
+              (GenerationRequest(prompt: [1], maxTokens: -3), "max_tokens"),
+              (GenerationRequest(prompt: [1], maxTokens: 4, minTokens: 5), "min_tokens"),
+              (GenerationRequest(prompt: [1], sampling: .init(temperature: -1), maxTokens: 4), "temperature"),
+              (GenerationRequest(prompt: [1], sampling: .init(temperature: .nan), maxTokens: 4), "temperature"),
+              (GenerationRequest(prompt: [1], sampling: .init(temperature: 1, topP: 0), maxTokens: 4), "top_p"),
+              (GenerationRequest(prompt: [1], sampling: .init(temperature: 1, topK: -2), maxTokens: 4), "top_k"),
+              (GenerationRequest(prompt: [1], sampling: .init(temperature: 1, minP: 2), maxTokens: 4), "min_p"),
+              (GenerationRequest(prompt: [1], maxTokens: 4, speculativeTokens: -1), "speculative tokens"),
+          ])
+    func invalidRequests(request: GenerationRequest, field: String) throws {
+        let engine = TinyModels.engine(verifier: try TinyModels.verifier(), draft: nil)
+        do {
+            _ = try engine.add(request)
+            Issue.record("accepted a request with a bad \(field)")
+        } catch let error as SpeculativeEngine.EngineError {
+            #expect(error.description.contains(field))
+        }
+        #expect(!engine.hasWork)
+    }
 }

@@ -1,0 +1,22 @@
+import ArgumentParser
+import Foundation
+
+/// Fails with a usage error (the option named in `message`, exit code 64) unless `condition`
+/// holds: options are checked before any model is loaded, so a typo costs nothing.
+func requireOption(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw ValidationError(message()) }
+}
+
+/// A comma-separated list of integers such as `--k 1,2,3`, each at least `minimum`. An entry
+/// that is not a number is an error, not silently dropped.
+func integerList(_ text: String, option: String, minimum: Int) throws -> [Int] {
+    let entries = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+    var values: [Int] = []
+    for entry in entries {
+        guard let value = Int(entry), value >= minimum else {
+            throw ValidationError("\(option) takes comma-separated integers of at least \(minimum); '\(entry)' is not one")
+        }
+        values.append(value)
+    }
+    return values
+}
