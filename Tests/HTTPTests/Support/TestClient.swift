@@ -37,10 +37,11 @@ final class TestClient {
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard result == 0 else {
-            Glibc.close(fd)
-            throw TestClientError("connect to port \(port) failed: errno \(errno)")
-        }
+        // No close here: every stored property is set, so `deinit` runs even though init
+        // throws, and it closes the descriptor. Closing it here too closed it twice, and the
+        // second close could hit a socket that a test running in parallel had just been given
+        // the same number for (seen as "send failed: errno 9" in a ServerTests test).
+        guard result == 0 else { throw TestClientError("connect to port \(port) failed: errno \(errno)") }
     }
 
     deinit { Glibc.close(fd) }
