@@ -28,7 +28,8 @@ struct BenchVerifierCommand: ParsableCommand {
         let pool = ThreadPool(threadCount: models.threads)
         let vocab = model.config.vocabSize
         let prompt = (0..<promptTokens).map { ($0 * 7919 + 13) % vocab }
-        // The verification measurements use a context of their own, whatever --prompt-tokens is.
+        // Decode and the verification passes run on a token sequence of their own, long enough
+        // for every pass below whatever --prompt-tokens is.
         let context = (0..<(264 + batchSequences)).map { ($0 * 7919 + 13) % vocab }
         let weightBytes = Double(weightFloatsReadPerToken(model)) * 4
 
