@@ -26,7 +26,10 @@ struct GenerateCommand: ParsableCommand {
         try requireOption(topP > 0 && topP <= 1, "--top-p must be in (0, 1], got \(topP)")
         try requireOption(topK >= 0, "--top-k must be 0 (all tokens) or more, got \(topK)")
         if let numSpeculativeTokens {
-            try requireOption(numSpeculativeTokens >= 0, "--num-speculative-tokens must be 0 or more, got \(numSpeculativeTokens)")
+            try requireOption((0...32).contains(numSpeculativeTokens),
+                              "--num-speculative-tokens must be in [0, 32], got \(numSpeculativeTokens)")
+            try requireOption(numSpeculativeTokens == 0 || models.speculator != nil,
+                              "--num-speculative-tokens \(numSpeculativeTokens) needs --speculator")
         }
     }
 
@@ -38,7 +41,9 @@ struct GenerateCommand: ParsableCommand {
         let pool = ThreadPool(threadCount: models.threads)
         let engine = SpeculativeEngine(
             verifier: bundle.verifier, draft: draft,
-            configuration: .init(maxSpeculativeTokens: draft?.config.speculativeTokens ?? 0,
+            // A pinned k may exceed the length the draft was configured with: the chain simply
+            // runs longer (as `bench spec --k` does), so it is honoured rather than clipped.
+            configuration: .init(maxSpeculativeTokens: max(draft?.config.speculativeTokens ?? 0, numSpeculativeTokens ?? 0),
                                  speculativeTokens: numSpeculativeTokens,
                                  maxModelLength: bundle.verifier.config.maxPositions, eosTokenIds: bundle.eosTokenIds),
             pool: pool, makeTextStream: { bundle.textStream() })
