@@ -373,8 +373,10 @@ public final class DraftTrainingPass: @unchecked Sendable {
             condTotal += sums[p * stride + 2]
             for i in terms.indices { termSums[i] += sums[p * stride + 3 + i] }
         }
-        for (slot, t) in selected.enumerated() where t + k < T { prevCorrect[t] = flagBits[slot] & 1 != 0 }
-        for (slot, t) in selected.enumerated() where acceptedRun[t] == k && flagBits[slot] & 2 != 0 { acceptedRun[t] = k + 1 }
+        for (slot, t) in selected.enumerated() {
+            if t + k < T { prevCorrect[t] = flagBits[slot] & 1 != 0 }
+            if acceptedRun[t] == k && flagBits[slot] & 2 != 0 { acceptedRun[t] = k + 1 }
+        }
         var stepLoss = 0.0
         for (i, term) in terms.enumerated() {
             let value = termSums[i] * scale
