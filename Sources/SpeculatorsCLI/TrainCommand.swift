@@ -23,10 +23,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "TTT steps (also the config's speculative_tokens).") var tttSteps = 3
     @Option(help: "Loss multiplier per TTT step (gamma^k).") var tttStepLossDecay = 1.0
     @Option(help: "Loss: kl_div, ce, or a JSON object of weights such as {\"kl_div\": 0.5, \"ce\": 0.5}.") var lossFn = "kl_div"
+    @Option(help: "Training rows with a loss: assistant (the data's loss mask, as the library) or all (prompt and template rows too, against the verifier's recorded distribution). Validation always scores assistant rows.")
+    var supervise = "assistant"
     @Option(help: "Packed rows per optimizer step.") var maxTokensPerBatch = 1024
     @Option(help: "Warm-up steps (default 1% of all steps).") var warmupSteps: Int?
     @Option(help: "Learning-rate schedule after warm-up: linear, cosine or none.") var scheduler = "linear"
-    @Option(help: "AdamW weight decay.") var weightDecay = 0.01
+    @Option(help: "AdamW weight decay (with --optimizer muon, of the norms; the matrices decay by 0.1 as the library).") var weightDecay = 0.01
+    @Option(help: "Optimizer: adamw (everything), or muon (the Python library's default: Muon for weight matrices, AdamW for norms).")
+    var optimizer = "adamw"
+    @Option(help: "Muon learning rate (default 10 x --lr, as the library).") var muonLr: Double?
     @Option(help: "Global gradient-norm clip.") var clip = 1.0
     @Option(help: "Fraction of conversations (the last ones) kept for validation.") var validationFraction = 0.05
     @Option(help: "Train on the leading conversations that fit in this many tokens (a fixed data budget).") var maxDataTokens: Int?
@@ -61,6 +66,12 @@ struct TrainCommand: ParsableCommand {
             throw CommandFailure("--scheduler must be linear, cosine or none, not '\(scheduler)'")
         }
         guard dtype == "bf16" || dtype == "f32" else { throw CommandFailure("--dtype must be bf16 or f32") }
+        guard let optimizerKind = OptimizerKind(rawValue: optimizer) else {
+            throw CommandFailure("--optimizer must be adamw or muon, not '\(optimizer)'")
+        }
+        guard let supervision = Supervision(rawValue: supervise) else {
+            throw CommandFailure("--supervise must be assistant or all, not '\(supervise)'")
+        }
         let draft: TrainableDraft
         if let fromPretrained {
             let folder = URL(fileURLWithPath: fromPretrained)
@@ -88,6 +99,9 @@ struct TrainCommand: ParsableCommand {
         options.seed = seed
         options.maxRowsPerBatch = maxTokensPerBatch
         options.ttt = TTTOptions(steps: tttSteps, stepLossDecay: tttStepLossDecay, loss: try DraftLossSpec(parsing: lossFn))
+        options.supervision = supervision
+        options.optimizer = optimizerKind
+        options.muonLearningRate = muonLr
         options.logEvery = logEvery
         options.maxSteps = maxSteps
         options.resume = resume

@@ -116,6 +116,42 @@ struct TrainerLoopTests {
         #expect(resumedReport.epochs[0].train.loss < first.loss)
     }
 
+    @Test("Supervising all rows puts a loss on prompt rows in training while validation still scores assistant rows only")
+    func supervisingAllRows() throws {
+        let verifier = try TrainerFixtures.verifier()
+        let samples = try TrainerFixtures.samples(verifier: verifier, lengths: Array(repeating: 16, count: 10), prompt: 6)
+        let dataFolder = Self.temporaryFolder("supervise")
+        defer { try? FileManager.default.removeItem(at: dataFolder) }
+        try Self.writeDataset(to: dataFolder, samples: samples)
+        let dataset = try TrainingDataset(folder: dataFolder)
+        var config = TrainerFixtures.draftConfig(verifier: verifier, normBeforeFC: true, normOutput: true)
+        config.draftVocabSize = 384
+        func run(_ supervision: Supervision) throws -> TrainingReport {
+            let output = Self.temporaryFolder("supervise-out")
+            defer { try? FileManager.default.removeItem(at: output) }
+            let draft = try TrainableDraft.fresh(config: config, verifier: verifier, draftToTarget: Array(0..<384), seed: 3)
+            var options = TrainerOptions(checkpoint: DraftCheckpointOptions(dataType: .f32, includeEmbedding: false,
+                                                                            verifierNameOrPath: "tiny-llama"))
+            options.epochs = 1
+            options.maxRowsPerBatch = 64
+            options.validationFraction = 0.2
+            options.supervision = supervision
+            return try Eagle3Trainer(draft: draft, dataset: dataset, options: options, pool: TrainerFixtures.pool) { _ in }
+                .train(output: output)
+        }
+        let assistant = try run(.assistant), all = try run(.all)
+        let assistantTrain = try #require(assistant.epochs.first?.train), allTrain = try #require(all.epochs.first?.train)
+        // Rows are shifted: 15 per conversation, of which the last 10 (tokens 6…15) are assistant rows.
+        #expect(allTrain.tokens == 8 * 15 && assistantTrain.tokens == 8 * 15)
+        #expect(allTrain.fullTotal[0] == Double(8 * 15))
+        #expect(assistantTrain.fullTotal[0] == Double(8 * 10))
+        let assistantValidation = try #require(assistant.epochs.first?.validation)
+        let allValidation = try #require(all.epochs.first?.validation)
+        #expect(allValidation.fullTotal == assistantValidation.fullTotal)
+        #expect(allValidation.fullTotal[0] == Double(2 * 10))
+        #expect(allValidation.lossSum != assistantValidation.lossSum, "different training must give a different model")
+    }
+
     @Test("Bad data folders and options give errors that name the problem")
     func errors() throws {
         let missing = Self.temporaryFolder("missing")

@@ -1,9 +1,22 @@
 import Foundation
 import Tensors
 
+/// An optimizer over a draft's trainable tensors whose state a checkpoint can save and restore.
+public protocol DraftOptimizer: AnyObject {
+    /// The name written into `trainer_state.safetensors` (resume refuses a different optimizer).
+    var name: String { get }
+    /// Optimizer steps taken so far.
+    var stepCount: Int { get set }
+    /// Every state tensor under a stable name (saved and restored by `TrainerState`).
+    var state: [(name: String, tensor: Tensor)] { get }
+    /// One update with base learning rate `learningRate` (already scheduled).
+    func step(parameters: DraftTrainables, gradients: DraftTrainables, learningRate: Double, pool: ThreadPool)
+}
+
 /// AdamW exactly as `torch.optim.AdamW` (decoupled weight decay, bias-corrected moments),
-/// over every trainable tensor of a draft. Moments are float32 like the master weights.
-public final class AdamWOptimizer: @unchecked Sendable {
+/// over every trainable tensor of a draft, or over all but the named ones (Muon's matrices).
+/// Moments are float32 like the master weights.
+public final class AdamWOptimizer: DraftOptimizer, @unchecked Sendable {
     public var beta1: Double
     public var beta2: Double
     public var epsilon: Double
@@ -13,9 +26,13 @@ public final class AdamWOptimizer: @unchecked Sendable {
     public let secondMoment: DraftTrainables
     /// Optimizer steps taken so far.
     public var stepCount: Int
+    /// Tensors this optimizer leaves alone (another optimizer updates them).
+    public let excluded: Set<String>
+    public var name: String { "adamw" }
 
     public init(parameters: DraftTrainables, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8,
-                weightDecay: Double = 0.01) {
+                weightDecay: Double = 0.01, excluding excluded: Set<String> = []) {
+        self.excluded = excluded
         self.beta1 = beta1
         self.beta2 = beta2
         self.epsilon = epsilon
@@ -23,6 +40,12 @@ public final class AdamWOptimizer: @unchecked Sendable {
         firstMoment = parameters.zeros()
         secondMoment = parameters.zeros()
         stepCount = 0
+    }
+
+    public var state: [(name: String, tensor: Tensor)] {
+        zip(firstMoment.named, secondMoment.named).filter { !excluded.contains($0.0.name) }.flatMap { first, second in
+            [("exp_avg." + first.name, first.tensor), ("exp_avg_sq." + second.name, second.tensor)]
+        }
     }
 
     /// One update with learning rate `lr`: `θ ← θ(1 − lr·wd) − lr/(1−β1ᵗ) · m / (√v/√(1−β2ᵗ) + ε)`.
@@ -35,7 +58,7 @@ public final class AdamWOptimizer: @unchecked Sendable {
         let decay = Float(1 - lr * weightDecay)
         let b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon), c2 = Float(correction2Root)
         let groups = Array(zip(zip(parameters.named, gradients.named), zip(firstMoment.named, secondMoment.named)))
-        for ((parameter, gradient), (first, second)) in groups {
+        for ((parameter, gradient), (first, second)) in groups where !excluded.contains(parameter.name) {
             let p = parameter.tensor.base, g = gradient.tensor.base, m = first.tensor.base, v = second.tensor.base
             pool.parallelRanges(parameter.tensor.count, alignment: 64) { range in
                 for i in range {

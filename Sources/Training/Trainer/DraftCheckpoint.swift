@@ -120,8 +120,8 @@ extension TrainableDraft {
     }
 }
 
-/// Everything resume needs beyond the model folder: f32 master weights, AdamW moments and
-/// counters, in `trainer_state.safetensors` + `training_state.json`.
+/// Everything resume needs beyond the model folder: f32 master weights, the optimizer's state
+/// (AdamW moments, Muon momentum buffers) and counters, in `trainer_state.safetensors` + `training_state.json`.
 public struct TrainerState: Sendable, Equatable {
     public var epoch: Int
     public var globalStep: Int
@@ -136,13 +136,11 @@ public struct TrainerState: Sendable, Equatable {
     public static let stateFile = "trainer_state.safetensors"
     public static let jsonFile = "training_state.json"
 
-    public func save(to folder: URL, weights: DraftTrainables, optimizer: AdamWOptimizer) throws {
-        var writer = SafetensorsWriter(metadata: ["format": "speculators-swift-trainer", "adam_step": String(optimizer.stepCount)])
-        for ((name, tensor), ((_, m), (_, v))) in zip(weights.named, zip(optimizer.firstMoment.named, optimizer.secondMoment.named)) {
-            try writer.add("param." + name, tensor: tensor)
-            try writer.add("exp_avg." + name, tensor: m)
-            try writer.add("exp_avg_sq." + name, tensor: v)
-        }
+    public func save(to folder: URL, weights: DraftTrainables, optimizer: any DraftOptimizer) throws {
+        var writer = SafetensorsWriter(metadata: ["format": "speculators-swift-trainer", "optimizer": optimizer.name,
+                                                  "adam_step": String(optimizer.stepCount)])
+        for (name, tensor) in weights.named { try writer.add("param." + name, tensor: tensor) }
+        for (name, tensor) in optimizer.state { try writer.add(name, tensor: tensor) }
         try writer.write(to: folder.appendingPathComponent(Self.stateFile))
         var json: [String: Any] = ["epoch": epoch, "global_step": globalStep, "local_step": 0]
         if let bestValidationLoss { json["best_validation_loss"] = bestValidationLoss }
@@ -151,7 +149,7 @@ public struct TrainerState: Sendable, Equatable {
     }
 
     /// Restores weights and optimizer state from `folder` into the given tensors.
-    public static func load(from folder: URL, weights: DraftTrainables, optimizer: AdamWOptimizer) throws -> TrainerState {
+    public static func load(from folder: URL, weights: DraftTrainables, optimizer: any DraftOptimizer) throws -> TrainerState {
         let jsonURL = folder.appendingPathComponent(jsonFile)
         guard let data = FileManager.default.contents(atPath: jsonURL.path),
               let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
@@ -159,11 +157,15 @@ public struct TrainerState: Sendable, Equatable {
             throw TrainingError.checkpoint(path: jsonURL.path, problem: "missing or malformed (needs integer epoch and global_step)")
         }
         let file = try SafetensorsFile(url: folder.appendingPathComponent(stateFile))
-        for ((name, tensor), ((_, m), (_, v))) in zip(weights.named, zip(optimizer.firstMoment.named, optimizer.secondMoment.named)) {
-            for (prefix, target) in [("param.", tensor), ("exp_avg.", m), ("exp_avg_sq.", v)] {
-                let loaded = try file.loadFloat32(prefix + name, expectedShape: target.shape)
-                target.base.update(from: loaded.base, count: target.count)
-            }
+        // Checkpoints written before Muon existed carry no optimizer name: they are AdamW's.
+        let saved = file.metadata["optimizer"] ?? "adamw"
+        guard saved == optimizer.name else {
+            throw TrainingError.checkpoint(path: folder.path, problem: "was written by the \(saved) optimizer; this run uses \(optimizer.name)")
+        }
+        let targets = weights.named.map { ("param." + $0.name, $0.tensor) } + optimizer.state.map { ($0.name, $0.tensor) }
+        for (name, target) in targets {
+            let loaded = try file.loadFloat32(name, expectedShape: target.shape)
+            target.base.update(from: loaded.base, count: target.count)
         }
         guard let adamStep = file.metadata["adam_step"].flatMap(Int.init) else {
             throw TrainingError.checkpoint(path: folder.path, problem: "\(stateFile) lacks the adam_step metadata")

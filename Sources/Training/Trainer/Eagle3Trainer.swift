@@ -9,6 +9,9 @@ public struct TrainerOptions: Sendable {
     public var warmupSteps: Int?
     public var schedule: LearningRateSchedule.Kind = .linear
     public var weightDecay = 0.01
+    public var optimizer: OptimizerKind = .adamw
+    /// Muon's learning rate (nil: 10 × `learningRate`, as the library's `--muon-lr`).
+    public var muonLearningRate: Double?
     public var clipNorm = 1.0
     public var validationFraction = 0.05
     /// Use only the leading conversations that fit in this many tokens (a fixed data budget).
@@ -17,6 +20,8 @@ public struct TrainerOptions: Sendable {
     /// Shifted rows per packed batch.
     public var maxRowsPerBatch = 1024
     public var ttt = TTTOptions()
+    /// Which training rows carry a loss. Validation always scores the assistant rows only.
+    public var supervision: Supervision = .assistant
     /// Print a progress line every this many optimizer steps.
     public var logEvery = 10
     /// Stop after this many optimizer steps in total (nil: run all epochs).
@@ -26,6 +31,21 @@ public struct TrainerOptions: Sendable {
     public var checkpoint: DraftCheckpointOptions
 
     public init(checkpoint: DraftCheckpointOptions) { self.checkpoint = checkpoint }
+}
+
+/// `--optimizer`: AdamW over everything, or the library's default, Muon for the weight matrices
+/// and AdamW for the rest.
+public enum OptimizerKind: String, Sendable, CaseIterable {
+    case adamw, muon
+}
+
+/// The rows of a training batch whose step losses count.
+public enum Supervision: String, Sendable, CaseIterable {
+    /// The data's loss mask: the verifier's own answers (the library's behaviour).
+    case assistant
+    /// Every row: the target is the verifier's next-token distribution wherever it was recorded,
+    /// so prompt and template rows add teacher signal at no extra datagen cost.
+    case all
 }
 
 /// What a run did, epoch by epoch.
@@ -57,6 +77,9 @@ public final class Eagle3Trainer: @unchecked Sendable {
         }
         guard options.epochs >= 1 else { throw TrainingError.invalidOption("--epochs must be at least 1") }
         guard options.learningRate > 0, options.learningRate.isFinite else { throw TrainingError.invalidOption("--lr must be positive") }
+        if let rate = options.muonLearningRate, !(rate > 0 && rate.isFinite) {
+            throw TrainingError.invalidOption("--muon-lr must be positive")
+        }
         guard options.clipNorm > 0 else { throw TrainingError.invalidOption("--clip must be positive") }
         guard (0..<1).contains(options.validationFraction) else {
             throw TrainingError.invalidOption("--validation-fraction must be in [0, 1)")
@@ -72,7 +95,16 @@ public final class Eagle3Trainer: @unchecked Sendable {
     public func train(output: URL) throws -> TrainingReport {
         let pass = try DraftTrainingPass(draft: draft, options: options.ttt, pool: pool)
         let gradients = draft.weights.zeros()
-        let optimizer = AdamWOptimizer(parameters: draft.weights, weightDecay: options.weightDecay)
+        let optimizer: any DraftOptimizer
+        switch options.optimizer {
+        case .adamw:
+            optimizer = AdamWOptimizer(parameters: draft.weights, weightDecay: options.weightDecay)
+        case .muon:
+            let muon = try MuonOptimizer(parameters: draft.weights, rowSplits: MuonOptimizer.rowSplits(for: draft),
+                                         adamWeightDecay: options.weightDecay)
+            if let rate = options.muonLearningRate { muon.learningRateScale = rate / options.learningRate }
+            optimizer = muon
+        }
         var used = dataset.conversations.count
         var usedTokens = dataset.totalTokens
         if let budget = options.maxDataTokens {
@@ -116,7 +148,8 @@ public final class Eagle3Trainer: @unchecked Sendable {
             var epochMetrics = TrainingMetrics(steps: options.ttt.steps, terms: options.ttt.loss.terms.count)
             for indices in plans[epoch] {
                 if globalStep >= totalSteps { break }  // --max-steps: finish this epoch's validation and checkpoint
-                let batch = try dataset.batch(indices, maxRows: options.maxRowsPerBatch)
+                var batch = try dataset.batch(indices, maxRows: options.maxRowsPerBatch)
+                if options.supervision == .all { batch.lossMask = [Bool](repeating: true, count: batch.rows) }
                 gradients.zeroAll()
                 let metrics = try pass.run(batch, gradients: gradients)
                 let norm = gradients.clipGlobalNorm(options.clipNorm)
