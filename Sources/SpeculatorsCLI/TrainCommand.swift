@@ -8,7 +8,7 @@ import Training
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train an EAGLE-3 draft (TTT, KL loss, AdamW) on hidden states from `speculators datagen`.")
+        abstract: "Train an EAGLE-3 draft (TTT, KL loss, AdamW or Muon) on hidden states from `speculators datagen`.")
 
     @Option(help: "Data folder written by `speculators datagen` (index.json + shards).") var data: String
     @Option(help: "Verifier: a .gguf file or a Hugging Face model folder.") var verifier: String

@@ -27,7 +27,7 @@ public enum TrainerBenchmark {
 
     public static func run(layer: ModelConfig, draftVocabSize: Int, auxiliaryLayers: Int = 3, tokensPerBatch: Int = 1024,
                            documentLength: Int = 512, supervisedFraction: Double = 0.7, batches: Int = 5,
-                           tttSteps: Int = 3, pool: ThreadPool, log: (String) -> Void = { _ in }) throws -> Result {
+                           tttSteps: Int = 3, optimizer kind: OptimizerKind = .adamw, pool: ThreadPool, log: (String) -> Void = { _ in }) throws -> Result {
         let h = layer.hiddenSize
         let config = Eagle3DraftConfig(layer: layer, draftVocabSize: draftVocabSize,
                                        auxiliaryLayerIds: Array(0..<auxiliaryLayers), normBeforeResidual: true,
@@ -50,7 +50,9 @@ public enum TrainerBenchmark {
         draft.frozen.verifierHead = verifierHead
         let pass = try DraftTrainingPass(draft: draft, options: TTTOptions(steps: tttSteps), pool: pool)
         let gradients = draft.weights.zeros()
-        let optimizer = AdamWOptimizer(parameters: draft.weights)
+        let optimizer: any DraftOptimizer = kind == .adamw
+            ? AdamWOptimizer(parameters: draft.weights)
+            : try MuonOptimizer(parameters: draft.weights, rowSplits: MuonOptimizer.rowSplits(for: draft), adamWeightDecay: 0.01)
 
         let width = config.featureWidth
         let features = FloatBuffer(count: tokensPerBatch * width)
