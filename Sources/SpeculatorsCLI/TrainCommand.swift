@@ -15,7 +15,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Vocabulary mapping from `speculators vocab` (safetensors with d2t/t2d). Omit for the full vocabulary.")
     var vocab: String?
     @Option(help: "Output folder: the trained speculator, plus checkpoints/<epoch>/ for resume.") var output: String
-    @Option(help: "Continue from this speculator folder instead of fresh weights.") var fromPretrained: String?
+    @Option(help: "Continue from this speculator folder instead of fresh weights (with --vocab: moved to that vocabulary).")
+    var fromPretrained: String?
     @Option(help: "speculators_config.verifier.name_or_path to record (default: the --verifier path), e.g. a Hugging Face id.")
     var verifierName: String?
     @Option(help: "Epochs.") var epochs = 3
@@ -76,7 +77,11 @@ struct TrainCommand: ParsableCommand {
         if let fromPretrained {
             let folder = URL(fileURLWithPath: fromPretrained)
             let config = try Eagle3DraftConfig(folder: folder, verifierLayerCount: model.config.layerCount)
-            draft = try TrainableDraft.from(try Eagle3DraftModel.load(folder: folder, config: config, verifier: model), verifier: model)
+            let loaded = try TrainableDraft.from(try Eagle3DraftModel.load(folder: folder, config: config, verifier: model),
+                                                 verifier: model)
+            // --vocab with --from-pretrained: the draft moves to that vocabulary (its head becomes
+            // the verifier's rows for it); `--max-steps 0` just writes the re-mapped draft.
+            draft = vocab != nil && mapping != loaded.draftToTarget ? try loaded.remapped(to: mapping, verifier: model) : loaded
         } else {
             let config = try TrainingSetup.draftConfig(
                 verifier: model.config, auxiliaryLayerIds: dataset.auxiliaryLayerIds, draftVocabularySize: mapping.count,

@@ -152,6 +152,46 @@ struct TrainerLoopTests {
         #expect(allValidation.lossSum != assistantValidation.lossSum, "different training must give a different model")
     }
 
+    @Test("A draft moved to a wider vocabulary keeps its layers, takes the verifier's head rows, and scores shared ids as before")
+    func remappedVocabulary() throws {
+        let verifier = try TrainerFixtures.verifier()
+        let narrow = Array(stride(from: 0, to: 384, by: 4))  // 96 ids
+        let wide = Array(0..<384).filter { $0 % 4 != 1 }    // 288 ids, the 96 among them
+        var config = TrainerFixtures.draftConfig(verifier: verifier, normBeforeFC: true, normOutput: true)
+        config.draftVocabSize = narrow.count
+        let draft = try TrainableDraft.fresh(config: config, verifier: verifier, draftToTarget: narrow, seed: 11)
+        let moved = try draft.remapped(to: wide, verifier: verifier)
+        #expect(moved.config.draftVocabSize == wide.count && moved.draftToTarget == wide)
+        for (a, b) in zip(draft.weights.named, moved.weights.named) {
+            #expect(Array(UnsafeBufferPointer(start: a.tensor.base, count: a.tensor.count))
+                    == Array(UnsafeBufferPointer(start: b.tensor.base, count: b.tensor.count)), "\(a.name)")
+        }
+        let h = verifier.config.hiddenSize
+        for (slot, id) in wide.enumerated() {
+            #expect(Array(UnsafeBufferPointer(start: moved.frozen.lmHead.base + slot * h, count: h))
+                    == Array(UnsafeBufferPointer(start: verifier.head.weight.base + id * h, count: h)))
+        }
+        // Logits over the ids both vocabularies hold are the same numbers.
+        let samples = try TrainerFixtures.samples(verifier: verifier, lengths: [12])
+        let features = samples[0].features, tokens = Array(samples[0].tokens[1...])
+        func logits(_ d: TrainableDraft) throws -> [Float] {
+            let model = d.inferenceModel()
+            let out = try features.withUnsafeBufferPointer { buffer in
+                try model.forward([.init(cache: try model.makeCache(capacity: 32), tokens: tokens, logits: .all)],
+                                  hidden: .verifierFeatures(try #require(buffer.baseAddress)), pool: TrainerFixtures.pool)
+            }
+            return Array(UnsafeBufferPointer(start: out.logits, count: tokens.count * d.config.draftVocabSize))
+        }
+        let before = try logits(draft), after = try logits(moved)
+        for row in 0..<tokens.count {
+            for (slot, id) in narrow.enumerated() {
+                let wideSlot = try #require(wide.firstIndex(of: id))
+                #expect(before[row * narrow.count + slot] == after[row * wide.count + wideSlot], "row \(row) id \(id)")
+            }
+        }
+        #expect(throws: TrainingError.self) { _ = try draft.remapped(to: [0, 384], verifier: verifier) }
+    }
+
     @Test("Bad data folders and options give errors that name the problem")
     func errors() throws {
         let missing = Self.temporaryFolder("missing")

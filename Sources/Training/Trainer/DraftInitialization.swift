@@ -126,6 +126,25 @@ extension TrainableDraft {
         return draft
     }
 
+    /// The same draft over another draft vocabulary: its head becomes the verifier head's rows
+    /// for `draftToTarget`. Training keeps the head frozen at exactly those rows, so the layers'
+    /// output already lives in the verifier's hidden space; fitting thousands of head rows over a
+    /// 576-wide state pins it down, so the logits of ids the draft never trained on are the
+    /// verifier's own reading of that state. Lets a trained draft propose a wider vocabulary.
+    public func remapped(to draftToTarget: [Int], verifier: TransformerModel) throws -> TrainableDraft {
+        guard !draftToTarget.isEmpty, draftToTarget.allSatisfy({ $0 >= 0 && $0 < verifier.config.vocabSize }) else {
+            throw TrainingError.invalidDraft("the vocabulary mapping must list verifier ids in 0..<\(verifier.config.vocabSize)")
+        }
+        var config = self.config
+        config.draftVocabSize = draftToTarget.count
+        let head = Self.restrictedHead(verifier, rows: draftToTarget)
+        let frozen = FrozenDraftTensors(embedding: self.frozen.embedding, lmHead: head, verifierNorm: verifier.finalNorm,
+                                        verifierHead: head)
+        let draft = TrainableDraft(config: config, weights: weights, frozen: frozen, draftToTarget: draftToTarget)
+        try draft.validate()
+        return draft
+    }
+
     /// The verifier head's rows `rows`, in that order (`[rows.count, H]`).
     static func restrictedHead(_ verifier: TransformerModel, rows: [Int]) -> Tensor {
         let h = verifier.config.hiddenSize
