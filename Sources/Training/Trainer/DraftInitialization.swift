@@ -129,8 +129,9 @@ extension TrainableDraft {
     /// The same draft over another draft vocabulary: its head becomes the verifier head's rows
     /// for `draftToTarget`. Training keeps the head frozen at exactly those rows, so the layers'
     /// output already lives in the verifier's hidden space; fitting thousands of head rows over a
-    /// 576-wide state pins it down, so the logits of ids the draft never trained on are the
-    /// verifier's own reading of that state. Lets a trained draft propose a wider vocabulary.
+    /// state of a few hundred dimensions pins it down, so the logits of ids the draft never
+    /// trained on are the verifier's own reading of that state. Lets a trained draft propose a
+    /// wider vocabulary.
     public func remapped(to draftToTarget: [Int], verifier: TransformerModel) throws -> TrainableDraft {
         guard !draftToTarget.isEmpty, draftToTarget.allSatisfy({ $0 >= 0 && $0 < verifier.config.vocabSize }) else {
             throw TrainingError.invalidDraft("the vocabulary mapping must list verifier ids in 0..<\(verifier.config.vocabSize)")
