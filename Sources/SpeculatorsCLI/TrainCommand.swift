@@ -51,6 +51,29 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Store embed_tokens.weight in the checkpoint (the Python library needs it; our loader and vLLM do not).")
     var includeEmbedding = false
 
+    func validate() throws {
+        try requireOption(epochs >= 1, "--epochs must be at least 1, got \(epochs)")
+        try requireOption(lr > 0 && lr.isFinite, "--lr must be a positive number, got \(lr)")
+        try requireOption(muonLr.map { $0 > 0 && $0.isFinite } ?? true, "--muon-lr must be a positive number")
+        try requireOption(tttSteps >= 1, "--ttt-steps must be at least 1, got \(tttSteps)")
+        try requireOption(tttStepLossDecay >= 0 && tttStepLossDecay.isFinite, "--ttt-step-loss-decay must be a non-negative number")
+        try requireOption(maxTokensPerBatch >= 2, "--max-tokens-per-batch must be at least 2, got \(maxTokensPerBatch)")
+        try requireOption((warmupSteps ?? 0) >= 0, "--warmup-steps must not be negative")
+        try requireOption(weightDecay >= 0 && weightDecay.isFinite, "--weight-decay must be a non-negative number")
+        try requireOption(clip > 0 && clip.isFinite, "--clip must be a positive number, got \(clip)")
+        try requireOption((0..<1).contains(validationFraction), "--validation-fraction must be in [0, 1), got \(validationFraction)")
+        try requireOption((maxDataTokens ?? 1) >= 1, "--max-data-tokens must be at least 1")
+        try requireOption(threads >= 1, "--threads must be at least 1, got \(threads)")
+        try requireOption(draftLayers >= 1, "--draft-layers must be at least 1, got \(draftLayers)")
+        try requireOption(slidingWindow >= 0, "--sliding-window must not be negative (0: full attention)")
+        try requireOption(logEvery >= 1, "--log-every must be at least 1, got \(logEvery)")
+        try requireOption((maxSteps ?? 0) >= 0, "--max-steps must not be negative")
+        try requireOption(LearningRateSchedule.Kind(rawValue: scheduler) != nil, "--scheduler must be linear, cosine or none, not '\(scheduler)'")
+        try requireOption(OptimizerKind(rawValue: optimizer) != nil, "--optimizer must be adamw or muon, not '\(optimizer)'")
+        try requireOption(Supervision(rawValue: supervise) != nil, "--supervise must be assistant or all, not '\(supervise)'")
+        try requireOption(dtype == "bf16" || dtype == "f32", "--dtype must be bf16 or f32, not '\(dtype)'")
+    }
+
     func run() throws {
         BLAS.configure()
         let pool = ThreadPool(threadCount: threads)

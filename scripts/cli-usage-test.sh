@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Bad command-line options are usage errors (exit code 64) that name the option, reported before
+# any model or data is loaded (the paths below do not exist). Runs the release binary.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=.build/release/speculators
+[[ -x $BIN ]] || { echo "cli-usage-test: $BIN is missing; run 'swift build -c release' first" >&2; exit 1; }
+
+passed=0
+failed=0
+# expected text | arguments
+while IFS='|' read -r expected args; do
+  expected=${expected% }
+  # shellcheck disable=SC2086
+  output=$(timeout 20 "$BIN" $args 2>&1 >/dev/null)
+  status=$?
+  if [[ $status == 64 && $output == *"$expected"* ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: speculators $args: exit $status, '$output' (expected 64 and '$expected')" >&2
+  fi
+done <<'CASES'
+--max-tokens must be at least 1 | generate --model none --prompt p --max-tokens 0
+--temperature must be 0 or more | generate --model none --prompt p --temperature=-1
+--num-speculative-tokens must be in [0, 32] | generate --model none --prompt p --num-speculative-tokens 40
+--runs must be at least 1 | bench verifier --runs 0
+--rows takes comma-separated integers | bench kernel --rows 1,x
+--k takes comma-separated integers | bench spec --k 0,x
+--batch takes comma-separated integers | bench spec --batch 0
+--optimizer must be adamw or muon | bench train --optimizer sgd
+--epochs must be at least 1 | train --data none --verifier none --output none --epochs 0
+--lr must be a positive number | train --data none --verifier none --output none --lr=-1
+--optimizer must be adamw or muon | train --data none --verifier none --output none --optimizer sgd
+--supervise must be assistant or all | train --data none --verifier none --output none --supervise none
+--validation-fraction must be in [0, 1) | train --data none --verifier none --output none --validation-fraction 1
+--max-steps must not be negative | train --data none --verifier none --output none --max-steps=-1
+--muon-lr must be a positive number | train --data none --verifier none --output none --muon-lr 0
+CASES
+echo "cli checks: $passed passed, $failed failed"
+[[ $failed == 0 ]]
