@@ -40,7 +40,7 @@ public final class MuonOptimizer: DraftOptimizer, @unchecked Sendable {
     public let buffers: DraftTrainables
     /// The optimizer of everything that is not a matrix.
     public let adamW: AdamWOptimizer
-    private var blocks: [Block]
+    private let blocks: [Block]
     private let matrixNames: [String]
 
     public var stepCount: Int {
