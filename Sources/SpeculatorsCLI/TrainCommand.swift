@@ -68,10 +68,22 @@ struct TrainCommand: ParsableCommand {
         try requireOption(slidingWindow >= 0, "--sliding-window must not be negative (0: full attention)")
         try requireOption(logEvery >= 1, "--log-every must be at least 1, got \(logEvery)")
         try requireOption((maxSteps ?? 0) >= 0, "--max-steps must not be negative")
-        try requireOption(LearningRateSchedule.Kind(rawValue: scheduler) != nil, "--scheduler must be linear, cosine or none, not '\(scheduler)'")
-        try requireOption(OptimizerKind(rawValue: optimizer) != nil, "--optimizer must be adamw or muon, not '\(optimizer)'")
-        try requireOption(Supervision(rawValue: supervise) != nil, "--supervise must be assistant or all, not '\(supervise)'")
+        _ = try choices()
+    }
+
+    /// The options that name one of a few values, parsed (usage errors name the option).
+    func choices() throws -> (schedule: LearningRateSchedule.Kind, optimizer: OptimizerKind, supervision: Supervision) {
+        guard let schedule = LearningRateSchedule.Kind(rawValue: scheduler) else {
+            throw ValidationError("--scheduler must be linear, cosine or none, not '\(scheduler)'")
+        }
+        guard let optimizerKind = OptimizerKind(rawValue: optimizer) else {
+            throw ValidationError("--optimizer must be adamw or muon, not '\(optimizer)'")
+        }
+        guard let supervision = Supervision(rawValue: supervise) else {
+            throw ValidationError("--supervise must be assistant or all, not '\(supervise)'")
+        }
         try requireOption(dtype == "bf16" || dtype == "f32", "--dtype must be bf16 or f32, not '\(dtype)'")
+        return (schedule, optimizerKind, supervision)
     }
 
     func run() throws {
@@ -86,16 +98,7 @@ struct TrainCommand: ParsableCommand {
         let mapping = try vocab.map {
             try TrainingSetup.loadVocabularyMapping(URL(fileURLWithPath: $0), verifierVocabulary: model.config.vocabSize)
         } ?? Array(0..<model.config.vocabSize)
-        guard let kind = LearningRateSchedule.Kind(rawValue: scheduler) else {
-            throw CommandFailure("--scheduler must be linear, cosine or none, not '\(scheduler)'")
-        }
-        guard dtype == "bf16" || dtype == "f32" else { throw CommandFailure("--dtype must be bf16 or f32") }
-        guard let optimizerKind = OptimizerKind(rawValue: optimizer) else {
-            throw CommandFailure("--optimizer must be adamw or muon, not '\(optimizer)'")
-        }
-        guard let supervision = Supervision(rawValue: supervise) else {
-            throw CommandFailure("--supervise must be assistant or all, not '\(supervise)'")
-        }
+        let (kind, optimizerKind, supervision) = try choices()
         let draft: TrainableDraft
         if let fromPretrained {
             let folder = URL(fileURLWithPath: fromPretrained)
