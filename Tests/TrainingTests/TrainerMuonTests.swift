@@ -140,4 +140,20 @@ struct TrainerMuonTests {
             "\(error)".contains("layers.0.self_attn.qkv_proj.weight") && "\(error)".contains("[4, 2, 3]")
         }
     }
+
+    @Test("Muon keeps momentum for the matrices only and its AdamW keeps moments for the vectors only")
+    func stateIsAllocatedOnlyWhereUsed() throws {
+        let parameters = Self.trainables { _, s in [Float](repeating: 0.5, count: s.reduce(1, *)) }
+        let muon = try MuonOptimizer(parameters: parameters, rowSplits: [:], adamWeightDecay: 0.01)
+        for (index, entry) in parameters.named.enumerated() {
+            let isMatrix = entry.tensor.shape.count == 2
+            #expect(muon.buffers.named[index].name == entry.name)
+            #expect(muon.buffers.named[index].tensor.count == (isMatrix ? entry.tensor.count : 0), "\(entry.name)")
+            #expect(muon.adamW.firstMoment.named[index].tensor.count == (isMatrix ? 0 : entry.tensor.count), "\(entry.name)")
+            #expect(muon.adamW.secondMoment.named[index].tensor.count == (isMatrix ? 0 : entry.tensor.count), "\(entry.name)")
+        }
+        let saved = muon.state.map(\.name)
+        #expect(saved.filter { $0.hasPrefix("momentum_buffer.") }.count == 5)
+        #expect(saved.filter { $0.hasPrefix("exp_avg.") }.count == 4)
+    }
 }

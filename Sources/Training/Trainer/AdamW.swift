@@ -21,7 +21,7 @@ public final class AdamWOptimizer: DraftOptimizer, @unchecked Sendable {
     public var beta2: Double
     public var epsilon: Double
     public var weightDecay: Double
-    /// First and second moments, shaped like the parameters.
+    /// First and second moments, shaped like the parameters (empty for the excluded ones).
     public let firstMoment: DraftTrainables
     public let secondMoment: DraftTrainables
     /// Optimizer steps taken so far.
@@ -37,8 +37,8 @@ public final class AdamWOptimizer: DraftOptimizer, @unchecked Sendable {
         self.beta2 = beta2
         self.epsilon = epsilon
         self.weightDecay = weightDecay
-        firstMoment = parameters.zeros()
-        secondMoment = parameters.zeros()
+        firstMoment = parameters.zeros(skipping: excluded)
+        secondMoment = parameters.zeros(skipping: excluded)
         stepCount = 0
     }
 

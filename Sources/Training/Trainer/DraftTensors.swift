@@ -65,9 +65,16 @@ public struct DraftTrainables: Sendable {
         return list
     }
 
-    /// A zero-filled set of the same shapes (gradients, optimizer moments).
-    public func zeros() -> DraftTrainables {
-        func z(_ t: Tensor) -> Tensor { Tensor(zeros: t.shape) }
+    /// A zero-filled set of the same shapes (gradients, optimizer moments). Tensors named in
+    /// `skipping` are left empty (shape `[0]`): state an optimizer never touches (AdamW's moments
+    /// of the matrices Muon updates, 40 MB for SmolLM2's draft) need not be allocated.
+    public func zeros(skipping skipped: Set<String> = []) -> DraftTrainables {
+        // `z` is called in the order of `named` (arguments are evaluated left to right).
+        var names = named.map(\.name).makeIterator()
+        func z(_ t: Tensor) -> Tensor {
+            let name = names.next() ?? ""
+            return Tensor(zeros: skipped.contains(name) ? [0] : t.shape)
+        }
         return DraftTrainables(
             fc: z(fc), inputNorm: inputNorm.map(z), fcNorms: fcNorms.map(z),
             layers: layers.map {

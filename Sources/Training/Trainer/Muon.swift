@@ -36,7 +36,7 @@ public final class MuonOptimizer: DraftOptimizer, @unchecked Sendable {
     public static let coefficients: (a: Float, b: Float, c: Float) = (3.4445, -4.7750, 2.0315)
     public static let epsilon: Float = 1e-7
 
-    /// Momentum buffers, shaped like the parameters (vectors unused).
+    /// Momentum buffers, shaped like the parameters for the matrices (empty for the vectors).
     public let buffers: DraftTrainables
     /// The optimizer of everything that is not a matrix.
     public let adamW: AdamWOptimizer
@@ -72,7 +72,7 @@ public final class MuonOptimizer: DraftOptimizer, @unchecked Sendable {
         // Largest first: the pool's threads claim blocks in order, which balances them well.
         self.blocks = blocks.sorted { $0.cost > $1.cost }
         matrixNames = names
-        buffers = parameters.zeros()
+        buffers = parameters.zeros(skipping: Set(parameters.named.map(\.name)).subtracting(names))
         adamW = AdamWOptimizer(parameters: parameters, weightDecay: adamWeightDecay, excluding: Set(names))
     }
 
