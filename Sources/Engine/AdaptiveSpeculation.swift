@@ -18,6 +18,11 @@ public struct AdaptiveSpeculation: Sendable {
     private(set) var currentProbeInterval = AdaptiveSpeculation.probeInterval
     public static let probeInterval = 16
     public static let maxProbeInterval = 64
+    /// Seconds of steps (this request's share of each) spent at k = 0 since its last probe or draft.
+    public private(set) var idleSeconds = 0.0
+    /// The most a probe may be predicted to lose, as a share of `idleSeconds`
+    /// (`SpeculationPlanner.affordableProbes`).
+    public static let probeBudget = 0.02
     /// Weight of the newest observation.
     static let smoothing = 0.1
     /// How many observations the prior is worth.
@@ -77,12 +82,20 @@ public struct AdaptiveSpeculation: Sendable {
     /// The most drafts this request may propose next.
     public var maximumNext: Int { pinned ?? maxTokens }
 
-    /// Notes the k the planner chose, for the probe schedule.
-    public mutating func planned(_ k: Int) {
+    /// True when a probe is due (not pinned, at k = 0 for `currentProbeInterval` steps).
+    public var probeDue: Bool { pinned == nil && minimumNext == 1 }
+
+    /// Notes the k the planner chose, for the probe schedule; `share` is this request's share of
+    /// the step's predicted seconds.
+    public mutating func planned(_ k: Int, share: Double = 0) {
         guard pinned == nil else { return }
         if k == 0 {
             stepsAtZero += 1
-        } else if k == minimumNext {
+            idleSeconds += share
+            return
+        }
+        idleSeconds = 0
+        if k == minimumNext {
             // A probe: if the next plan goes back to 0, wait twice as long for the next one.
             stepsAtZero = 0
             currentProbeInterval = min(currentProbeInterval * 2, AdaptiveSpeculation.maxProbeInterval)

@@ -135,6 +135,18 @@ extension SpeculativeEngine {
         }
         if draftingDormant {
             for (index, sequence) in planned.enumerated() where sequence.controller.pinned == nil { candidates[index].minK = 0 }
+        } else {
+            // A due probe waits while it would cost more than its budget (`affordableProbes`).
+            let due = planned.indices.map { planned[$0].controller.probeDue && candidates[$0].minK == 1 }
+            if due.contains(true) {
+                let affordable = SpeculationPlanner.affordableProbes(
+                    candidates, due: due, idleSeconds: planned.map(\.controller.idleSeconds), costs: costs,
+                    fixedContextRows: fixedContextRows)
+                for index in planned.indices where due[index] && !affordable[index] {
+                    candidates[index].minK = 0
+                    probesPostponed += 1
+                }
+            }
         }
         var ks = SpeculationPlanner.plan(candidates, costs: costs, fixedContextRows: fixedContextRows)
         // Now and then, measure the pass of one draft each if the planner stopped running it
@@ -152,9 +164,10 @@ extension SpeculativeEngine {
                                                            fixedContextRows: fixedContextRows)
         pendingPrediction = PendingPrediction(predictedDraftSeconds: predicted.draft, predictedVerifySeconds: predicted.verify,
                                               drafting: ks.contains { $0 > 0 })
+        let share = (predicted.draft + predicted.verify) / Double(max(planned.count, 1))
         for (sequence, k) in zip(planned, ks) {
             sequence.predictedTokens = sequence.controller.expectedTokens(k: k)
-            if !draftingDormant { sequence.controller.planned(k) }
+            if !draftingDormant { sequence.controller.planned(k, share: share) }
             if k == 0, sequence.pendingTokens.count >= configuration.draftRestartRows { restartDraft(sequence) }
             result.append((sequence, k))
         }

@@ -116,6 +116,42 @@ public enum SpeculationPlanner {
         return trial >= (1 - tolerance) * chosen ? uniform : nil
     }
 
+    /// Which of the due probes (`candidates[i].minK == 1` where `due[i]`) to force this step.
+    ///
+    /// A probe is there to notice a request whose text turned predictable, and it costs a draft
+    /// context pass over the rows queued since the last one and a verifier row. Alone on the
+    /// machine that is cheaper than the token it is likely to win, and a probe is taken as soon
+    /// as it is due. In a batch of eight bound by arithmetic (SmolLM2 on two cores) it costs
+    /// 3-7 ms against a step of 26 ms shared by eight requests and wins about 1.6 ms; probes
+    /// every 16-64 steps cost such a batch a few percent. So a probe's predicted net cost (its extra seconds minus its expected tokens at
+    /// the step's seconds per token) must be at most `budget` of the time the request has spent
+    /// at plain decoding since its last probe (`idleSeconds`, its share of each step); until
+    /// then it waits. Only on curves measured over every batch size (`coversBatches`): learnt
+    /// from the passes run so far, the draft's cost may rest on one slow pass (a prompt's, on a
+    /// busy machine), and probes are what would correct it.
+    public static func affordableProbes(_ candidates: [Candidate], due: [Bool], idleSeconds: [Double],
+                                        costs: SpeculationCosts, fixedContextRows: Int = 0,
+                                        budget: Double = AdaptiveSpeculation.probeBudget) -> [Bool] {
+        guard costs.coversBatches, !candidates.isEmpty else { return due }
+        var relaxed = candidates
+        for index in relaxed.indices where due[index] { relaxed[index].minK = 0 }
+        let base = relaxed.map(\.minK)
+        let baseParts = expectedSeconds(base, candidates: relaxed, costs: costs, fixedContextRows: fixedContextRows)
+        let baseSeconds = baseParts.draft + baseParts.verify
+        let baseTokens = zip(relaxed, base).reduce(0.0) { $0 + $1.0.expected[$1.1] }
+        guard baseSeconds > 0, baseTokens > 0 else { return due }
+        let secondsPerToken = baseSeconds / baseTokens
+        return candidates.indices.map { index in
+            guard due[index], relaxed[index].maxK >= 1 else { return due[index] }
+            var trial = base
+            trial[index] = 1
+            let parts = expectedSeconds(trial, candidates: relaxed, costs: costs, fixedContextRows: fixedContextRows)
+            let gain = (relaxed[index].expected[1] - relaxed[index].expected[0]) * secondsPerToken
+            let net = parts.draft + parts.verify - baseSeconds - gain
+            return net <= budget * idleSeconds[index]
+        }
+    }
+
     /// Running totals of a choice of ks, updated per change in O(max k).
     private struct State {
         let candidates: [Candidate]

@@ -97,6 +97,8 @@ public final class SpeculativeEngine {
     static let costCheckInterval = 64
     /// Times a request's draft restarted from recent positions after idling (`restartDraft`).
     public internal(set) var draftRestarts = 0
+    /// Times a request's due probe waited a step because it would have cost more than its budget.
+    public internal(set) var probesPostponed = 0
     /// The planner's predictions against what the steps it planned did.
     public internal(set) var audit = PlannerAudit()
     /// The prediction for the drafts proposed last, settled by the next verification.

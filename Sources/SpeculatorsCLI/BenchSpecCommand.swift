@@ -96,7 +96,7 @@ struct BenchSpecCommand: ParsableCommand {
             for (index, variant) in variants.enumerated() {
                 let line = results[index].line(label: "batch \(size) \(variant.label)", baseline: results[0])
                 report(line)
-                if variant.k == nil, variant.draft != nil { report("  planner: \(results[index].audit.summary)") }
+                if variant.k == nil, variant.draft != nil { report("  planner: \(results[index].audit.summary); due probes waited \(results[index].probesPostponed) request-steps") }
                 if variant.draft != nil, let line = results[index].byCategory(categories) { report("  by category: \(line)") }
                 if index > 0 { summary.append(line) }
             }
@@ -112,6 +112,8 @@ struct BenchSpecCommand: ParsableCommand {
         /// Each prompt's own statistics, in prompt order.
         var perPrompt: [SpeculationStats] = []
         var audit = PlannerAudit()
+        /// Request-steps in which a due probe waited (`SpeculationPlanner.affordableProbes`).
+        var probesPostponed = 0
 
         var rate: Double { Double(tokens) / max(seconds, 1e-9) }
         var stats: SpeculationStats { perPrompt.reduce(into: SpeculationStats()) { $0.add($1) } }
@@ -122,6 +124,7 @@ struct BenchSpecCommand: ParsableCommand {
             outputs += other.outputs
             perPrompt += other.perPrompt
             audit.add(other.audit)
+            probesPostponed += other.probesPostponed
         }
 
         /// Mean acceptance length per prompt category, in order of first appearance (nil when the
@@ -182,7 +185,7 @@ struct BenchSpecCommand: ParsableCommand {
             }
         }
         return SetResult(tokens: tokens, seconds: now() - start, outputs: outputs, perPrompt: perPrompt,
-                         audit: engine.audit)
+                         audit: engine.audit, probesPostponed: engine.probesPostponed)
     }
 }
 

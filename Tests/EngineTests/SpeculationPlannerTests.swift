@@ -168,4 +168,45 @@ struct SpeculationPlannerTests {
         #expect(AdaptiveSpeculation(maxTokens: 3, pinned: 2).minimumNext == 2)
         #expect(AdaptiveSpeculation(maxTokens: 0, pinned: nil).minimumNext == 0)
     }
+
+    @Test("A request counts its share of the steps it spends at plain decoding, from its last probe or draft")
+    func idleTimeAccumulates() {
+        var controller = AdaptiveSpeculation(maxTokens: 3, pinned: nil)
+        for _ in 0..<(AdaptiveSpeculation.probeInterval - 1) { controller.planned(0, share: 0.003) }
+        #expect(controller.probeDue)
+        #expect(abs(controller.idleSeconds - 0.045) < 1e-12)
+        controller.planned(0, share: 0.003)
+        #expect(controller.probeDue, "a probe that waited stays due")
+        #expect(abs(controller.idleSeconds - 0.048) < 1e-12)
+        controller.planned(1, share: 0.003)
+        #expect(!controller.probeDue)
+        #expect(controller.idleSeconds == 0)
+        #expect(!AdaptiveSpeculation(maxTokens: 3, pinned: 0).probeDue, "a pinned request never probes")
+    }
+
+    @Test("Alone, a due probe is taken at once; in a batch bound by arithmetic it waits until its request has idled long enough to pay for it (on calibrated costs)")
+    func probesWaitForTheirBudget() {
+        // Alone and bound by memory: the probe's row is free and its likely token is worth more than its draft passes.
+        var alone = costs(floor: 0.020, fixed: 0.004, perRow: 0.002, draftPass: 0.001)
+        alone.coversBatches = true
+        let single = [candidate(acceptance: 0.3, maxK: 3, minK: 1)]
+        #expect(SpeculationPlanner.affordableProbes(single, due: [true], idleSeconds: [0], costs: alone) == [true])
+
+        // Eight rows cost 24 ms (3 ms a token), a ninth 1.5 ms, the draft pass 0.5 ms: the probe
+        // costs 2 ms and is worth 0.3 × 3 ms, a net 1.1 ms, affordable after 55 ms at 2%.
+        var busy = costs(floor: 0.020, fixed: 0.012, perRow: 0.0015, draftPass: 0.0005)
+        busy.coversBatches = true
+        let batch = [candidate(acceptance: 0.3, maxK: 3, minK: 1)] + (0..<7).map { _ in candidate(acceptance: 0.3, maxK: 3) }
+        let due = [true] + Array(repeating: false, count: 7)
+        let early = SpeculationPlanner.affordableProbes(batch, due: due, idleSeconds: [0.05] + Array(repeating: 0, count: 7),
+                                                        costs: busy)
+        #expect(early == Array(repeating: false, count: 8))
+        let later = SpeculationPlanner.affordableProbes(batch, due: due, idleSeconds: [0.09] + Array(repeating: 0, count: 7),
+                                                        costs: busy)
+        #expect(later == due)
+        busy.coversBatches = false
+        #expect(SpeculationPlanner.affordableProbes(batch, due: due, idleSeconds: Array(repeating: 0, count: 8),
+                                                    costs: busy) == due,
+                "on costs learnt only from the passes run, probes are what corrects them")
+    }
 }
