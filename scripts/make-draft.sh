@@ -8,9 +8,9 @@
 #
 # Budget knobs (environment): TEMPLATE_PROMPTS, MAGPIE, MAX_NEW_TOKENS, DRAFT_VOCAB, SEED, THREADS, RUN,
 # SHIP, DATAGEN_ARGS and TRAIN_ARGS (extra arguments for `speculators datagen` and `speculators train`).
-# The defaults take about 105 minutes on 2 cores: 15 for the Magpie prompts (1800 free, 1800 steered
+# The defaults take about 117 minutes on 2 cores: 15 for the Magpie prompts (1800 free, 1800 steered
 # by the openings in assets/datagen/magpie-openings.txt), 37 for datagen (4200 conversations,
-# 0.9 M tokens) and 51 for training (4 epochs).
+# 0.9 M tokens) and 64-67 for training (5 epochs, TTT step losses weighted 1, 0.6, 0.36).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +24,7 @@ MAGPIE=${MAGPIE:-1800}
 MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-192}
 DRAFT_VOCAB=${DRAFT_VOCAB:-8192}
 DATAGEN_ARGS=${DATAGEN_ARGS:---batch-size 64 --magpie-max-tokens 100 --shard-conversations 256 --magpie-steered 1800 --magpie-openings assets/datagen/magpie-openings.txt}
-TRAIN_ARGS=${TRAIN_ARGS:---epochs 4 --lr 5e-4 --scheduler cosine --verifier-name HuggingFaceTB/SmolLM2-135M-Instruct}
+TRAIN_ARGS=${TRAIN_ARGS:---epochs 5 --lr 5e-4 --scheduler cosine --ttt-step-loss-decay 0.6 --verifier-name HuggingFaceTB/SmolLM2-135M-Instruct}
 SHIP=${SHIP-assets/drafts/smollm2-135m-eagle3}
 DATA="$RUN/data"
 VOCAB="$DATA/vocab-$DRAFT_VOCAB.safetensors"
