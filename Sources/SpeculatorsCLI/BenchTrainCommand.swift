@@ -21,7 +21,15 @@ struct BenchTrainCommand: ParsableCommand {
         try requireOption(threads >= 1, "--threads must be at least 1, got \(threads)")
         try requireOption(tokensPerBatch >= 1, "--tokens-per-batch must be at least 1, got \(tokensPerBatch)")
         try requireOption(batches >= 1, "--batches must be at least 1, got \(batches)")
-        try requireOption(OptimizerKind(rawValue: optimizer) != nil, "--optimizer must be adamw or muon, not '\(optimizer)'")
+        _ = try optimizerKind()
+    }
+
+    /// `--optimizer`, parsed once for `validate()` and `run()` (a usage error names the option).
+    func optimizerKind() throws -> OptimizerKind {
+        guard let kind = OptimizerKind(rawValue: optimizer) else {
+            throw ValidationError("--optimizer must be adamw or muon, not '\(optimizer)'")
+        }
+        return kind
     }
 
     func run() throws {
@@ -31,7 +39,7 @@ struct BenchTrainCommand: ParsableCommand {
                                 maxPositions: 8192, tieWordEmbeddings: false, slidingWindow: 2048)
         let result = try TrainerBenchmark.run(layer: layer, draftVocabSize: 8192, tokensPerBatch: tokensPerBatch,
                                               documentLength: 400, batches: batches,
-                                              optimizer: OptimizerKind(rawValue: optimizer) ?? .adamw,
+                                              optimizer: try optimizerKind(),
                                               pool: ThreadPool(threadCount: threads)) { report($0) }
         report(String(format: "trainer throughput: %.0f token passes/s wall-clock with %d threads and %@ (%.2f s per %d-token batch, %.1f CPU s)",
                       result.tokensPerSecond, threads, optimizer, result.secondsPerBatch, tokensPerBatch, result.cpuSeconds))
