@@ -29,6 +29,8 @@ done <<'CASES'
 --k takes comma-separated integers | bench spec --k 0,x
 --batch takes comma-separated integers | bench spec --batch 0
 --optimizer must be adamw or muon | bench train --optimizer sgd
+--matmul-precision must be f32, bf16 or both | bench train --matmul-precision f16
+--matmul-precision must be f32 or bf16 | datagen --output none --magpie 1 --matmul-precision f16
 --epochs must be at least 1 | train --data none --verifier none --output none --epochs 0
 --lr must be a positive number | train --data none --verifier none --output none --lr=-1
 --optimizer must be adamw or muon | train --data none --verifier none --output none --optimizer sgd
@@ -36,6 +38,7 @@ done <<'CASES'
 --validation-fraction must be in [0, 1) | train --data none --verifier none --output none --validation-fraction 1
 --max-steps must not be negative | train --data none --verifier none --output none --max-steps=-1
 --muon-lr must be a positive number | train --data none --verifier none --output none --muon-lr 0
+--matmul-precision must be bf16 or f32 | train --data none --verifier none --output none --matmul-precision f16
 CASES
 echo "cli checks: $passed passed, $failed failed"
 [[ $failed == 0 ]]

@@ -27,6 +27,8 @@ public struct BatchLayout: Sendable {
     /// False when the batch was packed for throughput (`batchInvariant: false`): every row goes
     /// through one GEMM call per matrix product.
     public private(set) var batchInvariant = true
+    /// Precision of the GEMM rows: bf16 only in a batch packed for throughput (data generation).
+    public private(set) var gemmPrecision = MatmulPrecision.float32
     /// Rows of each long (prefill) segment, each computed by a GEMM call of its own; with
     /// `batchInvariant` off, all rows in one call.
     public var gemmSegments: [Range<Int>] {
@@ -45,8 +47,10 @@ public struct BatchLayout: Sendable {
     /// With `batchInvariant` false nothing takes the batch-invariant kernels: all rows of a matrix
     /// product go to one GEMM call, which is faster for large batches of single tokens (data
     /// generation) but lets a row's rounding depend on its neighbours.
-    public init(caches: [KVCache], rowCounts: [Int], batchInvariant: Bool = true) {
+    public init(caches: [KVCache], rowCounts: [Int], batchInvariant: Bool = true,
+                gemmPrecision: MatmulPrecision = .float32) {
         self.batchInvariant = batchInvariant
+        self.gemmPrecision = batchInvariant ? .float32 : gemmPrecision
         let order = rowCounts.indices.filter { rowCounts[$0] <= SmallBatchProduct.maxRows }
             + rowCounts.indices.filter { rowCounts[$0] > SmallBatchProduct.maxRows }
         segmentOfRequest = Array(repeating: 0, count: rowCounts.count)

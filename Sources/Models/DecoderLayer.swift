@@ -77,16 +77,18 @@ enum DecoderLayer {
     ) {
         let rows = layout.rowCount
         let invariant = layout.invariantRowCount
-        let gemm = layout.gemmSegments
+        let gemm = layout.gemmSegments, precision = layout.gemmPrecision
         let qkv = workspace.qkv.pointer(rows * shape.qkvWidth)
-        weights.qkv.apply(input, rows: rows, ldInput: inputWidth, into: qkv, pool: pool, invariantRows: invariant, gemmSegments: gemm)
+        weights.qkv.apply(input, rows: rows, ldInput: inputWidth, into: qkv, pool: pool, invariantRows: invariant, gemmSegments: gemm,
+                          gemmPrecision: precision)
         prepareQKV(weights, layerIndex: layerIndex, shape: shape, rope: rope, qkv: qkv, layout: layout,
                    positions: positions, pool: pool)
         let attended = workspace.attention.pointer(rows * shape.qWidth)
         attend(layerIndex: layerIndex, shape: shape, qkv: qkv, layout: layout, into: attended,
                workspace: workspace, pool: pool)
         let projected = workspace.projected.pointer(rows * hidden)
-        weights.output.apply(attended, rows: rows, into: projected, pool: pool, invariantRows: invariant, gemmSegments: gemm)
+        weights.output.apply(attended, rows: rows, into: projected, pool: pool, invariantRows: invariant, gemmSegments: gemm,
+                             gemmPrecision: precision)
         Kernels.add(projected, into: residual, count: rows * hidden)
 
         let normed = workspace.normed.pointer(rows * hidden)
@@ -94,13 +96,15 @@ enum DecoderLayer {
                         rows: rows, dim: hidden, into: normed)
         let inner = weights.down.inFeatures
         let gateUp = workspace.gateUp.pointer(rows * 2 * inner)
-        weights.gateUp.apply(normed, rows: rows, into: gateUp, pool: pool, invariantRows: invariant, gemmSegments: gemm)
+        weights.gateUp.apply(normed, rows: rows, into: gateUp, pool: pool, invariantRows: invariant, gemmSegments: gemm,
+                             gemmPrecision: precision)
         let activated = workspace.activated.pointer(rows * inner)
         pool.parallelRanges(rows) { range in
             Kernels.siluMultiply(gateUp + range.lowerBound * 2 * inner, rows: range.count, inner: inner,
                                  into: activated + range.lowerBound * inner)
         }
-        weights.down.apply(activated, rows: rows, into: projected, pool: pool, invariantRows: invariant, gemmSegments: gemm)
+        weights.down.apply(activated, rows: rows, into: projected, pool: pool, invariantRows: invariant, gemmSegments: gemm,
+                           gemmPrecision: precision)
         Kernels.add(projected, into: residual, count: rows * hidden)
     }
 

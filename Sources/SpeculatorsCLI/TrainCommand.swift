@@ -10,7 +10,8 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train an EAGLE-3 draft (TTT, KL loss, AdamW or Muon) on hidden states from `speculators datagen`.")
 
-    @Option(help: "Data folder written by `speculators datagen` (index.json + shards).") var data: String
+    @Option(help: "Data folder written by `speculators datagen` (index.json + shards); repeat it to train on several (made with the same verifier), the last holding the validation conversations.")
+    var data: [String] = []
     @Option(help: "Verifier: a .gguf file or a Hugging Face model folder.") var verifier: String
     @Option(help: "Vocabulary mapping from `speculators vocab` (safetensors with d2t/t2d). Omit for the full vocabulary.")
     var vocab: String?
@@ -43,6 +44,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Print a progress line every N steps.") var logEvery = 10
     @Option(help: "Stop after N optimizer steps.") var maxSteps: Int?
     @Option(help: "Weights dtype of model.safetensors: bf16 or f32.") var dtype = "bf16"
+    @Option(help: "Precision of the draft's matrix products: bf16 (operands rounded to bfloat16, float32 sums, as the Python library's bf16 autocast; about 1.5x faster on CPUs with AVX-512 BF16, float32 elsewhere) or f32.")
+    var matmulPrecision = "bf16"
     @Flag(inversion: .prefixedNo, help: "Resume from the latest checkpoint under <output>/checkpoints.") var resume = true
     @Flag(inversion: .prefixedNo, help: "RMSNorm over the concatenated aux states before fc.") var normBeforeFc = true
     @Flag(help: "One RMSNorm per aux state before fc (excludes --norm-before-fc).") var fcNorm = false
@@ -52,6 +55,7 @@ struct TrainCommand: ParsableCommand {
     var includeEmbedding = false
 
     func validate() throws {
+        try requireOption(!data.isEmpty, "--data is required: a folder written by `speculators datagen`")
         try requireOption(epochs >= 1, "--epochs must be at least 1, got \(epochs)")
         try requireOption(lr > 0 && lr.isFinite, "--lr must be a positive number, got \(lr)")
         try requireOption(muonLr.map { $0 > 0 && $0.isFinite } ?? true, "--muon-lr must be a positive number")
@@ -72,7 +76,8 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// The options that name one of a few values, parsed (usage errors name the option).
-    func choices() throws -> (schedule: LearningRateSchedule.Kind, optimizer: OptimizerKind, supervision: Supervision) {
+    func choices() throws -> (schedule: LearningRateSchedule.Kind, optimizer: OptimizerKind, supervision: Supervision,
+                              precision: MatmulPrecision) {
         guard let schedule = LearningRateSchedule.Kind(rawValue: scheduler) else {
             throw ValidationError("--scheduler must be linear, cosine or none, not '\(scheduler)'")
         }
@@ -83,7 +88,10 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--supervise must be assistant or all, not '\(supervise)'")
         }
         try requireOption(dtype == "bf16" || dtype == "f32", "--dtype must be bf16 or f32, not '\(dtype)'")
-        return (schedule, optimizerKind, supervision)
+        guard let precision = MatmulPrecision(rawValue: matmulPrecision) else {
+            throw ValidationError("--matmul-precision must be bf16 or f32, not '\(matmulPrecision)'")
+        }
+        return (schedule, optimizerKind, supervision, precision)
     }
 
     func run() throws {
@@ -91,14 +99,14 @@ struct TrainCommand: ParsableCommand {
         let pool = ThreadPool(threadCount: threads)
         let verifierURL = URL(fileURLWithPath: verifier)
         let model = try TransformerModel.load(from: verifierURL)
-        let dataset = try TrainingDataset(folder: URL(fileURLWithPath: data))
+        let dataset = try TrainingDataset(folders: data.map { URL(fileURLWithPath: $0) })
         guard dataset.hiddenSize == model.config.hiddenSize else {
-            throw CommandFailure("\(data): hidden size \(dataset.hiddenSize) differs from the verifier's \(model.config.hiddenSize)")
+            throw CommandFailure("\(data.joined(separator: ", ")): hidden size \(dataset.hiddenSize) differs from the verifier's \(model.config.hiddenSize)")
         }
         let mapping = try vocab.map {
             try TrainingSetup.loadVocabularyMapping(URL(fileURLWithPath: $0), verifierVocabulary: model.config.vocabSize)
         } ?? Array(0..<model.config.vocabSize)
-        let (kind, optimizerKind, supervision) = try choices()
+        let (kind, optimizerKind, supervision, precision) = try choices()
         let draft: TrainableDraft
         if let fromPretrained {
             let folder = URL(fileURLWithPath: fromPretrained)
@@ -129,7 +137,11 @@ struct TrainCommand: ParsableCommand {
         options.maxDataTokens = maxDataTokens
         options.seed = seed
         options.maxRowsPerBatch = maxTokensPerBatch
-        options.ttt = TTTOptions(steps: tttSteps, stepLossDecay: tttStepLossDecay, loss: try DraftLossSpec(parsing: lossFn))
+        options.ttt = TTTOptions(steps: tttSteps, stepLossDecay: tttStepLossDecay, loss: try DraftLossSpec(parsing: lossFn),
+                                 precision: precision)
+        if precision != precision.effective {
+            FileHandle.standardError.write(Data("train: this CPU has no AVX-512 BF16; matrix products run in float32\n".utf8))
+        }
         options.supervision = supervision
         options.optimizer = optimizerKind
         options.muonLearningRate = muonLr

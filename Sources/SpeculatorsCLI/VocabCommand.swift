@@ -9,20 +9,26 @@ struct VocabCommand: ParsableCommand {
         commandName: "vocab",
         abstract: "Count supervised tokens of a datagen dataset and build the d2t/t2d draft vocabulary mapping.")
 
-    @Option(help: "Dataset directory written by `speculators datagen`.") var data: String
+    @Option(help: "Dataset directory written by `speculators datagen` (repeatable: counts over all, in order).")
+    var data: [String] = []
     @Option(help: "Draft vocabulary size.") var draftVocabSize = 8192
-    @Option(help: "Mapping file (default: <data>/vocab-<size>.safetensors); the summary goes beside it as .json.")
+    @Option(help: "Mapping file (default: <first data>/vocab-<size>.safetensors); the summary goes beside it as .json.")
     var output: String?
     @Option(help: "Count only the leading conversations that fit in this many tokens (as `train --max-data-tokens`).")
     var maxDataTokens: Int?
 
+    func validate() throws {
+        try requireOption(!data.isEmpty, "--data is required: a folder written by `speculators datagen`")
+    }
+
     func run() throws {
-        let directory = URL(fileURLWithPath: data)
-        let counts = try TokenCounts.count(dataset: directory, maxTokens: maxDataTokens)
+        let directories = data.map { URL(fileURLWithPath: $0) }
+        guard let directory = directories.first else { throw ValidationError("--data is required") }
+        let counts = try TokenCounts.count(datasets: directories, maxTokens: maxDataTokens)
         let mapping = try VocabularyMapping.build(counts: counts, draftVocabularySize: draftVocabSize)
         let url = output.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("vocab-\(draftVocabSize).safetensors")
         try mapping.write(to: url, counts: counts)
-        let summary = VocabularySummary(dataset: directory.path, mapping: mapping, counts: counts)
+        let summary = VocabularySummary(dataset: directories.map(\.path).joined(separator: ", "), mapping: mapping, counts: counts)
         let summaryURL = url.deletingPathExtension().appendingPathExtension("json")
         try summary.jsonData().write(to: summaryURL, options: .atomic)
         print("vocab: \(counts.total) supervised tokens, \(counts.distinct) distinct ids; draft vocabulary \(draftVocabSize) of \(counts.vocabularySize) covers \(String(format: "%.4f", summary.coverage)) of supervised tokens")

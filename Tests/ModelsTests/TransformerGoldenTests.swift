@@ -23,6 +23,32 @@ struct TransformerGoldenTests {
         #expect(cache.length == ids.count)
     }
 
+    @Test("bf16 GEMM precision is ignored by a batch-invariant model and only rounds a throughput batch's operands")
+    func bf16GemmPrecision() throws {
+        try #require(BFloat16Product.isSupported, "this CPU has no AVX-512 BF16")
+        let model = try TransformerModel.load(from: Fixtures.folder("tiny-llama"))
+        let ids = ints(try Fixtures.expected("tiny-llama")["input_ids"])
+        let vocab = model.config.vocabSize
+        func logits(invariant: Bool, precision: MatmulPrecision) throws -> [Float] {
+            model.batchInvariant = invariant
+            model.gemmPrecision = precision
+            defer { model.batchInvariant = true; model.gemmPrecision = .float32 }
+            let output = try model.forward([.init(cache: try model.makeCache(), tokens: ids, logits: .all)], pool: Fixtures.pool)
+            return (0..<ids.count).flatMap { rowArray(output.logits(request: 0, row: $0), vocab) }
+        }
+        let exact = try logits(invariant: true, precision: .float32)
+        #expect(try logits(invariant: true, precision: .bfloat16) == exact)
+        let single = try logits(invariant: false, precision: .float32)
+        let half = try logits(invariant: false, precision: .bfloat16)
+        let scale = single.map(abs).max() ?? 1
+        let worst = zip(single, half).map { abs($0 - $1) }.max() ?? 0
+        #expect(worst > 0 && worst < 0.03 * scale, "worst difference \(worst) against logits up to \(scale)")
+        // Weights packed once give exactly what packing on every call gives.
+        model.packBFloat16Weights()
+        #expect(try logits(invariant: false, precision: .bfloat16) == half)
+        #expect(try logits(invariant: true, precision: .float32) == exact)
+    }
+
     @Test("KV-cached decoding after a prefill gives the reference step logits", arguments: models)
     func incrementalDecode(name: String) throws {
         let model = try TransformerModel.load(from: Fixtures.folder(name))

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Tensors
 import Testing
 import Tokenizers
 import Training
@@ -15,16 +16,20 @@ import Training
         return Conversation(origin: "test:\(i)", messages: messages)
     }
 
-    static func options(_ output: URL, stopAfter: Int? = nil, maxNewTokens: Int = 10) -> DataGenerationOptions {
+    static func options(_ output: URL, stopAfter: Int? = nil, maxNewTokens: Int = 10,
+                        precision: MatmulPrecision? = nil) -> DataGenerationOptions {
         DataGenerationOptions(output: output, verifierName: "tiny-llama", auxLayerIds: [1, 2],
-                              settings: GenerationSettings(maxNewTokens: maxNewTokens, maxLength: 200, shardConversations: 3),
+                              settings: GenerationSettings(maxNewTokens: maxNewTokens, maxLength: 200, shardConversations: 3,
+                                                           matmulPrecision: precision),
                               seed: 7, batchSize: 3, captureBatchTokens: 64, stopAfterShards: stopAfter)
     }
 
-    func generate(_ output: URL, stopAfter: Int? = nil, maxNewTokens: Int = 10) throws -> (DatasetIndex, Int) {
+    func generate(_ output: URL, stopAfter: Int? = nil, maxNewTokens: Int = 10,
+                  precision: MatmulPrecision? = nil) throws -> (DatasetIndex, Int) {
         let generator = try DataGenerator(verifier: try TrainingFixtures.tinyVerifier(), renderer: ByteRenderer(),
                                           eosTokenIds: ByteRenderer.stops, pool: TrainingFixtures.pool,
-                                          options: Self.options(output, stopAfter: stopAfter, maxNewTokens: maxNewTokens))
+                                          options: Self.options(output, stopAfter: stopAfter, maxNewTokens: maxNewTokens,
+                                                                precision: precision))
         let index = try generator.run(Self.conversations, source: "test")
         return (index, generator.shardsWritten)
     }
@@ -169,6 +174,35 @@ import Training
         _ = try generate(output, stopAfter: 1)
         let error = #expect(throws: DataGenerationError.self) { try generate(output, maxNewTokens: 5) }
         #expect(error?.description.contains("generation settings") == true)
+    }
+
+    @Test("Token counts over two datasets are the sums of each one's, and a token budget runs across them in order")
+    func countsOverSeveralDatasets() throws {
+        let first = try TrainingFixtures.temporaryDirectory("counts-a"), second = try TrainingFixtures.temporaryDirectory("counts-b")
+        defer { for folder in [first, second] { try? FileManager.default.removeItem(at: folder) } }
+        let (firstIndex, _) = try generate(first)
+        _ = try generate(second, maxNewTokens: 6)
+        let a = try TokenCounts.count(dataset: first), b = try TokenCounts.count(dataset: second)
+        let both = try TokenCounts.count(datasets: [first, second])
+        #expect(both.counts == zip(a.counts, b.counts).map { $0 + $1 })
+        #expect(try TokenCounts.count(datasets: [first, second], maxTokens: firstIndex.tokens) == a)
+    }
+
+    @Test("A bf16 run records its precision in the index, and resuming it in float32 is refused")
+    func bf16Precision() throws {
+        try #require(BFloat16Product.isSupported, "this CPU has no AVX-512 BF16")
+        let single = try TrainingFixtures.temporaryDirectory("f32"), half = try TrainingFixtures.temporaryDirectory("bf16")
+        defer { for folder in [single, half] { try? FileManager.default.removeItem(at: folder) } }
+        _ = try generate(single, stopAfter: 1)
+        let singleJSON = try String(contentsOf: single.appendingPathComponent("index.json"), encoding: .utf8)
+        #expect(!singleJSON.contains("matmul_precision"), "a float32 index keeps the older format")
+        let (index, _) = try generate(half, stopAfter: 1, precision: .bfloat16)
+        #expect(index.generation.matmulPrecision == .bfloat16)
+        let json = try String(contentsOf: half.appendingPathComponent("index.json"), encoding: .utf8)
+        #expect(json.contains("matmul_precision") && json.contains("bf16"))
+        let error = #expect(throws: DataGenerationError.self) { try generate(half) }
+        #expect(error?.description.contains("generation settings") == true)
+        #expect(try generate(half, precision: .bfloat16).0.complete)
     }
 
     @Test("Keeping the given answers supervises them by render boundaries")

@@ -9,7 +9,7 @@ import Training
 @Suite("Trainer loop, checkpoints and resume")
 struct TrainerLoopTests {
     /// Writes `index.json` + one shard in the datagen format (BF16 hidden states).
-    static func writeDataset(to folder: URL, samples: [TrainingSample]) throws {
+    static func writeDataset(to folder: URL, samples: [TrainingSample], auxLayerIds: [Int] = [1, 2, 3]) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         var writer = SafetensorsWriter()
         var ids: [Int32] = [], mask: [Bool] = [], offsets: [Int64] = [0], aux: [Float] = [], last: [Float] = []
@@ -27,7 +27,7 @@ struct TrainerLoopTests {
         try writer.add("last_hidden_states", dataType: .bf16, shape: [ids.count, 64], values: last)
         try writer.write(to: folder.appendingPathComponent("shard-00000.safetensors"))
         let index: [String: Any] = ["format": "speculators-swift-datagen", "version": 1, "verifier": "tiny-llama",
-                                    "hidden_size": 64, "verifier_layers": 4, "aux_layer_ids": [1, 2, 3], "hidden_dtype": "BF16",
+                                    "hidden_size": 64, "verifier_layers": 4, "aux_layer_ids": auxLayerIds, "hidden_dtype": "BF16",
                                     "shards": [["file": "shard-00000.safetensors", "conversations": samples.count, "tokens": ids.count]]]
         try JSONSerialization.data(withJSONObject: index).write(to: folder.appendingPathComponent("index.json"))
     }
@@ -190,6 +190,36 @@ struct TrainerLoopTests {
             }
         }
         #expect(throws: TrainingError.self) { _ = try draft.remapped(to: [0, 384], verifier: verifier) }
+    }
+
+    @Test("Several data folders are one dataset, in order; a folder made with other aux layers is refused by name")
+    func severalFolders() throws {
+        let verifier = try TrainerFixtures.verifier()
+        let first = try TrainerFixtures.samples(verifier: verifier, lengths: [9, 7])
+        let second = try TrainerFixtures.samples(verifier: verifier, lengths: [6, 8, 5], seed: 4)
+        let a = Self.temporaryFolder("a"), b = Self.temporaryFolder("b"), other = Self.temporaryFolder("other")
+        defer { for folder in [a, b, other] { try? FileManager.default.removeItem(at: folder) } }
+        try Self.writeDataset(to: a, samples: first)
+        try Self.writeDataset(to: b, samples: second)
+        try Self.writeDataset(to: other, samples: second, auxLayerIds: [0, 1, 2])
+
+        let joined = try TrainingDataset(folders: [a, b])
+        #expect(joined.conversations.map(\.count) == [9, 7, 6, 8, 5])
+        let separate = [try TrainingDataset(folder: a), try TrainingDataset(folder: b)]
+        let whole = try joined.batch(Array(0..<5), maxRows: 1024)
+        let parts = [try separate[0].batch([0, 1], maxRows: 1024), try separate[1].batch([0, 1, 2], maxRows: 1024)]
+        #expect(whole.tokens == parts[0].tokens + parts[1].tokens)
+        #expect(whole.lossMask == parts[0].lossMask + parts[1].lossMask)
+        let features = Array(UnsafeBufferPointer(start: whole.features.base, count: whole.features.count))
+        let expected = parts.flatMap { Array(UnsafeBufferPointer(start: $0.features.base, count: $0.features.count)) }
+        #expect(features == expected)
+
+        do {
+            _ = try TrainingDataset(folders: [a, other])
+            Issue.record("folders with different aux layers were accepted")
+        } catch let error as TrainingError {
+            #expect("\(error)".contains(other.path) && "\(error)".contains("[0, 1, 2]"), "\(error)")
+        }
     }
 
     @Test("Bad data folders and options give errors that name the problem")

@@ -87,6 +87,8 @@ public final class DataGenerator {
         }
         self.verifier = verifier
         verifier.batchInvariant = options.batchInvariant
+        verifier.gemmPrecision = settings.matmulPrecision ?? .float32
+        if verifier.gemmPrecision == .bfloat16 { verifier.packBFloat16Weights() }
         self.renderer = renderer
         self.options = options
         self.pool = pool

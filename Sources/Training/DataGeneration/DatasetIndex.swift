@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Settings that decide what a dataset contains; a resumed run must use the same ones.
 public struct GenerationSettings: Codable, Sendable, Equatable {
@@ -13,9 +14,13 @@ public struct GenerationSettings: Codable, Sendable, Equatable {
     public var maxLength: Int
     /// Input conversations per shard (the unit of resumption).
     public var shardConversations: Int
+    /// bf16 when the verifier's batched products rounded their operands to bfloat16 (as the Python
+    /// reference's bf16 verifier); absent (nil) for float32, so older indexes read unchanged.
+    public var matmulPrecision: MatmulPrecision?
 
     public init(regenerate: Bool = true, maxNewTokens: Int = 256, temperature: Float = 0, topP: Float = 1, topK: Int = 0,
-                maxLength: Int = 2048, shardConversations: Int = 128) {
+                maxLength: Int = 2048, shardConversations: Int = 128, matmulPrecision: MatmulPrecision? = nil) {
+        self.matmulPrecision = matmulPrecision == .float32 ? nil : matmulPrecision
         self.regenerate = regenerate
         self.maxNewTokens = maxNewTokens
         self.temperature = temperature

@@ -67,11 +67,11 @@ extension DraftTrainingPass {
         let config = draft.config, h = config.layer.hiddenSize, T = batch.rows, width = config.featureWidth
         let normed = draft.weights.inputNorm != nil || !draft.weights.fcNorms.isEmpty
         let input = normed ? UnsafePointer(fcInput.pointer(T * width)) : UnsafePointer(batch.features.base)
-        TrainingKernels.linearWeightGradient(dg, rows: T, lddy: h, x: input, ldx: width, into: gradients.fc, pool: pool)
+        TrainingKernels.linearWeightGradient(dg, rows: T, lddy: h, x: input, ldx: width, into: gradients.fc, precision: options.precision, pool: pool)
         guard normed else { return }
         let dInput = inputGradient.pointer(T * width)
         TrainingKernels.linearInputGradient(dg, rows: T, lddy: h, weight: draft.weights.fc, into: dInput, lddx: width,
-                                            accumulate: false, pool: pool)
+                                            accumulate: false, precision: options.precision, pool: pool)
         if let inputNorm = draft.weights.inputNorm, let inputNormGradient = gradients.inputNorm {
             TrainingKernels.rmsNormBackward(dInput, lddy: width, x: batch.features.base, ldx: width, weight: inputNorm.base,
                                             inverseRMS: fcInputInverse.pointer(T), rows: T, dim: width, dx: nil, lddx: width,
@@ -97,17 +97,17 @@ extension DraftTrainingPass {
         // MLP: z = r1 + down(silu(gate)·up), gate/up from norm(r1).
         let dAct = mlpGradient.pointer(T * inner)
         TrainingKernels.linearInputGradient(dz, rows: T, lddy: h, weight: weights.down, into: dAct, lddx: inner,
-                                            accumulate: false, pool: pool)
+                                            accumulate: false, precision: options.precision, pool: pool)
         TrainingKernels.linearWeightGradient(dz, rows: T, lddy: h, x: acts.activated.pointer(T * inner), ldx: inner,
-                                             into: grads.down, pool: pool)
+                                             into: grads.down, precision: options.precision, pool: pool)
         let dGateUp = gateUpGradient.pointer(T * 2 * inner)
         TrainingKernels.siluMultiplyBackward(acts.gateUp.pointer(T * 2 * inner), dActivated: dAct, rows: T, inner: inner,
                                              into: dGateUp, pool: pool)
         let dMlpIn = residualGradient.pointer(T * h)
         TrainingKernels.linearInputGradient(dGateUp, rows: T, lddy: 2 * inner, weight: weights.gateUp, into: dMlpIn, lddx: h,
-                                            accumulate: false, pool: pool)
+                                            accumulate: false, precision: options.precision, pool: pool)
         TrainingKernels.linearWeightGradient(dGateUp, rows: T, lddy: 2 * inner, x: acts.mlpInput.pointer(T * h), ldx: h,
-                                             into: grads.gateUp, pool: pool)
+                                             into: grads.gateUp, precision: options.precision, pool: pool)
         // dz becomes ∂L/∂r1.
         TrainingKernels.rmsNormBackward(dMlpIn, lddy: h, x: acts.afterAttention.pointer(T * h), ldx: h,
                                         weight: weights.postAttentionNorm.base, inverseRMS: acts.mlpInverse.pointer(T),
@@ -116,9 +116,9 @@ extension DraftTrainingPass {
         // Attention: r1 = residual + o_proj(attn).
         let dAttended = attendedGradient.pointer(T * geometry.qWidth)
         TrainingKernels.linearInputGradient(dz, rows: T, lddy: h, weight: weights.output, into: dAttended, lddx: geometry.qWidth,
-                                            accumulate: false, pool: pool)
+                                            accumulate: false, precision: options.precision, pool: pool)
         TrainingKernels.linearWeightGradient(dz, rows: T, lddy: h, x: acts.attended.pointer(T * geometry.qWidth),
-                                             ldx: geometry.qWidth, into: grads.output, pool: pool)
+                                             ldx: geometry.qWidth, into: grads.output, precision: options.precision, pool: pool)
         let qkvWidth = geometry.qkvWidth
         let blocks = (0...k).map { steps[$0].layers[l].qkv.pointer(T * qkvWidth) }
         let blockGradients = (0...k).map { steps[$0].layers[l].qkvGradient.pointer(T * qkvWidth) }
@@ -138,7 +138,7 @@ extension DraftTrainingPass {
         let input = acts.input.pointer(T * inWidth)
         let dIn = inputGradient.pointer(T * inWidth)
         TrainingKernels.linearInputGradient(dqkv, rows: T, lddy: qkvWidth, weight: weights.qkv, into: dIn, lddx: inWidth,
-                                            accumulate: false, pool: pool)
-        TrainingKernels.linearWeightGradient(dqkv, rows: T, lddy: qkvWidth, x: input, ldx: inWidth, into: grads.qkv, pool: pool)
+                                            accumulate: false, precision: options.precision, pool: pool)
+        TrainingKernels.linearWeightGradient(dqkv, rows: T, lddy: qkvWidth, x: input, ldx: inWidth, into: grads.qkv, precision: options.precision, pool: pool)
     }
 }

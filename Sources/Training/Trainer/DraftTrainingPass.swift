@@ -9,11 +9,17 @@ public struct TTTOptions: Sendable, Equatable {
     /// Step `k`'s loss is multiplied by `stepLossDecay^k` (`--ttt-step-loss-decay`).
     public var stepLossDecay: Double
     public var loss: DraftLossSpec
+    /// Precision of the matrix products of the draft's layers and head, forward and backward, and
+    /// of the verifier head that gives the target distributions (`--matmul-precision`), as the
+    /// Python library's bf16 autocast computes them. Attention scores are always float32.
+    public var precision: MatmulPrecision
 
-    public init(steps: Int = 3, stepLossDecay: Double = 1.0, loss: DraftLossSpec = .klDivergence) {
+    public init(steps: Int = 3, stepLossDecay: Double = 1.0, loss: DraftLossSpec = .klDivergence,
+                precision: MatmulPrecision = .float32) {
         self.steps = steps
         self.stepLossDecay = stepLossDecay
         self.loss = loss
+        self.precision = precision
     }
 }
 
@@ -139,7 +145,8 @@ public final class DraftTrainingPass: @unchecked Sendable {
             neededTargets[t] = true
         }
         if recordLogits { neededTargets = [Bool](repeating: true, count: T) }
-        targets.compute(lastHidden: batch.lastHidden.base, hidden: h, needed: neededTargets, draft: draft, pool: pool)
+        targets.compute(lastHidden: batch.lastHidden.base, hidden: h, needed: neededTargets, draft: draft,
+                        precision: options.precision, pool: pool)
 
         let geometry = TTTAttentionGeometry(headCount: layer.headCount, kvHeadCount: layer.kvHeadCount,
                                             headDim: layer.headDim, window: layer.slidingWindow,
@@ -154,7 +161,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
         // g = fc(norms(features)).
         let fcIn = fcInputPointer(batch)
         let g = steps[0].hiddenInput.pointer(T * h)
-        TrainingKernels.linear(fcIn, rows: T, ldx: config.featureWidth, weight: draft.weights.fc, into: g, ldy: h, pool: pool)
+        TrainingKernels.linear(fcIn, rows: T, ldx: config.featureWidth, weight: draft.weights.fc, into: g, ldy: h, precision: options.precision, pool: pool)
 
         for k in 0..<K {
             let step = steps[k]
@@ -239,7 +246,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
             // Attention.
             let qkvWidth = geometry.qkvWidth
             let qkv = acts.qkv.pointer(T * qkvWidth)
-            TrainingKernels.linear(input, rows: T, ldx: inWidth, weight: weights.qkv, into: qkv, ldy: qkvWidth, pool: pool)
+            TrainingKernels.linear(input, rows: T, ldx: inWidth, weight: weights.qkv, into: qkv, ldy: qkvWidth, precision: options.precision, pool: pool)
             pool.parallelRanges(T) { range in
                 for t in range {
                     let row = qkv + t * qkvWidth
@@ -251,7 +258,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
             let attended = acts.attended.pointer(T * geometry.qWidth)
             TTTAttention.forward(step: k, blocks: blocks, geometry: geometry, record: acts.attention, output: attended, pool: pool)
             let projected = acts.afterAttention.pointer(T * h)
-            TrainingKernels.linear(attended, rows: T, ldx: geometry.qWidth, weight: weights.output, into: projected, ldy: h, pool: pool)
+            TrainingKernels.linear(attended, rows: T, ldx: geometry.qWidth, weight: weights.output, into: projected, ldy: h, precision: options.precision, pool: pool)
             Kernels.add(x, into: projected, count: T * h)     // r1 = residual + attention
             // MLP.
             let inner = layer.intermediateSize
@@ -259,7 +266,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
             TrainingKernels.rmsNorm(projected, ldx: h, weight: weights.postAttentionNorm.base, eps: eps, rows: T, dim: h,
                                     into: mlpIn, ldy: h, inverseRMS: acts.mlpInverse.pointer(T), pool: pool)
             let gateUp = acts.gateUp.pointer(T * 2 * inner)
-            TrainingKernels.linear(mlpIn, rows: T, ldx: h, weight: weights.gateUp, into: gateUp, ldy: 2 * inner, pool: pool)
+            TrainingKernels.linear(mlpIn, rows: T, ldx: h, weight: weights.gateUp, into: gateUp, ldy: 2 * inner, precision: options.precision, pool: pool)
             let activated = acts.activated.pointer(T * inner)
             pool.parallelRanges(T) { range in
                 for t in range {
@@ -267,7 +274,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
                     for i in 0..<inner { a[i] = g[i] / (1 + Kernels.exp(-g[i])) * u[i] }
                 }
             }
-            TrainingKernels.linear(activated, rows: T, ldx: inner, weight: weights.down, into: x, ldy: h, pool: pool)
+            TrainingKernels.linear(activated, rows: T, ldx: inner, weight: weights.down, into: x, ldy: h, precision: options.precision, pool: pool)
             Kernels.add(projected, into: x, count: T * h)     // z = r1 + mlp
         }
     }
@@ -297,7 +304,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
         let rowsIn = gathered.pointer(R * h)
         for (slot, t) in selected.enumerated() { (rowsIn + slot * h).update(from: n + t * h, count: h) }
         let out = logits.pointer(R * vd)
-        TrainingKernels.linear(rowsIn, rows: R, ldx: h, weight: draft.frozen.lmHead, into: out, ldy: vd, pool: pool)
+        TrainingKernels.linear(rowsIn, rows: R, ldx: h, weight: draft.frozen.lmHead, into: out, ldy: vd, precision: options.precision, pool: pool)
         if recordLogits { recordedLogits[k] = Array(UnsafeBufferPointer(start: out, count: R * vd)) }
 
         let terms = options.loss.terms
@@ -393,7 +400,7 @@ public final class DraftTrainingPass: @unchecked Sendable {
         guard training else { return }
         let dn = gatheredGradient.pointer(R * h)
         TrainingKernels.linearInputGradient(out, rows: R, lddy: vd, weight: draft.frozen.lmHead, into: dn, lddx: h,
-                                            accumulate: false, pool: pool)
+                                            accumulate: false, precision: options.precision, pool: pool)
         for (slot, t) in selected.enumerated() { (headGradient + t * h).update(from: dn + slot * h, count: h) }
     }
 

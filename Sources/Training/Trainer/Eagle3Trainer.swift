@@ -73,7 +73,7 @@ public final class Eagle3Trainer: @unchecked Sendable {
     public init(draft: TrainableDraft, dataset: TrainingDataset, options: TrainerOptions, pool: ThreadPool,
                 log: @escaping @Sendable (String) -> Void) throws {
         guard dataset.hiddenSize == draft.config.targetHiddenSize, dataset.auxiliaryLayerIds == draft.config.auxiliaryLayerIds else {
-            throw TrainingError.invalidData(path: dataset.folder.path,
+            throw TrainingError.invalidData(path: dataset.folders.map(\.path).joined(separator: ", "),
                                             problem: "holds aux layers \(dataset.auxiliaryLayerIds) of width \(dataset.hiddenSize); the draft expects \(draft.config.auxiliaryLayerIds) of width \(draft.config.targetHiddenSize)")
         }
         guard options.epochs >= 1 else { throw TrainingError.invalidOption("--epochs must be at least 1") }

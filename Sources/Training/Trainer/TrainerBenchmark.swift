@@ -27,7 +27,8 @@ public enum TrainerBenchmark {
 
     public static func run(layer: ModelConfig, draftVocabSize: Int, auxiliaryLayers: Int = 3, tokensPerBatch: Int = 1024,
                            documentLength: Int = 512, supervisedFraction: Double = 0.7, batches: Int = 5,
-                           tttSteps: Int = 3, optimizer kind: OptimizerKind = .adamw, pool: ThreadPool, log: (String) -> Void = { _ in }) throws -> Result {
+                           tttSteps: Int = 3, optimizer kind: OptimizerKind = .adamw,
+                           precision: MatmulPrecision = .float32, pool: ThreadPool, log: (String) -> Void = { _ in }) throws -> Result {
         let h = layer.hiddenSize
         let config = Eagle3DraftConfig(layer: layer, draftVocabSize: draftVocabSize,
                                        auxiliaryLayerIds: Array(0..<auxiliaryLayers), normBeforeResidual: true,
@@ -48,7 +49,7 @@ public enum TrainerBenchmark {
                                              draftToTarget: Array(0..<draftVocabSize), seed: 2)
         draft.frozen.lmHead = head
         draft.frozen.verifierHead = verifierHead
-        let pass = try DraftTrainingPass(draft: draft, options: TTTOptions(steps: tttSteps), pool: pool)
+        let pass = try DraftTrainingPass(draft: draft, options: TTTOptions(steps: tttSteps, precision: precision), pool: pool)
         let gradients = draft.weights.zeros()
         let optimizer: any DraftOptimizer = kind == .adamw
             ? AdamWOptimizer(parameters: draft.weights)

@@ -2,7 +2,8 @@ import Foundation
 import Checkpoints
 import Tensors
 
-/// Reads the data generator's folder (`index.json` + `shard-XXXXX.safetensors`):
+/// Reads the data generator's folder (`index.json` + `shard-XXXXX.safetensors`), or several such
+/// folders made with the same verifier and aux layers, one after the other (`--data A --data B`):
 /// per shard `input_ids` I32 [T], `loss_mask` BOOL [T], `offsets` I64 [n+1],
 /// `aux_hidden_states` [T, A·H] and `last_hidden_states` [T, H] (BF16, F16 or F32).
 ///
@@ -16,7 +17,9 @@ public final class TrainingDataset: @unchecked Sendable {
         public var count: Int { rows.count }
     }
 
-    public let folder: URL
+    /// The dataset folders, in the order their conversations are numbered (validation takes the
+    /// last ones, so the last folder holds the held-out conversations).
+    public let folders: [URL]
     public let hiddenSize: Int
     public let auxiliaryLayerIds: [Int]
     public let verifierLayers: Int
@@ -30,10 +33,55 @@ public final class TrainingDataset: @unchecked Sendable {
     public var featureWidth: Int { auxiliaryLayerIds.count * hiddenSize }
     public var totalTokens: Int { conversations.reduce(0) { $0 + $1.count } }
 
-    public init(folder: URL) throws {
-        self.folder = folder
-        let indexURL = folder.appendingPathComponent("index.json")
-        let path = indexURL.path
+    public convenience init(folder: URL) throws {
+        try self.init(folders: [folder])
+    }
+
+    public init(folders: [URL]) throws {
+        guard let firstFolder = folders.first else {
+            throw TrainingError.invalidData(path: "", problem: "no dataset folder given")
+        }
+        self.folders = folders
+        var files: [SafetensorsFile] = [], allTokens: [[Int32]] = [], allMasks: [[Bool]] = [], list: [Conversation] = []
+        var shape: (hidden: Int, ids: [Int], layers: Int, verifier: String)?
+        for folder in folders {
+            let index = try Self.readIndex(folder)
+            // The verifier's name is a path or an id as each run spelled it; its shape must agree.
+            if let shape, shape.hidden != index.hidden || shape.ids != index.ids || shape.layers != index.layers {
+                throw TrainingError.invalidData(
+                    path: folder.appendingPathComponent("index.json").path,
+                    problem: "was made with a verifier of hidden size \(index.hidden) and \(index.layers) layers, aux layers \(index.ids); "
+                        + "\(firstFolder.path) with \(shape.hidden), \(shape.layers) and \(shape.ids): they cannot be trained together")
+            }
+            shape = shape ?? (index.hidden, index.ids, index.layers, index.verifier)
+            for name in index.shardFiles {
+                let url = folder.appendingPathComponent(name)
+                let (file, tokenIds, mask, offsets) = try Self.readShard(url, hidden: index.hidden, auxiliaryWidth: index.ids.count * index.hidden)
+                for c in 0..<(offsets.count - 1) where offsets[c + 1] - offsets[c] >= 2 {
+                    list.append(Conversation(shard: files.count, rows: offsets[c]..<offsets[c + 1]))
+                }
+                files.append(file)
+                allTokens.append(tokenIds)
+                allMasks.append(mask)
+            }
+        }
+        guard let shape else { throw TrainingError.invalidData(path: firstFolder.path, problem: "no dataset folder given") }
+        hiddenSize = shape.hidden
+        auxiliaryLayerIds = shape.ids
+        verifierLayers = shape.layers
+        verifier = shape.verifier
+        shards = files
+        tokens = allTokens
+        masks = allMasks
+        conversations = list
+        guard !list.isEmpty else {
+            throw TrainingError.invalidData(path: folders.map(\.path).joined(separator: ", "), problem: "holds no conversation of 2 or more tokens")
+        }
+    }
+
+    /// The fields of a folder's `index.json` that training needs.
+    private static func readIndex(_ folder: URL) throws -> (hidden: Int, ids: [Int], layers: Int, verifier: String, shardFiles: [String]) {
+        let path = folder.appendingPathComponent("index.json").path
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TrainingError.invalidData(path: path, problem: "cannot read the data index (is this a `speculators datagen` output folder?)")
         }
@@ -52,50 +100,41 @@ public final class TrainingDataset: @unchecked Sendable {
         guard let shardList = index["shards"] as? [[String: Any]] else {
             throw TrainingError.invalidData(path: path, problem: "'shards' must be a list of objects")
         }
-        hiddenSize = hidden
-        auxiliaryLayerIds = ids
-        verifierLayers = index["verifier_layers"] as? Int ?? 0
-        verifier = index["verifier"] as? String ?? ""
-        let auxiliaryWidth = ids.count * hidden
-        var files: [SafetensorsFile] = [], allTokens: [[Int32]] = [], allMasks: [[Bool]] = [], list: [Conversation] = []
+        var names: [String] = []
         for (shardIndex, entry) in shardList.enumerated() {
             guard let name = entry["file"] as? String, !name.contains("/") else {
                 throw TrainingError.invalidData(path: path, problem: "shard \(shardIndex) has no plain 'file' name")
             }
-            let url = folder.appendingPathComponent(name)
-            let file = try SafetensorsFile(url: url)
-            let shardPath = url.path
-            let tokenIds = try file.loadInt64("input_ids").map { Int32(truncatingIfNeeded: $0) }
-            let mask = try file.loadBool("loss_mask")
-            let offsets = try file.loadInt64("offsets").map(Int.init)
-            let t = tokenIds.count
-            guard mask.count == t else {
-                throw TrainingError.invalidData(path: shardPath, problem: "loss_mask has \(mask.count) entries for \(t) tokens")
-            }
-            guard let first = offsets.first, first == 0, offsets.last == t, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }) else {
-                throw TrainingError.invalidData(path: shardPath, problem: "offsets must rise from 0 to the token count \(t)")
-            }
-            for (tensor, width) in [("aux_hidden_states", auxiliaryWidth), ("last_hidden_states", hidden)] {
-                let info = try file.requireInfo(tensor)
-                guard info.shape == [t, width] else {
-                    throw CheckpointError.shapeMismatch(file: shardPath, tensor: tensor, expected: [t, width], actual: info.shape)
-                }
-                guard [.bf16, .f16, .f32].contains(info.dataType) else {
-                    throw TrainingError.invalidData(path: shardPath, problem: "\(tensor) is \(info.dataType.rawValue); expected BF16, F16 or F32")
-                }
-            }
-            for c in 0..<(offsets.count - 1) where offsets[c + 1] - offsets[c] >= 2 {
-                list.append(Conversation(shard: shardIndex, rows: offsets[c]..<offsets[c + 1]))
-            }
-            files.append(file)
-            allTokens.append(tokenIds)
-            allMasks.append(mask)
+            names.append(name)
         }
-        shards = files
-        tokens = allTokens
-        masks = allMasks
-        conversations = list
-        guard !list.isEmpty else { throw TrainingError.invalidData(path: path, problem: "holds no conversation of 2 or more tokens") }
+        return (hidden, ids, index["verifier_layers"] as? Int ?? 0, index["verifier"] as? String ?? "", names)
+    }
+
+    /// One shard's file, token ids, loss mask and conversation offsets, checked against the index.
+    private static func readShard(_ url: URL, hidden: Int, auxiliaryWidth: Int) throws
+        -> (SafetensorsFile, [Int32], [Bool], [Int]) {
+        let file = try SafetensorsFile(url: url)
+        let shardPath = url.path
+        let tokenIds = try file.loadInt64("input_ids").map { Int32(truncatingIfNeeded: $0) }
+        let mask = try file.loadBool("loss_mask")
+        let offsets = try file.loadInt64("offsets").map(Int.init)
+        let t = tokenIds.count
+        guard mask.count == t else {
+            throw TrainingError.invalidData(path: shardPath, problem: "loss_mask has \(mask.count) entries for \(t) tokens")
+        }
+        guard let first = offsets.first, first == 0, offsets.last == t, zip(offsets, offsets.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+            throw TrainingError.invalidData(path: shardPath, problem: "offsets must rise from 0 to the token count \(t)")
+        }
+        for (tensor, width) in [("aux_hidden_states", auxiliaryWidth), ("last_hidden_states", hidden)] {
+            let info = try file.requireInfo(tensor)
+            guard info.shape == [t, width] else {
+                throw CheckpointError.shapeMismatch(file: shardPath, tensor: tensor, expected: [t, width], actual: info.shape)
+            }
+            guard [.bf16, .f16, .f32].contains(info.dataType) else {
+                throw TrainingError.invalidData(path: shardPath, problem: "\(tensor) is \(info.dataType.rawValue); expected BF16, F16 or F32")
+            }
+        }
+        return (file, tokenIds, mask, offsets)
     }
 
     /// Packs conversations (by index into `conversations`) after the EAGLE-3 shift, clipping each

@@ -27,25 +27,44 @@ public struct TokenCounts: Sendable, Equatable {
     /// Counts over every shard of the dataset in `directory` (its `index.json` gives the vocabulary size),
     /// or over its leading conversations that fit in `maxTokens` (the rule of `train --max-data-tokens`).
     public static func count(dataset directory: URL, maxTokens: Int? = nil) throws -> TokenCounts {
-        guard let index = try DatasetIndex.load(directory: directory) else {
-            throw DataGenerationError.invalidDataset(file: directory.path, problem: "no \(DatasetIndex.fileName); run `speculators datagen` first")
-        }
-        var counts = TokenCounts(vocabularySize: index.vocabSize)
+        try count(datasets: [directory], maxTokens: maxTokens)
+    }
+
+    /// The same over several dataset folders taken one after the other (as `train --data A --data B`).
+    public static func count(datasets directories: [URL], maxTokens: Int? = nil) throws -> TokenCounts {
+        var counts: TokenCounts?
         var used = 0
+        for directory in directories {
+            guard let index = try DatasetIndex.load(directory: directory) else {
+                throw DataGenerationError.invalidDataset(file: directory.path, problem: "no \(DatasetIndex.fileName); run `speculators datagen` first")
+            }
+            if let size = counts?.vocabularySize, size != index.vocabSize {
+                throw DataGenerationError.invalidDataset(file: directory.path, problem: "vocabulary size \(index.vocabSize) differs from the first dataset's \(size)")
+            }
+            var folderCounts = counts ?? TokenCounts(vocabularySize: index.vocabSize)
+            let finished = try folderCounts.add(dataset: directory, index: index, maxTokens: maxTokens, used: &used)
+            counts = folderCounts
+            if finished { break }
+        }
+        return counts ?? TokenCounts(vocabularySize: 0)
+    }
+
+    /// Adds one folder's supervised tokens; returns true once the token budget is spent.
+    private mutating func add(dataset directory: URL, index: DatasetIndex, maxTokens: Int?, used: inout Int) throws -> Bool {
         for shard in index.shards {
             let url = directory.appendingPathComponent(shard.file)
             let file = try TrainingShard(url: url, hiddenSize: index.hiddenSize, auxLayerCount: index.auxLayerIds.count)
             guard let budget = maxTokens else {
-                try counts.add(inputIds: file.inputIds, lossMask: file.lossMask, origin: url.path)
+                try add(inputIds: file.inputIds, lossMask: file.lossMask, origin: url.path)
                 continue
             }
             for c in 0..<(file.offsets.count - 1) {
                 let rows = file.offsets[c]..<file.offsets[c + 1]
-                guard used + rows.count <= budget else { return counts }
+                guard used + rows.count <= budget else { return true }
                 used += rows.count
-                try counts.add(inputIds: Array(file.inputIds[rows]), lossMask: Array(file.lossMask[rows]), origin: url.path)
+                try add(inputIds: Array(file.inputIds[rows]), lossMask: Array(file.lossMask[rows]), origin: url.path)
             }
         }
-        return counts
+        return false
     }
 }
