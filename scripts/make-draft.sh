@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# `make draft`: reproduces the project's default SmolLM2 EAGLE-3 draft from scratch with a fixed seed:
-# datagen (templated + self-written Magpie prompts, greedy answers, hidden states), vocab (d2t/t2d), train.
+# `make draft`: reproduces the project's default SmolLM2 EAGLE-3 draft from scratch with fixed seeds:
+# datagen (templated + self-written Magpie prompts, greedy answers, hidden states), a second datagen
+# stage (more Magpie prompts, another seed), vocab (d2t/t2d over both), train (on both).
 # Prints how long each stage took. Every stage is resumable: after an interruption, run it again.
+# The data comes in two stages so that data an earlier `make draft` made (the first stage, whose
+# settings are unchanged) is kept and extended instead of being made again.
 #
 # The result is copied to SHIP (default assets/drafts/smollm2-135m-eagle3, the draft `make serve` uses;
 # SHIP= with nothing after it skips the copy, for trial runs).
 #
 # Budget knobs (environment): TEMPLATE_PROMPTS, MAGPIE, MAX_NEW_TOKENS, DRAFT_VOCAB, SEED, THREADS, RUN,
-# SHIP, DATAGEN_ARGS and TRAIN_ARGS (extra arguments for `speculators datagen` and `speculators train`).
-# The defaults take about 117 minutes on 2 cores: 15 for the Magpie prompts (1800 free, 1800 steered
-# by the openings in assets/datagen/magpie-openings.txt), 37 for datagen (4200 conversations,
-# 0.9 M tokens) and 64-67 for training (5 epochs, TTT step losses weighted 1, 0.6, 0.36).
+# SHIP, DATAGEN_ARGS, EXTRA_MAGPIE, EXTRA_STEERED, EXTRA_SEED, EXTRA_ARGS (EXTRA_MAGPIE=0
+# EXTRA_STEERED=0 skips the second stage) and TRAIN_ARGS (extra arguments for `speculators datagen`
+# and `speculators train`). The defaults take about 111 minutes on 2 cores (see the stage lines
+# printed at the end and assets/drafts/smollm2-135m-eagle3/README.md): datagen 52 (1800 free and 1800
+# steered Magpie prompts, by the openings in assets/datagen/magpie-openings.txt, + 600 templated;
+# 4200 conversations, 0.9 M tokens), extra 18 (800 + 800 Magpie prompts, 1600 conversations,
+# 0.36 M tokens), training 42 (4 epochs, bfloat16 products, TTT step losses weighted 1, 0.6, 0.36).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,10 +30,16 @@ MAGPIE=${MAGPIE:-1800}
 MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-192}
 DRAFT_VOCAB=${DRAFT_VOCAB:-8192}
 DATAGEN_ARGS=${DATAGEN_ARGS:---batch-size 64 --magpie-max-tokens 100 --shard-conversations 256 --magpie-steered 1800 --magpie-openings assets/datagen/magpie-openings.txt}
-TRAIN_ARGS=${TRAIN_ARGS:---epochs 5 --lr 5e-4 --scheduler cosine --ttt-step-loss-decay 0.6 --verifier-name HuggingFaceTB/SmolLM2-135M-Instruct}
+EXTRA_MAGPIE=${EXTRA_MAGPIE:-800}
+EXTRA_STEERED=${EXTRA_STEERED:-800}
+# Far from SEED: Magpie attempt i samples with seed SEED + i, so the two stages never share a stream.
+EXTRA_SEED=${EXTRA_SEED:-100000}
+EXTRA_ARGS=${EXTRA_ARGS:---batch-size 128 --magpie-max-tokens 100 --shard-conversations 256 --magpie-openings assets/datagen/magpie-openings.txt}
+TRAIN_ARGS=${TRAIN_ARGS:---epochs 4 --lr 5e-4 --scheduler cosine --ttt-step-loss-decay 0.6 --matmul-precision bf16 --verifier-name HuggingFaceTB/SmolLM2-135M-Instruct}
 SHIP=${SHIP-assets/drafts/smollm2-135m-eagle3}
 DATA="$RUN/data"
-VOCAB="$DATA/vocab-$DRAFT_VOCAB.safetensors"
+EXTRA="$RUN/data-extra"
+VOCAB="$RUN/vocab-$DRAFT_VOCAB.safetensors"
 OUT="$RUN/speculator"
 
 [ -x "$BIN" ] || { echo "draft: $BIN is missing (make build)" >&2; exit 1; }
@@ -53,10 +65,20 @@ stage datagen "$BIN" datagen --model "$MODEL" --output "$DATA" \
   --data "$RUN/template-prompts.jsonl" --magpie "$MAGPIE" \
   --max-new-tokens "$MAX_NEW_TOKENS" --seed "$SEED" --threads "$THREADS" $DATAGEN_ARGS
 
-stage vocab "$BIN" vocab --data "$DATA" --draft-vocab-size "$DRAFT_VOCAB" --output "$VOCAB"
+# The first stage's data goes last: train holds out the last conversations for validation, which are
+# then the first stage's last steered prompts, as when it was the only stage.
+DATA_ARGS=(--data "$DATA")
+if (( EXTRA_MAGPIE + EXTRA_STEERED > 0 )); then
+  # shellcheck disable=SC2086
+  stage extra "$BIN" datagen --model "$MODEL" --output "$EXTRA" --magpie "$EXTRA_MAGPIE" --magpie-steered "$EXTRA_STEERED" \
+    --max-new-tokens "$MAX_NEW_TOKENS" --seed "$EXTRA_SEED" --threads "$THREADS" $EXTRA_ARGS
+  DATA_ARGS=(--data "$EXTRA" --data "$DATA")
+fi
+
+stage vocab "$BIN" vocab "${DATA_ARGS[@]}" --draft-vocab-size "$DRAFT_VOCAB" --output "$VOCAB"
 
 # shellcheck disable=SC2086
-stage train "$BIN" train --verifier "$MODEL" --data "$DATA" --vocab "$VOCAB" --output "$OUT" \
+stage train "$BIN" train --verifier "$MODEL" "${DATA_ARGS[@]}" --vocab "$VOCAB" --output "$OUT" \
   --seed "$SEED" --threads "$THREADS" $TRAIN_ARGS
 
 if [ -n "$SHIP" ]; then
