@@ -205,7 +205,12 @@ void speculators_bf16_pack(long k, long n, const float *b, long b_row, long b_co
 
 void speculators_bf16_gemm_packed(long m, long n, long k, const float *a, long a_row, long a_col,
                                   const uint32_t *packed, long packed_pairs, float beta, float *c, long ldc) {
-    if (m <= 0 || n <= 0 || k <= 0) return;
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) {
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+        return;
+    }
     if (!ensure_buffers()) abort();  // as in speculators_bf16_gemm
     for (long pc = 0; pc < k; pc += KC) {
         long kc = k - pc < KC ? k - pc : KC;

@@ -1,6 +1,6 @@
 import CMatmul
 
-/// The precision of a training matrix product.
+/// The precision of a matrix product in training or data generation (serving is always float32).
 public enum MatmulPrecision: String, Codable, Sendable, CaseIterable {
     /// float32 operands and sums (OpenBLAS SGEMM).
     case float32 = "f32"
