@@ -14,6 +14,17 @@ public struct DecoderLayerWeights: Sendable {
     public var gateUp: Linear
     public var down: Linear
 
+    /// This layer with `transform` applied to each of its four matrices (re-encodings of the
+    /// same weights: bf16 streaming copies, packed copies).
+    public func mappingLinears(_ transform: (Linear) -> Linear) -> DecoderLayerWeights {
+        var layer = self
+        layer.qkv = transform(qkv)
+        layer.output = transform(output)
+        layer.gateUp = transform(gateUp)
+        layer.down = transform(down)
+        return layer
+    }
+
     public init(inputNorm: Tensor, qkv: Linear, qNorm: Tensor?, kNorm: Tensor?, output: Linear,
                 postAttentionNorm: Tensor, gateUp: Linear, down: Linear) {
         self.inputNorm = inputNorm

@@ -119,14 +119,7 @@ extension Eagle3DraftModel {
         }
         // Draft passes are bound by memory: matrices stored as bf16 (the usual draft checkpoint)
         // are streamed as bf16, with bit-identical results; float32 ones stay as they are.
-        let compactLayers = layers.map { layer -> DecoderLayerWeights in
-            var layer = layer
-            layer.qkv = layer.qkv.preferringBFloat16()
-            layer.output = layer.output.preferringBFloat16()
-            layer.gateUp = layer.gateUp.preferringBFloat16()
-            layer.down = layer.down.preferringBFloat16()
-            return layer
-        }
+        let compactLayers = layers.map { $0.mappingLinears { $0.preferringBFloat16() } }
         return Eagle3DraftModel(config: config, embedding: embedding, fc: fc.preferringBFloat16(), inputNorm: inputNorm,
                                 fcNorms: fcNorms, hiddenNorm: hiddenNorm, layers: compactLayers, finalNorm: finalNorm,
                                 head: head.preferringBFloat16(),

@@ -127,7 +127,7 @@ public enum Kernels {
     /// The largest of `count` values, ignoring NaNs; `-infinity` when there is none. Eight lanes
     /// at a time (the maximum does not depend on the order it is taken in).
     @inline(__always)
-    static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    public static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
         typealias V = SIMD8<Float>
         let raw = UnsafeRawPointer(x)
         var lanes = V(repeating: -.infinity)
@@ -207,6 +207,33 @@ public enum Kernels {
             best = i
         }
         return best
+    }
+
+    /// `exp` on sixteen lanes: the same reduction and polynomial as the scalar version below, so
+    /// each lane equals it, with only lane-wise arithmetic, compares and bit operations (for
+    /// loops that also sum, which the optimiser leaves scalar around the scalar version).
+    @inlinable @inline(__always)
+    public static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        typealias V = SIMD16<Float>
+        var clamped = x
+        clamped.replace(with: -87.33654, where: x .< -87.33654)
+        clamped.replace(with: 88.72283, where: x .> 88.72283)
+        let shifted = clamped * 1.44269504088896341 + 12_582_912
+        let n = shifted - 12_582_912
+        var r = clamped - n * 0.693359375
+        r = r - n * -2.12194440e-4
+        var p = V(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        let polynomial = p * (r * r) + r + 1
+        let exponent = (unsafeBitCast(shifted, to: SIMD16<UInt32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+        var result = polynomial * unsafeBitCast(exponent, to: V.self)
+        result.replace(with: .infinity, where: x .> 88.72283)
+        result.replace(with: 0, where: x .< -87.33654)
+        return result
     }
 
     /// `e^x` within 1 ulp over the float range (Cody–Waite reduction, degree-6 polynomial, the

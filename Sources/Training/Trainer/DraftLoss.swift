@@ -106,7 +106,7 @@ enum LossMath {
 
     /// In place: `x ← x − logsumexp(x)`.
     static func logSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        let maxValue = maximum(x, count: count)
+        let maxValue = Kernels.maximum(x, count: count)
         let shift = maxValue + Foundation.log(sumExp(x, count: count, minus: maxValue))
         let raw = UnsafeMutableRawPointer(x)
         var i = 0
@@ -117,30 +117,13 @@ enum LossMath {
         while i < count { x[i] -= shift; i += 1 }
     }
 
-    @inline(__always) static func maximum(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        let raw = UnsafeRawPointer(x)
-        var lanes = V(repeating: -.infinity)
-        var i = 0
-        // Compare-and-replace, not `pointwiseMax` or `max()`: those follow IEEE maximum's NaN
-        // rules and compile to a loop over the lanes; this is one `vmaxps` per eight.
-        while i + 16 <= count {
-            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: V.self)
-            lanes.replace(with: v, where: v .> lanes)
-            i += 16
-        }
-        var best = lanes[0]
-        for lane in 1..<16 where lanes[lane] > best { best = lanes[lane] }
-        while i < count { if x[i] > best { best = x[i] }; i += 1 }
-        return best
-    }
-
     /// `Σ exp(x − m)`.
     @inline(__always) static func sumExp(_ x: UnsafePointer<Float>, count: Int, minus m: Float) -> Float {
         let raw = UnsafeRawPointer(x)
         var lanes = V()
         var i = 0
         while i + 16 <= count {
-            lanes += exp(raw.loadUnaligned(fromByteOffset: i * 4, as: V.self) - m)
+            lanes += Kernels.exp(raw.loadUnaligned(fromByteOffset: i * 4, as: V.self) - m)
             i += 16
         }
         var sum = lanes.sum()
@@ -156,7 +139,7 @@ enum LossMath {
         var i = 0
         while i + 16 <= count {
             let p = rawP.loadUnaligned(fromByteOffset: i * 4, as: V.self)
-            lanes += exp(p) * (p - rawQ.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+            lanes += Kernels.exp(p) * (p - rawQ.loadUnaligned(fromByteOffset: i * 4, as: V.self))
             i += 16
         }
         var sum = lanes.sum()
@@ -171,37 +154,12 @@ enum LossMath {
         let rawP = UnsafeRawPointer(logP), rawQ = UnsafeMutableRawPointer(logQ)
         var i = 0
         while i + 16 <= count {
-            let q = exp(rawQ.loadUnaligned(fromByteOffset: i * 4, as: V.self))
-            let p = exp(rawP.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+            let q = Kernels.exp(rawQ.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+            let p = Kernels.exp(rawP.loadUnaligned(fromByteOffset: i * 4, as: V.self))
             rawQ.storeBytes(of: total * q - klWeight * p, toByteOffset: i * 4, as: V.self)
             i += 16
         }
         while i < count { logQ[i] = total * Kernels.exp(logQ[i]) - klWeight * Kernels.exp(logP[i]); i += 1 }
-    }
-
-    /// `Kernels.exp` on sixteen lanes, the same polynomial and range reduction (so each lane
-    /// equals the scalar result), with only lane-wise arithmetic, compares and bit operations.
-    @inline(__always) static func exp(_ x: V) -> V {
-        var clamped = x
-        clamped.replace(with: -87.33654, where: x .< -87.33654)
-        clamped.replace(with: 88.72283, where: x .> 88.72283)
-        let shifted = clamped * 1.44269504088896341 + 12_582_912
-        let n = shifted - 12_582_912
-        var r = clamped - n * 0.693359375
-        r = r - n * -2.12194440e-4
-        var p = V(repeating: 1.9875691500e-4)
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        let polynomial = p * (r * r) + r + 1
-        let bits = unsafeBitCast(shifted, to: SIMD16<UInt32>.self)
-        let exponent = (bits &- 0x4B40_0000 &+ 127) &<< 23
-        var result = polynomial * unsafeBitCast(exponent, to: V.self)
-        result.replace(with: .infinity, where: x .> 88.72283)
-        result.replace(with: 0, where: x .< -87.33654)
-        return result
     }
 }
 
