@@ -4,7 +4,8 @@
 # shared machine. Prints each round and the ratio of the summed output tokens per second.
 #
 # Knobs (environment): CONCURRENCY (8), DURATION seconds per round (60), ROUNDS (2), PORT (8011),
-# SPECULATOR (the config's default), K (adaptive), MAX_BATCH (= CONCURRENCY), BIN.
+# SPECULATOR (the config's default), K (adaptive), MAX_BATCH (= CONCURRENCY), BIN, and MODES
+# ("plain draft"; add "nogate" for the draft without the confidence gate, also against plain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,7 @@ ROUNDS=${ROUNDS:-2}
 PORT=${PORT:-8011}
 K=${K:-adaptive}
 MAX_BATCH=${MAX_BATCH:-$CONCURRENCY}
+MODES=${MODES:-plain draft}
 SPECULATOR=${SPECULATOR:-}
 LOGS=$(mktemp -d)
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$LOGS"' EXIT
@@ -33,11 +35,17 @@ start_server() { # extra serve arguments...
 
 stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=; }
 
-declare -A TOKENS=([plain]=0 [draft]=0) SECONDS_=([plain]=0 [draft]=0)
+declare -A TOKENS=() SECONDS_=()
+for mode in $MODES; do TOKENS[$mode]=0; SECONDS_[$mode]=0; done
+[ -n "${TOKENS[plain]+set}" ] || { echo "bench-serve: MODES must include plain (the baseline)" >&2; exit 1; }
 for round in $(seq 1 "$ROUNDS"); do
-  for mode in plain draft; do
-    if [ "$mode" = plain ]; then start_server --no-speculator
-    else start_server ${SPECULATOR:+--speculator "$SPECULATOR"} --num-speculative-tokens "$K"; fi
+  for mode in $MODES; do
+    case "$mode" in
+      plain) start_server --no-speculator ;;
+      draft) start_server ${SPECULATOR:+--speculator "$SPECULATOR"} --num-speculative-tokens "$K" ;;
+      nogate) start_server ${SPECULATOR:+--speculator "$SPECULATOR"} --num-speculative-tokens "$K" --no-confidence-gate ;;
+      *) echo "bench-serve: unknown mode $mode (plain, draft, nogate)" >&2; exit 1 ;;
+    esac
     "$BIN" bench serve --port "$PORT" --concurrency "$CONCURRENCY" --duration "$DURATION" --pid "$SERVER" \
       --progress-interval 1000 --json > "$LOGS/$mode-$round.json"
     stop_server
@@ -57,9 +65,13 @@ PY
     SECONDS_[$mode]=$(python3 -c "print(${SECONDS_[$mode]} + $seconds)")
   done
 done
-python3 - "${TOKENS[plain]}" "${SECONDS_[plain]}" "${TOKENS[draft]}" "${SECONDS_[draft]}" "$CONCURRENCY" <<'PY'
+for mode in $MODES; do
+  [ "$mode" = plain ] && continue
+  python3 - "${TOKENS[plain]}" "${SECONDS_[plain]}" "${TOKENS[$mode]}" "${SECONDS_[$mode]}" "$CONCURRENCY" "$mode" <<'PY'
 import sys
-pt, ps, dt, ds, c = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
+pt, ps, dt, ds, c, mode = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
 plain, draft = pt / ps, dt / ds
-print(f"bench-serve: {c} clients: plain {plain:.1f} tok/s, with draft {draft:.1f} tok/s, ratio {draft / plain:.3f}x")
+label = "with draft" if mode == "draft" else "with draft, no confidence gate"
+print(f"bench-serve: {c} clients: plain {plain:.1f} tok/s, {label} {draft:.1f} tok/s, ratio {draft / plain:.3f}x")
 PY
+done

@@ -54,6 +54,16 @@ public struct CostCurve: Sendable {
         }
     }
 
+    /// Estimated seconds for a fractional number of rows (an expected count): linear between
+    /// the whole counts on either side.
+    public func estimate(expectedRows rows: Double) -> Double? {
+        let below = Int(rows.rounded(.down))
+        guard let low = estimate(rows: below) else { return nil }
+        let fraction = rows - Double(below)
+        guard fraction > 0, let high = estimate(rows: below + 1) else { return low }
+        return low + fraction * (high - low)
+    }
+
     /// Beyond the largest measured count a pass grows in proportion to its rows.
     private func scaled(_ value: Double, from measured: Int, to rows: Int) -> Double {
         rows > measured ? value * Double(rows) / Double(measured) : value

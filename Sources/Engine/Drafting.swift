@@ -50,7 +50,11 @@ extension SpeculativeEngine {
         chainScratch.removeAll(keepingCapacity: true)
         chainScratch.append(contentsOf: UnsafeBufferPointer(start: context.nextHidden, count: proposing.count * hidden))
         var lastTokens = context.proposedTokens
-        for (slot, entry) in proposing.enumerated() { entry.sequence.drafts = [lastTokens[slot]] }
+        for (slot, entry) in proposing.enumerated() {
+            entry.sequence.drafts = [lastTokens[slot]]
+            entry.sequence.draftConfidences = [context.confidences[slot]]
+            confidence.noteFirstProposal(confidence: context.confidences[slot])
+        }
         // Row r of `chainScratch` / `lastTokens` belongs to `proposing[active[r]]`.
         var active = Array(proposing.indices)
         let deepest = proposing.map(\.k).max() ?? 1
@@ -74,9 +78,33 @@ extension SpeculativeEngine {
             chainScratch.removeAll(keepingCapacity: true)
             chainScratch.append(contentsOf: UnsafeBufferPointer(start: result.nextHidden, count: going.count * hidden))
             lastTokens = result.proposedTokens
-            for (slot, entry) in going.enumerated() { proposing[entry.element].sequence.drafts.append(lastTokens[slot]) }
+            for (slot, entry) in going.enumerated() {
+                proposing[entry.element].sequence.drafts.append(lastTokens[slot])
+                proposing[entry.element].sequence.draftConfidences.append(result.confidences[slot])
+            }
             active = going.map(\.element)
             step += 1
+        }
+        gateDrafts(proposing.map(\.sequence))
+    }
+
+    /// Drops the gated drafts whose calibrated acceptance is below their step's threshold
+    /// (`SpeculationPlanner.gate`): they will not be verified, and the request emits one token.
+    func gateDrafts(_ sequences: [SequenceState]) {
+        for sequence in sequences {
+            guard let threshold = sequence.gateThreshold else { continue }
+            sequence.draftsGated = true
+            let acceptance = sequence.draftConfidences.first.map { confidence.acceptance(confidence: $0) } ?? 0
+            if acceptance >= threshold, !sequence.drafts.isEmpty {
+                sequence.drafts.removeSubrange(1...)
+                sequence.draftConfidences.removeSubrange(1...)
+                sequence.predictedTokens = 1 + acceptance
+            } else {
+                gatedDraftsDropped += sequence.drafts.isEmpty ? 0 : 1
+                sequence.drafts.removeAll(keepingCapacity: true)
+                sequence.draftConfidences.removeAll(keepingCapacity: true)
+                sequence.predictedTokens = 1
+            }
         }
     }
 
@@ -89,6 +117,10 @@ extension SpeculativeEngine {
     /// dormant: no probes, and new prompts skip the draft's prefill. Their features are kept
     /// only for a window, from which the draft restarts once the batch shrinks. Otherwise that
     /// draft work (prompts and probes, about 7% of a batch of eight's time) buys nothing.
+    ///
+    /// The requests the planner leaves at plain decoding (all of them, at such a batch) may
+    /// still be gated: each drafts one token, verified only if the draft is sure enough
+    /// (`SpeculationPlanner.gate`). Drafting is then not dormant.
     func planDraftLengths() -> [(SequenceState, Int)] {
         var planned: [SequenceState] = []
         var candidates: [SpeculationPlanner.Candidate] = []
@@ -121,19 +153,15 @@ extension SpeculativeEngine {
             planned.append(sequence)
         }
         // Only on measured curves: extrapolated from plain steps alone, every draft looks dear.
-        draftingDormant = costs.coversBatches && !candidates.isEmpty
+        let ungatedDormant = costs.coversBatches && !candidates.isEmpty
             && zip(SpeculationPlanner.plan(optimistic, costs: costs), planned)
                 .allSatisfy { k, sequence in k == 0 || sequence.controller.pinned != nil }
-        var fixedContextRows = 0
-        for sequence in prefilling {
-            if draftingDormant && sequence.controller.pinned == nil {
-                if sequence.pendingTokens.count >= configuration.draftRestartRows { restartDraft(sequence) }
-            } else {
-                fixedContextRows += sequence.pendingTokens.count
-            }
-            result.append((sequence, 0))
-        }
-        if draftingDormant {
+        // Draft context rows of the prompts being prefilled: all of them while drafting is
+        // active, only the pinned requests' while it is dormant.
+        let activePrefillRows = prefilling.reduce(0) { $0 + $1.pendingTokens.count }
+        let pinnedPrefillRows = prefilling.filter { $0.controller.pinned != nil }.reduce(0) { $0 + $1.pendingTokens.count }
+        var fixedContextRows = ungatedDormant ? pinnedPrefillRows : activePrefillRows
+        if ungatedDormant {
             for (index, sequence) in planned.enumerated() where sequence.controller.pinned == nil { candidates[index].minK = 0 }
         } else {
             // A due probe waits while it would cost more than its budget (`affordableProbes`).
@@ -153,20 +181,49 @@ extension SpeculativeEngine {
         // while it is nearly as good (`SpeculationPlanner.costCheck`); it costs a fraction of a
         // percent and corrects a stale cost at once (`CostCurve` weighs early passes heavily).
         stepsSinceCostCheck += 1
-        if !draftingDormant, stepsSinceCostCheck >= SpeculativeEngine.costCheckInterval,
+        if !ungatedDormant, stepsSinceCostCheck >= SpeculativeEngine.costCheckInterval,
            let check = SpeculationPlanner.costCheck(ks, candidates: candidates, costs: costs,
                                                     fixedContextRows: fixedContextRows) {
             ks = check
             stepsSinceCostCheck = 0
             costChecks += 1
         }
-        let predicted = SpeculationPlanner.expectedSeconds(ks, candidates: candidates, costs: costs,
+        var predicted = SpeculationPlanner.expectedSeconds(ks, candidates: candidates, costs: costs,
                                                            fixedContextRows: fixedContextRows)
+        // The requests left at plain decoding may still draft one token each and have only the
+        // sure drafts verified (`ConfidenceCalibration`), when that is predicted to pay.
+        var gateThreshold: Double?
+        for sequence in planned { sequence.gateThreshold = nil }
+        if configuration.confidenceGate {
+            let gated = planned.map { $0.controller.pinned == nil }
+            if let choice = SpeculationPlanner.gate(ks, gated: gated, candidates: candidates, calibration: confidence,
+                                                    costs: costs, fixedContextRows: fixedContextRows,
+                                                    gatedFixedContextRows: activePrefillRows) {
+                gateThreshold = choice.threshold
+                for index in planned.indices where gated[index] && ks[index] == 0 && candidates[index].maxK >= 1 {
+                    ks[index] = 1
+                    planned[index].gateThreshold = choice.threshold
+                }
+                fixedContextRows = activePrefillRows
+                predicted = choice.seconds
+                gatedSteps += 1
+            }
+        }
+        draftingDormant = ungatedDormant && gateThreshold == nil
+        for sequence in prefilling {
+            if draftingDormant && sequence.controller.pinned == nil,
+               sequence.pendingTokens.count >= configuration.draftRestartRows {
+                restartDraft(sequence)
+            }
+            sequence.gateThreshold = nil
+            result.append((sequence, 0))
+        }
         pendingPrediction = PendingPrediction(predictedDraftSeconds: predicted.draft, predictedVerifySeconds: predicted.verify,
                                               drafting: ks.contains { $0 > 0 })
         let share = (predicted.draft + predicted.verify) / Double(max(planned.count, 1))
         for (sequence, k) in zip(planned, ks) {
-            sequence.predictedTokens = sequence.controller.expectedTokens(k: k)
+            // A gated request's prediction is made when its draft passes the gate or not (`gateDrafts`).
+            if sequence.gateThreshold == nil { sequence.predictedTokens = sequence.controller.expectedTokens(k: k) }
             if !draftingDormant { sequence.controller.planned(k, share: share) }
             if k == 0, sequence.pendingTokens.count >= configuration.draftRestartRows { restartDraft(sequence) }
             result.append((sequence, k))

@@ -160,5 +160,8 @@ public struct StepReport: Sendable {
     public var speculation = SpeculationStats()
     /// The planner's predictions against the steps so far (totals since the engine started).
     public var plannerAudit = PlannerAudit()
+    /// Steps the confidence gate ran in and gated drafts it dropped (totals since the engine started).
+    public var gatedSteps = 0
+    public var gatedDraftsDropped = 0
     public init() {}
 }

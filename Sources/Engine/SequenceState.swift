@@ -14,8 +14,14 @@ final class SequenceState {
     var output: [Int] = []
     /// The newest token: emitted, not yet in the verifier cache.
     var lastToken = -1
-    /// Draft tokens to verify in the next step.
+    /// Draft tokens to verify in the next step, and the draft's confidence in each.
     var drafts: [Int] = []
+    var draftConfidences: [Float] = []
+    /// This step's confidence gate: the acceptance its draft must reach to be verified (nil: not gated).
+    var gateThreshold: Double?
+    /// The drafts to verify passed the gate: they say nothing of how often this request's drafts
+    /// are accepted in general, which its controller estimates.
+    var draftsGated = false
     /// Rows waiting for the draft's context pass: the token at position t+1 and the verifier
     /// features at position t, for consecutive positions starting at `draftSynced`.
     var pendingTokens: [Int] = []
@@ -61,6 +67,7 @@ final class SequenceState {
         pendingFeatures = []
         pendingTokens = []
         drafts = []
+        draftConfidences = []
         captured = []
     }
 }

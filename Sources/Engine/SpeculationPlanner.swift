@@ -116,6 +116,40 @@ public enum SpeculationPlanner {
         return trial >= (1 - tolerance) * chosen ? uniform : nil
     }
 
+    /// The confidence gate's best threshold for the requests marked in `gated` (each at k = 0
+    /// in `ks`), or nil when gating them does not beat `ks` as it is by `margin`.
+    ///
+    /// Gated, each of those requests drafts one token (the draft's context pass over its queued
+    /// rows), and its draft is verified only when its calibrated acceptance reaches the threshold
+    /// (`ConfidenceCalibration.gated`); the prompts being prefilled then feed their drafts too
+    /// (`gatedFixedContextRows` instead of `fixedContextRows`). Every threshold the calibration
+    /// tells apart is tried. Returns the threshold, its expected rate and the seconds of its draft
+    /// and verifier passes.
+    public static func gate(_ ks: [Int], gated: [Bool], candidates: [Candidate], calibration: ConfidenceCalibration,
+                            costs: SpeculationCosts, fixedContextRows: Int = 0, gatedFixedContextRows: Int = 0)
+        -> (threshold: Double, rate: Double, seconds: (draft: Double, verify: Double))? {
+        guard costs.isCalibrated, ks.count == candidates.count, gated.count == candidates.count,
+              candidates.indices.contains(where: { gated[$0] && ks[$0] == 0 && candidates[$0].maxK >= 1 }) else { return nil }
+        let base = expectedRate(ks, candidates: candidates, costs: costs, fixedContextRows: fixedContextRows)
+        var best: (threshold: Double, rate: Double, seconds: (draft: Double, verify: Double))?
+        for threshold in calibration.thresholds {
+            var state = State(candidates: candidates, fixedContextRows: gatedFixedContextRows)
+            for (index, k) in ks.enumerated() {
+                state.set(index, to: min(max(k, candidates[index].minK), candidates[index].maxK))
+            }
+            let perRequest = calibration.gated(threshold: threshold)
+            for index in candidates.indices where gated[index] && ks[index] == 0 && candidates[index].maxK >= 1 {
+                state.contextRows += candidates[index].contextRows
+                state.tokens += perRequest.tokens
+                state.expectedExtraRows += perRequest.rows
+            }
+            let rate = state.rate(costs)
+            if rate > best?.rate ?? 0 { best = (threshold, rate, state.seconds(costs)) }
+        }
+        guard let best, best.rate > base * (1 + margin) else { return nil }
+        return best
+    }
+
     /// Which of the due probes (`candidates[i].minK == 1` where `due[i]`) to force this step.
     ///
     /// A probe is there to notice a request whose text turned predictable, and it costs a draft
@@ -159,6 +193,8 @@ public enum SpeculationPlanner {
         var k: [Int]
         var tokens = 0.0
         var verifyRows = 0
+        /// Verifier rows expected on top of `verifyRows` (gated drafts, verified or not).
+        var expectedExtraRows = 0.0
         var contextRows: Int
         /// `depth[j]`: requests proposing more than `j` drafts (chain pass `j` serves those with j ≥ 1).
         var depth: [Int]
@@ -198,7 +234,8 @@ public enum SpeculationPlanner {
 
         /// Expected seconds of the step's draft passes and of its verifier pass.
         func seconds(_ costs: SpeculationCosts) -> (draft: Double, verify: Double) {
-            let verify = costs.verify.estimate(rows: verifyRows) ?? 0
+            let verify = (expectedExtraRows > 0 ? costs.verify.estimate(expectedRows: Double(verifyRows) + expectedExtraRows)
+                                                : costs.verify.estimate(rows: verifyRows)) ?? 0
             // Without a measured draft pass, assume one costs a tenth of a verifier row's pass.
             let fallback = (costs.verify.estimate(rows: 1) ?? 0) / 10
             var draft = 0.0

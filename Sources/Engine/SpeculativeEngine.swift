@@ -34,10 +34,14 @@ public final class SpeculativeEngine {
         /// saves running each finished sequence through the verifier a second time. Only
         /// without a draft (a draft needs its own layers).
         public var captureLayers: [Int]
+        /// When plain decoding wins for a request, may it still draft one token and have it
+        /// verified only if the draft is sure enough (`ConfidenceCalibration`)? Adaptive only:
+        /// requests with a pinned k never are gated.
+        public var confidenceGate: Bool
 
         public init(maxSpeculativeTokens: Int = 3, speculativeTokens: Int? = nil, prefillChunk: Int = 256,
                     maxBatchTokens: Int = 512, maxModelLength: Int, eosTokenIds: Set<Int>, draftRestartRows: Int = 64,
-                    captureLayers: [Int] = []) {
+                    captureLayers: [Int] = [], confidenceGate: Bool = true) {
             self.maxSpeculativeTokens = maxSpeculativeTokens
             self.speculativeTokens = speculativeTokens
             self.prefillChunk = prefillChunk
@@ -46,6 +50,7 @@ public final class SpeculativeEngine {
             self.eosTokenIds = eosTokenIds
             self.draftRestartRows = max(2, draftRestartRows)
             self.captureLayers = captureLayers
+            self.confidenceGate = confidenceGate
         }
     }
 
@@ -85,10 +90,23 @@ public final class SpeculativeEngine {
     /// With the fixed 0.6, every arriving request looked like a good drafter until a few of its
     /// own drafts had been rejected, so a batch of eight under steady load (requests arriving all
     /// the time) kept drafting where the draft, at 0.37, could not pay.
+    ///
+    /// Once the confidence gate has run, verified drafts are a chosen few, so the prior is the
+    /// calibrated acceptance of all recent first proposals instead.
     public var acceptancePrior: Double {
+        if confidence.proposals >= 50 {
+            let mean = zip(confidence.share, confidence.acceptance).reduce(0) { $0 + $1.0 * $1.1 }
+            return min(0.95, max(0.05, mean))
+        }
         guard totals.drafts >= 50, let first = totals.acceptedPerPosition.first else { return 0.6 }
         return min(0.95, max(0.05, Double(first) / Double(totals.drafts)))
     }
+    /// Acceptance by draft confidence, and how sure the draft's recent first proposals were.
+    /// Settable so that an engine may start from another's (`bench spec` runs its turns on fresh engines).
+    public var confidence = ConfidenceCalibration()
+    /// Steps the confidence gate ran in, and gated drafts it dropped unverified.
+    public internal(set) var gatedSteps = 0
+    public internal(set) var gatedDraftsDropped = 0
 
     /// Steps whose draft lengths were chosen to measure a pass the planner had stopped running
     /// (`planDraftLengths`), and steps since the last one.
@@ -190,6 +208,8 @@ public final class SpeculativeEngine {
         sequences.removeAll { $0.isFinished }
         try proposeDrafts()
         lastStep.plannerAudit = audit
+        lastStep.gatedSteps = gatedSteps
+        lastStep.gatedDraftsDropped = gatedDraftsDropped
         return events
     }
 

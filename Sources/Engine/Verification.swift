@@ -167,7 +167,12 @@ extension SpeculativeEngine {
         }
         sequence.stats.record(draftCount: drafts.count, accepted: accepted)
         lastStep.speculation.record(draftCount: drafts.count, accepted: accepted)
-        sequence.controller.record(proposed: drafts.count, accepted: accepted)
+        // Each draft up to the first rejection tells how often drafts of its confidence are accepted.
+        for position in 0..<min(drafts.count, accepted + 1) where position < sequence.draftConfidences.count {
+            confidence.record(confidence: sequence.draftConfidences[position], accepted: position < accepted)
+        }
+        if !sequence.draftsGated { sequence.controller.record(proposed: drafts.count, accepted: accepted) }
+        sequence.draftsGated = false
         sequence.stats.verifierSteps += 1
         sequence.stats.emittedTokens += emitted.count
 
@@ -180,6 +185,7 @@ extension SpeculativeEngine {
         queueDraftContext(sequence, output: output, index: index, firstRow: 0, rows: accepted + 1,
                           nextTokens: emitted[...])
         sequence.drafts.removeAll(keepingCapacity: true)
+        sequence.draftConfidences.removeAll(keepingCapacity: true)
         emit(emitted, logits: rows, for: sequence)
     }
 }

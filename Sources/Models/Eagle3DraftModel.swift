@@ -126,6 +126,9 @@ public final class Eagle3DraftModel: @unchecked Sendable {
         public let nextHidden: UnsafeMutablePointer<Float>
         /// Greedy proposal of each selected row, as a verifier token id.
         public let proposedTokens: [Int]
+        /// The draft's probability of each proposal (its softmax maximum): how likely the
+        /// verifier is to accept it, once calibrated (`ConfidenceCalibration` in the engine).
+        public let confidences: [Float]
         /// Per request, its selected rows.
         public let selectedRanges: [Range<Int>]
         public let draftVocabularySize: Int
@@ -230,14 +233,17 @@ public final class Eagle3DraftModel: @unchecked Sendable {
         let vd = head.outFeatures
         let logits = logitsScratch.pointer(max(count, 1) * vd)
         var proposals: [Int] = []
+        var confidences: [Float] = []
         proposals.reserveCapacity(count)
+        confidences.reserveCapacity(count)
         if count > 0 {
             head.apply(normed, rows: count, into: logits, pool: pool, invariantRows: count)
             for slot in 0..<count {
                 proposals.append(draftToTarget[Kernels.argmax(logits + slot * vd, count: vd)])
+                confidences.append(Kernels.topProbability(logits + slot * vd, count: vd))
             }
         }
-        return Output(logits: logits, nextHidden: next, proposedTokens: proposals, selectedRanges: ranges,
-                      draftVocabularySize: vd)
+        return Output(logits: logits, nextHidden: next, proposedTokens: proposals, confidences: confidences,
+                      selectedRanges: ranges, draftVocabularySize: vd)
     }
 }

@@ -34,12 +34,14 @@ struct BenchSpecCommand: ParsableCommand {
     @Flag(help: "Generate max-tokens tokens even past the end-of-sequence token (by default a response ends there, as in vLLM's spec_decode example and in real requests).")
     var ignoreEos = false
 
-    /// One configuration measured: a draft (or none) and its pinned k (nil: adaptive).
+    /// One configuration measured: a draft (or none) and its pinned k (nil: adaptive, with or
+    /// without the confidence gate).
     struct Variant {
         let label: String
         let draft: Eagle3DraftModel?
         let k: Int?
         var costs: SpeculationCosts? = nil
+        var gate = false
     }
 
     func validate() throws {
@@ -78,7 +80,8 @@ struct BenchSpecCommand: ParsableCommand {
                 let calibration = makeEngine(bundle: bundle, draft: model, k: nil, pool: pool)
                 try calibration.calibrateCosts(maxRows: min(64, batches.map { $0 * 6 }.max() ?? 8))
                 report("\(name) pass costs: \(calibration.costs.summary())")
-                variants.append(Variant(label: "\(prefix)adaptive", draft: model, k: nil, costs: calibration.costs))
+                variants.append(Variant(label: "\(prefix)adaptive", draft: model, k: nil, costs: calibration.costs, gate: true))
+                variants.append(Variant(label: "\(prefix)adaptive without gate", draft: model, k: nil, costs: calibration.costs))
             }
         }
         var summary: [String] = []
@@ -88,8 +91,9 @@ struct BenchSpecCommand: ParsableCommand {
             for start in stride(from: 0, to: encoded.count, by: chunkSize) {
                 let part = Array(encoded[start..<min(start + chunkSize, encoded.count)])
                 for (index, variant) in variants.enumerated() {
-                    results[index].append(try runSet(bundle: bundle, draft: variant.draft, k: variant.k,
-                                                     costs: variant.costs, prompts: part, batch: size, pool: pool))
+                    // The gate's calibration carries over from one turn to the next, as in a server.
+                    results[index].append(try runSet(bundle: bundle, variant: variant, confidence: results[index].confidence,
+                                                     prompts: part, batch: size, pool: pool))
                 }
                 printError("batch \(size): \(min(start + chunkSize, encoded.count))/\(encoded.count) prompts done by every variant")
             }
@@ -97,6 +101,9 @@ struct BenchSpecCommand: ParsableCommand {
                 let line = results[index].line(label: "batch \(size) \(variant.label)", baseline: results[0])
                 report(line)
                 if variant.k == nil, variant.draft != nil { report("  planner: \(results[index].audit.summary); due probes waited \(results[index].probesPostponed) request-steps") }
+                if variant.gate, let confidence = results[index].confidence {
+                    report("  confidence gate: ran in \(results[index].gatedSteps) steps, dropped \(results[index].gatedDraftsDropped) drafts; acceptance by confidence (share of first proposals): \(confidence.summary)")
+                }
                 if variant.draft != nil, let line = results[index].byCategory(categories) { report("  by category: \(line)") }
                 if index > 0 { summary.append(line) }
             }
@@ -114,6 +121,10 @@ struct BenchSpecCommand: ParsableCommand {
         var audit = PlannerAudit()
         /// Request-steps in which a due probe waited (`SpeculationPlanner.affordableProbes`).
         var probesPostponed = 0
+        /// The confidence gate's calibration after the newest turn, its steps and dropped drafts.
+        var confidence: ConfidenceCalibration?
+        var gatedSteps = 0
+        var gatedDraftsDropped = 0
 
         var rate: Double { Double(tokens) / max(seconds, 1e-9) }
         var stats: SpeculationStats { perPrompt.reduce(into: SpeculationStats()) { $0.add($1) } }
@@ -125,6 +136,9 @@ struct BenchSpecCommand: ParsableCommand {
             perPrompt += other.perPrompt
             audit.add(other.audit)
             probesPostponed += other.probesPostponed
+            confidence = other.confidence
+            gatedSteps += other.gatedSteps
+            gatedDraftsDropped += other.gatedDraftsDropped
         }
 
         /// Mean acceptance length per prompt category, in order of first appearance (nil when the
@@ -152,19 +166,21 @@ struct BenchSpecCommand: ParsableCommand {
     }
 
     func makeEngine(bundle: ModelBundle, draft: Eagle3DraftModel?, k: Int?, costs: SpeculationCosts? = nil,
-                    pool: ThreadPool) -> SpeculativeEngine {
+                    gate: Bool = false, pool: ThreadPool) -> SpeculativeEngine {
         SpeculativeEngine(
             verifier: bundle.verifier, draft: draft,
             configuration: .init(maxSpeculativeTokens: draft == nil ? 0 : max(k ?? 0, draft?.config.speculativeTokens ?? 0, 5),
                                  speculativeTokens: draft == nil ? 0 : k, maxModelLength: bundle.verifier.config.maxPositions,
-                                 eosTokenIds: bundle.eosTokenIds),
+                                 eosTokenIds: bundle.eosTokenIds, confidenceGate: gate),
             pool: pool, costs: costs, makeTextStream: { bundle.textStream() })
     }
 
     /// Runs every prompt with at most `batch` requests in flight (continuous batching).
-    func runSet(bundle: ModelBundle, draft: Eagle3DraftModel?, k: Int?, costs: SpeculationCosts?, prompts: [[Int]],
+    func runSet(bundle: ModelBundle, variant: Variant, confidence: ConfidenceCalibration?, prompts: [[Int]],
                 batch: Int, pool: ThreadPool) throws -> SetResult {
-        let engine = makeEngine(bundle: bundle, draft: draft, k: k, costs: costs, pool: pool)
+        let engine = makeEngine(bundle: bundle, draft: variant.draft, k: variant.k, costs: variant.costs,
+                                gate: variant.gate, pool: pool)
+        if let confidence { engine.confidence = confidence }
         var outputs = Array(repeating: [Int](), count: prompts.count)
         var perPrompt = Array(repeating: SpeculationStats(), count: prompts.count)
         var slotOfRequest: [Int: Int] = [:]
@@ -185,7 +201,8 @@ struct BenchSpecCommand: ParsableCommand {
             }
         }
         return SetResult(tokens: tokens, seconds: now() - start, outputs: outputs, perPrompt: perPrompt,
-                         audit: engine.audit, probesPostponed: engine.probesPostponed)
+                         audit: engine.audit, probesPostponed: engine.probesPostponed, confidence: engine.confidence,
+                         gatedSteps: engine.gatedSteps, gatedDraftsDropped: engine.gatedDraftsDropped)
     }
 }
 

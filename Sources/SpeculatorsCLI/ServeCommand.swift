@@ -20,6 +20,9 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Serve without a speculator (plain decoding).") var noSpeculator = false
     @Option(help: "Draft tokens per step: an integer, 'auto' (the speculator's) or 'adaptive'.")
     var numSpeculativeTokens: String?
+    @Flag(inversion: .prefixedNo,
+          help: "With adaptive k, let requests at plain decoding draft one token verified only when the draft is sure of it.")
+    var confidenceGate: Bool?
     @Option(help: "Bearer key required on /v1/* (health and metrics stay open). Default: $VLLM_API_KEY, which keeps the key out of the process list.")
     var apiKey: String?
     @Option(help: "Requests decoded together per engine step.") var maxBatch: Int?
@@ -88,6 +91,7 @@ struct ServeCommand: ParsableCommand {
         // Without a speculator there is nothing to draft: a config file's k (say "adaptive") no
         // longer applies unless the command line names one, which then fails validation clearly.
         overrides.numSpeculativeTokens = numSpeculativeTokens ?? (noSpeculator ? "0" : nil)
+        overrides.confidenceGate = confidenceGate
         overrides.maxBatch = maxBatch
         overrides.maxQueue = maxQueue
         overrides.maxModelLen = maxModelLen

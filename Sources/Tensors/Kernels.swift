@@ -209,6 +209,28 @@ public enum Kernels {
         return best
     }
 
+    /// The largest softmax probability of `count` logits, `1 / Σ exp(x_i - max)`, without writing
+    /// the distribution: how sure a draft is of its greedy token (the engine's confidence gate).
+    /// 0 when every value is -infinity or NaN.
+    public static func topProbability(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        let top = maximum(x, count: count)
+        guard top.isFinite else { return 0 }
+        let raw = UnsafeRawPointer(x)
+        let shift = SIMD16<Float>(repeating: top)
+        var lanes = SIMD16<Float>()
+        var i = 0
+        while i + 16 <= count {
+            lanes += exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) - shift)
+            i += 16
+        }
+        var sum = lanes.sum()
+        while i < count {
+            sum += exp(x[i] - top)
+            i += 1
+        }
+        return sum > 0 ? 1 / sum : 0
+    }
+
     /// `exp` on sixteen lanes: the same reduction and polynomial as the scalar version below, so
     /// each lane equals it, with only lane-wise arithmetic, compares and bit operations (for
     /// loops that also sum, which the optimiser leaves scalar around the scalar version).

@@ -51,8 +51,12 @@ struct LosslessTests {
         #expect(stats.acceptedTokens == stats.acceptedPerPosition.reduce(0, +))
         // New requests start from what the draft has shown so far, once there is enough of it.
         let totals = engine.totals
-        let expectedPrior = totals.drafts >= 50
-            ? min(0.95, max(0.05, Double(totals.acceptedPerPosition.first ?? 0) / Double(totals.drafts))) : 0.6
+        // From the calibrated acceptance of recent first proposals once there are 50 (verified or
+        // not: the confidence gate verifies a chosen few), else from the verified first drafts.
+        let calibration = engine.confidence
+        let calibrated = zip(calibration.share, calibration.acceptance).reduce(0) { $0 + $1.0 * $1.1 }
+        let expectedPrior = calibration.proposals >= 50 ? min(0.95, max(0.05, calibrated))
+            : totals.drafts >= 50 ? min(0.95, max(0.05, Double(totals.acceptedPerPosition.first ?? 0) / Double(totals.drafts))) : 0.6
         #expect(engine.acceptancePrior == expectedPrior)
         #expect(TinyModels.engine(verifier: verifier, draft: draft).acceptancePrior == 0.6)
     }

@@ -84,6 +84,21 @@ struct KernelTests {
         #expect(zip(out, expected).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) })
     }
 
+    @Test("The top softmax probability equals a float64 softmax's maximum, for any length and with -inf entries")
+    func topProbability() {
+        var random = TestRandom(state: 11)
+        for count in [1, 15, 16, 17, 100, 8192] {
+            var values = random.values(count, scale: 8)
+            if count > 2 { values[1] = -.infinity }
+            let top = Double(values.max() ?? 0)
+            let expected = 1 / values.reduce(0.0) { $0 + Foundation.exp(Double($1) - top) }
+            let got = Kernels.topProbability(values, count: count)
+            #expect(abs(Double(got) - expected) <= 1e-5 * expected, "\(count) logits: \(got) against \(expected)")
+        }
+        #expect(Kernels.topProbability([3, 3], count: 2) == 0.5)
+        #expect(Kernels.topProbability([-.infinity, -.infinity], count: 2) == 0, "no finite logit: no confidence")
+    }
+
     @Test("Argmax returns the first of equal maxima, as torch does")
     func argmax() {
         #expect(Kernels.argmax([1, 5, 5, 2], count: 4) == 1)

@@ -4,7 +4,8 @@ import Foundation
 
 extension ServerConfiguration: Codable {
     static let topLevelKeys: Set<String> = [
-        "host", "port", "model", "served_model_name", "speculator", "num_speculative_tokens", "max_batch", "max_queue",
+        "host", "port", "model", "served_model_name", "speculator", "num_speculative_tokens", "confidence_gate", "max_batch",
+        "max_queue",
         "max_model_len", "generation_config", "api_key", "registry", "threads", "timeouts", "limits", "log_level",
         "metrics_log_interval_seconds"]
 
@@ -23,6 +24,7 @@ extension ServerConfiguration: Codable {
             s.speculator = try c.optional("speculator", String.self, expected: "a string or null")
         }
         s.numSpeculativeTokens = try Self.decodeSpeculativeTokens(c)
+        s.confidenceGate = try c.value("confidence_gate", Bool.self, expected: "true or false", default: s.confidenceGate)
         s.maxBatch = try c.value("max_batch", Int.self, expected: "an integer", default: s.maxBatch)
         s.maxQueue = try c.value("max_queue", Int.self, expected: "an integer", default: s.maxQueue)
         if c.contains(ConfigKey("max_model_len")) {
@@ -66,6 +68,7 @@ extension ServerConfiguration: Codable {
         case .fixed(let k): try c.encode(k, forKey: ConfigKey("num_speculative_tokens"))
         case .adaptive: try c.encode("adaptive", forKey: ConfigKey("num_speculative_tokens"))
         }
+        try c.encode(confidenceGate, forKey: ConfigKey("confidence_gate"))
         try c.encode(maxBatch, forKey: ConfigKey("max_batch"))
         try c.encode(maxQueue, forKey: ConfigKey("max_queue"))
         try c.encode(maxModelLen, forKey: ConfigKey("max_model_len"))

@@ -83,6 +83,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var speculator: String? = "assets/drafts/smollm2-135m-eagle3"
     /// Adaptive by default: a weak draft then never makes decoding meaningfully slower.
     public var numSpeculativeTokens: SpeculativeTokens = .adaptive
+    /// Adaptive only: requests for which plain decoding wins may still draft one token, verified
+    /// only when the draft is sure of it (what makes a draft pay in a batch bound by arithmetic).
+    public var confidenceGate = true
     /// Requests decoded together per engine step.
     public var maxBatch = 8
     /// Requests waiting beyond the batch; more are answered 503.

@@ -12,6 +12,7 @@ extension ServerConfiguration {
         public var speculator: String??
         /// An integer, `adaptive`, or `auto` (= from the speculator), as typed on the command line.
         public var numSpeculativeTokens: String?
+        public var confidenceGate: Bool?
         public var maxBatch: Int?
         public var maxQueue: Int?
         public var maxModelLen: Int?
@@ -46,6 +47,7 @@ extension ServerConfiguration {
                 s.numSpeculativeTokens = .fixed(k)
             }
         }
+        if let v = overrides.confidenceGate { s.confidenceGate = v }
         if let v = overrides.maxBatch { s.maxBatch = v }
         if let v = overrides.maxQueue { s.maxQueue = v }
         if let v = overrides.maxModelLen { s.maxModelLen = v }

@@ -33,7 +33,7 @@ public final class InferenceServer: Sendable {
         let engine = SpeculativeEngine(
             verifier: bundle.verifier, draft: draft,
             configuration: .init(maxSpeculativeTokens: maxK, speculativeTokens: pinned, maxModelLength: maxModelLen,
-                                 eosTokenIds: bundle.eosTokenIds),
+                                 eosTokenIds: bundle.eosTokenIds, confidenceGate: configuration.confidenceGate),
             pool: pool, makeTextStream: { bundle.textStream() })
         if draft != nil, pinned == nil {
             // Adaptive draft lengths are planned from measured pass costs: measure them now

@@ -19,6 +19,7 @@ public final class ServiceTelemetry: Sendable {
         var running = 0
         var waiting = 0
         var audit = PlannerAudit()
+        var gate: (steps: Int, dropped: Int) = (0, 0)
     }
     private let interval = Mutex(Interval())
     private let timer = TimerSlot()
@@ -54,6 +55,7 @@ public final class ServiceTelemetry: Sendable {
             $0.running = snapshot.running
             $0.waiting = snapshot.waiting
             $0.audit = report.plannerAudit
+            $0.gate = (report.gatedSteps, report.gatedDraftsDropped)
         }
     }
 
@@ -95,9 +97,9 @@ public final class ServiceTelemetry: Sendable {
     /// The interval's lines; nil when the engine was idle throughout.
     func logInterval() {
         let now = monotonicSeconds()
-        let (prompt, generated, elapsed, running, waiting, audit) = interval.withLock { i in
+        let (prompt, generated, elapsed, running, waiting, audit, gate) = interval.withLock { i in
             defer { i.promptTokens = 0; i.generationTokens = 0; i.started = now }
-            return (i.promptTokens, i.generationTokens, now - i.started, i.running, i.waiting, i.audit)
+            return (i.promptTokens, i.generationTokens, now - i.started, i.running, i.waiting, i.audit, i.gate)
         }
         let spec = metrics.specDecodingLogLine(elapsedSeconds: elapsed)
         guard prompt + generated > 0 || running + waiting > 0 else { return }
@@ -105,7 +107,7 @@ public final class ServiceTelemetry: Sendable {
         logger.info("\(String(format: "Avg prompt throughput: %.1f tokens/s, Avg generation throughput: %.1f tokens/s, Running: %d reqs, Waiting: %d reqs", Double(prompt) / seconds, Double(generated) / seconds, running, waiting))")
         if let spec {
             logger.info("\(spec)")
-            logger.debug("Planner since start: \(audit.summary)")
+            logger.debug("Planner since start: \(audit.summary); confidence gate ran in \(gate.steps) steps, dropped \(gate.dropped) drafts")
         }
     }
 }
