@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # `make draft`: reproduces the project's default SmolLM2 EAGLE-3 draft from scratch with fixed seeds:
-# datagen (templated + self-written Magpie prompts, greedy answers, hidden states), a second datagen
-# stage (more Magpie prompts, another seed), vocab (d2t/t2d over both), train (on both).
-# Prints how long each stage took. Every stage is resumable: after an interruption, run it again.
-# The data comes in two stages so that data an earlier `make draft` made (the first stage, whose
-# settings are unchanged) is kept and extended instead of being made again.
+# datagen (templated + self-written Magpie prompts, greedy answers, hidden states), vocab (d2t/t2d),
+# train. Prints how long each stage took. Every stage is resumable: after an interruption, run it again.
+# An optional second datagen stage (more Magpie prompts, another seed; off by default) extends data an
+# earlier run made instead of making it again: vocab and train then read both.
 #
 # The result is copied to SHIP (default assets/drafts/smollm2-135m-eagle3, the draft `make serve` uses;
 # SHIP= with nothing after it skips the copy, for trial runs).
@@ -12,11 +11,12 @@
 # Budget knobs (environment): TEMPLATE_PROMPTS, MAGPIE, MAX_NEW_TOKENS, DRAFT_VOCAB, SEED, THREADS, RUN,
 # SHIP, DATAGEN_ARGS, EXTRA_MAGPIE, EXTRA_STEERED, EXTRA_SEED, EXTRA_ARGS (EXTRA_MAGPIE=0
 # EXTRA_STEERED=0 skips the second stage) and TRAIN_ARGS (extra arguments for `speculators datagen`
-# and `speculators train`). The defaults take about 111 minutes on 2 cores (see the stage lines
-# printed at the end and assets/drafts/smollm2-135m-eagle3/README.md): datagen 52 (1800 free and 1800
+# and `speculators train`). The defaults take about 110 minutes on 2 cores (see the stage lines
+# printed at the end and assets/drafts/smollm2-135m-eagle3/README.md): datagen 52 (3515 free and 3516
 # steered Magpie prompts, by the openings in assets/datagen/magpie-openings.txt, + 600 templated;
-# 4200 conversations, 0.9 M tokens), extra 18 (800 + 800 Magpie prompts, 1600 conversations,
-# 0.36 M tokens), training 42 (4 epochs, bfloat16 products, TTT step losses weighted 1, 0.6, 0.36).
+# 7631 conversations, 1.7 M tokens; the verifier's batched products in bfloat16, as the reference
+# made its data with a bf16 verifier), training 58 (4 epochs, bfloat16 products, TTT step losses
+# weighted 1, 0.6, 0.36).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,12 +26,12 @@ RUN=${RUN:-runs/draft}
 SEED=${SEED:-0}
 THREADS=${THREADS:-2}
 TEMPLATE_PROMPTS=${TEMPLATE_PROMPTS:-600}
-MAGPIE=${MAGPIE:-1800}
+MAGPIE=${MAGPIE:-3515}
 MAX_NEW_TOKENS=${MAX_NEW_TOKENS:-192}
 DRAFT_VOCAB=${DRAFT_VOCAB:-8192}
-DATAGEN_ARGS=${DATAGEN_ARGS:---batch-size 64 --magpie-max-tokens 100 --shard-conversations 256 --magpie-steered 1800 --magpie-openings assets/datagen/magpie-openings.txt}
-EXTRA_MAGPIE=${EXTRA_MAGPIE:-800}
-EXTRA_STEERED=${EXTRA_STEERED:-800}
+DATAGEN_ARGS=${DATAGEN_ARGS:---batch-size 128 --magpie-max-tokens 100 --shard-conversations 256 --magpie-steered 3516 --magpie-openings assets/datagen/magpie-openings.txt --matmul-precision bf16}
+EXTRA_MAGPIE=${EXTRA_MAGPIE:-0}
+EXTRA_STEERED=${EXTRA_STEERED:-0}
 # Far from SEED: Magpie attempt i samples with seed SEED + i, so the two stages never share a stream.
 EXTRA_SEED=${EXTRA_SEED:-100000}
 EXTRA_ARGS=${EXTRA_ARGS:---batch-size 128 --magpie-max-tokens 100 --shard-conversations 256 --magpie-openings assets/datagen/magpie-openings.txt}
