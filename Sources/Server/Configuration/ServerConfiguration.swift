@@ -84,7 +84,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Adaptive by default: a weak draft then never makes decoding meaningfully slower.
     public var numSpeculativeTokens: SpeculativeTokens = .adaptive
     /// Adaptive only: requests for which plain decoding wins may still draft one token, verified
-    /// only when the draft is sure of it (what makes a draft pay in a batch bound by arithmetic).
+    /// only when the draft is sure enough of it for the verifier row to pay (`ConfidenceCalibration`).
     public var confidenceGate = true
     /// Requests decoded together per engine step.
     public var maxBatch = 8
