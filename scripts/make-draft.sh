@@ -11,12 +11,12 @@
 # Budget knobs (environment): TEMPLATE_PROMPTS, MAGPIE, MAX_NEW_TOKENS, DRAFT_VOCAB, SEED, THREADS, RUN,
 # SHIP, DATAGEN_ARGS, EXTRA_MAGPIE, EXTRA_STEERED, EXTRA_SEED, EXTRA_ARGS (EXTRA_MAGPIE=0
 # EXTRA_STEERED=0 skips the second stage) and TRAIN_ARGS (extra arguments for `speculators datagen`
-# and `speculators train`). The defaults take about 110 minutes on 2 cores (see the stage lines
-# printed at the end and assets/drafts/smollm2-135m-eagle3/README.md): datagen 52 (3515 free and 3516
-# steered Magpie prompts, by the openings in assets/datagen/magpie-openings.txt, + 600 templated;
-# 7631 conversations, 1.7 M tokens; the verifier's batched products in bfloat16, as the reference
-# made its data with a bf16 verifier), training 58 (4 epochs, bfloat16 products, TTT step losses
-# weighted 1, 0.6, 0.36).
+# and `speculators train`). The defaults took 67 minutes on 2 cores on 2026-12-05 (about 106 at the
+# slower speeds this machine had earlier that day; see the stage lines printed at the end and
+# assets/drafts/smollm2-135m-eagle3/README.md): datagen 35 (3515 free and 3516 steered Magpie prompts,
+# by the openings in assets/datagen/magpie-openings.txt, + 600 templated; 7631 conversations, 1.7 M
+# tokens; the verifier's batched products in bfloat16, as the reference made its data with a bf16
+# verifier), training 32 (4 epochs, bfloat16 products, TTT step losses weighted 1, 0.6, 0.36).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
