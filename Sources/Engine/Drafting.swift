@@ -196,13 +196,20 @@ extension SpeculativeEngine {
         for sequence in planned { sequence.gateThreshold = nil }
         if configuration.confidenceGate {
             let gated = planned.map { $0.controller.pinned == nil }
-            if let choice = SpeculationPlanner.gate(ks, gated: gated, candidates: candidates, calibration: confidence,
+            // A gated request's draft restarts from its newest rows (`gateRestartRows`) rather
+            // than catching up on everything queued while it idled.
+            var gateCandidates = candidates
+            for index in planned.indices where gated[index] && ks[index] == 0 {
+                gateCandidates[index].contextRows = min(gateCandidates[index].contextRows, SpeculativeEngine.gateRestartRows)
+            }
+            if let choice = SpeculationPlanner.gate(ks, gated: gated, candidates: gateCandidates, calibration: confidence,
                                                     costs: costs, fixedContextRows: fixedContextRows,
                                                     gatedFixedContextRows: activePrefillRows) {
                 gateThreshold = choice.threshold
                 for index in planned.indices where gated[index] && ks[index] == 0 && candidates[index].maxK >= 1 {
                     ks[index] = 1
                     planned[index].gateThreshold = choice.threshold
+                    restartDraft(planned[index], keeping: SpeculativeEngine.gateRestartRows)
                 }
                 fixedContextRows = activePrefillRows
                 predicted = choice.seconds
@@ -239,9 +246,13 @@ extension SpeculativeEngine {
     /// draft's proposals then see a shorter context; the output does not change, since every
     /// draft token is verified. (At batch 8 on SmolLM2, same-run comparisons with catching up
     /// every 64 rows instead were within the machine's noise: 0.953x vs 0.963x, 0.991x vs 0.924x.)
-    func restartDraft(_ sequence: SequenceState) {
+    ///
+    /// A gated request keeps only `SpeculativeEngine.gateRestartRows` (`keeping`): its one draft
+    /// is verified only if sure, so a short context costs little, while catching up on a long
+    /// backlog made every gate predicted after a few plain steps too dear to open.
+    func restartDraft(_ sequence: SequenceState, keeping: Int? = nil) {
         guard let draftCache = sequence.draftCache else { return }
-        let drop = sequence.pendingTokens.count - configuration.draftRestartRows / 2
+        let drop = sequence.pendingTokens.count - (keeping ?? configuration.draftRestartRows / 2)
         guard drop > 0 else { return }
         let width = sequence.pendingFeatures.count / max(sequence.pendingTokens.count, 1)
         draftCache.positionOffset += sequence.draftSynced + drop

@@ -107,6 +107,8 @@ public final class SpeculativeEngine {
     /// Steps the confidence gate ran in, and gated drafts it dropped unverified.
     public internal(set) var gatedSteps = 0
     public internal(set) var gatedDraftsDropped = 0
+    /// Rows a gated request's draft catches up on at most (`restartDraft(_:keeping:)`).
+    static let gateRestartRows = 4
 
     /// Steps whose draft lengths were chosen to measure a pass the planner had stopped running
     /// (`planDraftLengths`), and steps since the last one.
