@@ -11,8 +11,8 @@ import Foundation
 /// more often than one that is guessing (SmolLM2's draft: 0.95-1.00 sure, 100%; 0.10-0.15 sure,
 /// 18%). Gated, every such request drafts one token and only the sure ones are verified
 /// (`SpeculationPlanner.gate`, `SpeculativeEngine.gateDrafts`), when the planner predicts that
-/// this pays for the draft pass; at eight requests it does not (a verified row costs 0.68 of a
-/// token there, and the draft pass more than the sure drafts win).
+/// this pays for the draft pass; at eight requests it seldom does (a verified row costs 0.68 of
+/// a token there, and the draft pass about what the sure drafts win).
 ///
 /// Acceptance is learnt per confidence bin from every verified draft, starting from "a draft
 /// of confidence p is accepted with probability p" worth `priorWeight` observations; the share
