@@ -75,6 +75,9 @@ public struct ConfidenceCalibration: Sendable {
         return (rows, tokens)
     }
 
+    /// The calibrated acceptance of a recent first proposal, whatever its confidence.
+    public var meanAcceptance: Double { zip(share, acceptance).reduce(0) { $0 + $1.0 * $1.1 } }
+
     /// The thresholds that give different gates: every bin's estimate, highest first.
     public var thresholds: [Double] { Array(Set(acceptance)).sorted(by: >) }
 

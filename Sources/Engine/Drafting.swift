@@ -206,7 +206,7 @@ extension SpeculativeEngine {
                                                     costs: costs, fixedContextRows: fixedContextRows,
                                                     gatedFixedContextRows: activePrefillRows) {
                 gateThreshold = choice.threshold
-                for index in planned.indices where gated[index] && ks[index] == 0 && candidates[index].maxK >= 1 {
+                for index in choice.requests {
                     ks[index] = 1
                     planned[index].gateThreshold = choice.threshold
                     restartDraft(planned[index], keeping: SpeculativeEngine.gateRestartRows)

@@ -77,10 +77,7 @@ public enum SpeculationPlanner {
     /// within its limits), on the same cost model the planner maximises.
     public static func expectedRate(_ ks: [Int], candidates: [Candidate], costs: SpeculationCosts,
                                     fixedContextRows: Int = 0) -> Double {
-        var state = State(candidates: candidates, fixedContextRows: fixedContextRows)
-        for (index, k) in ks.enumerated() where index < candidates.count {
-            state.set(index, to: min(max(k, candidates[index].minK), candidates[index].maxK))
-        }
+        let state = State(candidates: candidates, fixedContextRows: fixedContextRows, ks: ks)
         return state.rate(costs)
     }
 
@@ -88,10 +85,7 @@ public enum SpeculationPlanner {
     /// pass that checks them, on the same cost model (zeros before any pass has been measured).
     public static func expectedSeconds(_ ks: [Int], candidates: [Candidate], costs: SpeculationCosts,
                                        fixedContextRows: Int = 0) -> (draft: Double, verify: Double) {
-        var state = State(candidates: candidates, fixedContextRows: fixedContextRows)
-        for (index, k) in ks.enumerated() where index < candidates.count {
-            state.set(index, to: min(max(k, candidates[index].minK), candidates[index].maxK))
-        }
+        let state = State(candidates: candidates, fixedContextRows: fixedContextRows, ks: ks)
         return state.seconds(costs)
     }
 
@@ -116,35 +110,32 @@ public enum SpeculationPlanner {
         return trial >= (1 - tolerance) * chosen ? uniform : nil
     }
 
-    /// The confidence gate's best threshold for the requests marked in `gated` (each at k = 0
-    /// in `ks`), or nil when gating them does not beat `ks` as it is by `margin`.
+    /// The confidence gate's best threshold for the requests marked in `gated` that are at k = 0
+    /// in `ks` and may draft, or nil when gating them does not beat `ks` as it is by `margin`.
     ///
     /// Gated, each of those requests drafts one token (the draft's context pass over its queued
     /// rows), and its draft is verified only when its calibrated acceptance reaches the threshold
     /// (`ConfidenceCalibration.gated`); the prompts being prefilled then feed their drafts too
     /// (`gatedFixedContextRows` instead of `fixedContextRows`). Every threshold the calibration
-    /// tells apart is tried. Returns the threshold, its expected rate and the seconds of its draft
-    /// and verifier passes.
+    /// tells apart is tried. Returns the threshold, the requests it gates, its expected rate and
+    /// the seconds of its draft and verifier passes.
     public static func gate(_ ks: [Int], gated: [Bool], candidates: [Candidate], calibration: ConfidenceCalibration,
                             costs: SpeculationCosts, fixedContextRows: Int = 0, gatedFixedContextRows: Int = 0)
-        -> (threshold: Double, rate: Double, seconds: (draft: Double, verify: Double))? {
-        guard costs.isCalibrated, ks.count == candidates.count, gated.count == candidates.count,
-              candidates.indices.contains(where: { gated[$0] && ks[$0] == 0 && candidates[$0].maxK >= 1 }) else { return nil }
+        -> (threshold: Double, requests: [Int], rate: Double, seconds: (draft: Double, verify: Double))? {
+        guard costs.isCalibrated, ks.count == candidates.count, gated.count == candidates.count else { return nil }
+        let requests = candidates.indices.filter { gated[$0] && ks[$0] == 0 && candidates[$0].maxK >= 1 }
+        guard !requests.isEmpty else { return nil }
         let base = expectedRate(ks, candidates: candidates, costs: costs, fixedContextRows: fixedContextRows)
-        var best: (threshold: Double, rate: Double, seconds: (draft: Double, verify: Double))?
+        var ungated = State(candidates: candidates, fixedContextRows: gatedFixedContextRows, ks: ks)
+        for index in requests { ungated.contextRows += candidates[index].contextRows }
+        var best: (threshold: Double, requests: [Int], rate: Double, seconds: (draft: Double, verify: Double))?
         for threshold in calibration.thresholds {
-            var state = State(candidates: candidates, fixedContextRows: gatedFixedContextRows)
-            for (index, k) in ks.enumerated() {
-                state.set(index, to: min(max(k, candidates[index].minK), candidates[index].maxK))
-            }
             let perRequest = calibration.gated(threshold: threshold)
-            for index in candidates.indices where gated[index] && ks[index] == 0 && candidates[index].maxK >= 1 {
-                state.contextRows += candidates[index].contextRows
-                state.tokens += perRequest.tokens
-                state.expectedExtraRows += perRequest.rows
-            }
+            var state = ungated
+            state.tokens += Double(requests.count) * perRequest.tokens
+            state.expectedExtraRows += Double(requests.count) * perRequest.rows
             let rate = state.rate(costs)
-            if rate > best?.rate ?? 0 { best = (threshold, rate, state.seconds(costs)) }
+            if rate > best?.rate ?? 0 { best = (threshold, requests, rate, state.seconds(costs)) }
         }
         guard let best, best.rate > base * (1 + margin) else { return nil }
         return best
@@ -207,6 +198,14 @@ public enum SpeculationPlanner {
             verifyRows = candidates.count
             tokens = Double(candidates.count)
             for (index, candidate) in candidates.enumerated() where candidate.minK > 0 { set(index, to: candidate.minK) }
+        }
+
+        /// With draft lengths `ks` (one per candidate, clamped to its limits).
+        init(candidates: [Candidate], fixedContextRows: Int, ks: [Int]) {
+            self.init(candidates: candidates, fixedContextRows: fixedContextRows)
+            for (index, k) in ks.enumerated() where index < candidates.count {
+                set(index, to: min(max(k, candidates[index].minK), candidates[index].maxK))
+            }
         }
 
         mutating func set(_ index: Int, to newK: Int) {

@@ -94,10 +94,7 @@ public final class SpeculativeEngine {
     /// Once the confidence gate has run, verified drafts are a chosen few, so the prior is the
     /// calibrated acceptance of all recent first proposals instead.
     public var acceptancePrior: Double {
-        if confidence.proposals >= 50 {
-            let mean = zip(confidence.share, confidence.acceptance).reduce(0) { $0 + $1.0 * $1.1 }
-            return min(0.95, max(0.05, mean))
-        }
+        if confidence.proposals >= 50 { return min(0.95, max(0.05, confidence.meanAcceptance)) }
         guard totals.drafts >= 50, let first = totals.acceptedPerPosition.first else { return 0.6 }
         return min(0.95, max(0.05, Double(first) / Double(totals.drafts)))
     }

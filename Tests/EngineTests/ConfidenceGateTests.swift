@@ -1,7 +1,6 @@
 import Foundation
 import Testing
 import Engine
-import Models
 
 /// The confidence gate: acceptance learnt by the draft's own probability, the planner's choice
 /// of a threshold, and gated engines that still decode exactly as plain greedy decoding does.
@@ -121,27 +120,28 @@ struct ConfidenceGateTests {
                                         calibration: good, costs: SpeculationCosts(maxRows: 8)) == nil)
     }
 
-    /// An engine on costs where ungated drafting does not pay, starting from `calibration`.
-    func gatedEngine(draft: Eagle3DraftModel, verifier: TransformerModel,
-                     calibration: ConfidenceCalibration) -> SpeculativeEngine {
+    /// An engine on costs where ungated drafting does not pay, starting from `calibration`, with a
+    /// draft that always proposes plain decoding's most frequent token with confidence 1 (a
+    /// one-token draft vocabulary); also the requests it runs and their plain greedy outputs.
+    func sureDraftEngine(calibration: ConfidenceCalibration, maxTokens: Int = 40, gate: Bool = true) throws
+        -> (engine: SpeculativeEngine, requests: [GenerationRequest], plain: [[Int]]) {
+        let verifier = try TinyModels.verifier()
+        let requests = TinyModels.prompts(4).map { GenerationRequest(prompt: $0, maxTokens: maxTokens) }
+        let plain = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil), requests).map(\.tokens)
+        let sure = try TinyModels.constantDraft(proposing: TinyModels.mostFrequent(plain), verifier: verifier)
         let engine = SpeculativeEngine(
-            verifier: verifier, draft: draft,
-            configuration: .init(maxSpeculativeTokens: 3, prefillChunk: 32, maxModelLength: 256, eosTokenIds: []),
+            verifier: verifier, draft: sure,
+            configuration: .init(maxSpeculativeTokens: 3, prefillChunk: 32, maxModelLength: 256, eosTokenIds: [],
+                                 confidenceGate: gate),
             pool: TinyModels.pool, costs: arithmeticBoundCosts(), makeTextStream: { BracketTextStream() })
         engine.confidence = calibration
-        return engine
+        return (engine, requests, plain)
     }
 
     @Test("Gated drafts the draft is sure of are verified, and the output is exactly plain greedy decoding's")
     func gatedDraftsAreVerifiedLosslessly() throws {
-        let verifier = try TinyModels.verifier()
-        let requests = TinyModels.prompts(4).map { GenerationRequest(prompt: $0, maxTokens: 40) }
-        let plain = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil), requests).map(\.tokens)
-        // A one-token draft vocabulary: the draft is always certain (confidence 1).
-        let sure = try TinyModels.constantDraft(proposing: TinyModels.mostFrequent(plain), verifier: verifier)
-        let engine = gatedEngine(draft: sure, verifier: verifier,
-                                 calibration: calibration(shares: [(0.99, 1), (0.1, 1)],
-                                                          accepted: [(1.0, true), (0.1, false)]))
+        let (engine, requests, plain) = try sureDraftEngine(
+            calibration: calibration(shares: [(0.99, 1), (0.1, 1)], accepted: [(1.0, true), (0.1, false)]))
         #expect(try TinyModels.run(engine, requests).map(\.tokens) == plain)
         #expect(engine.gatedSteps > 0)
         #expect(engine.totals.drafts > 0 && engine.totals.acceptedTokens > 0)
@@ -149,31 +149,18 @@ struct ConfidenceGateTests {
 
     @Test("Gated drafts below the threshold are dropped unverified, and the output is exactly plain greedy decoding's")
     func unsureDraftsAreDropped() throws {
-        let verifier = try TinyModels.verifier()
-        let requests = TinyModels.prompts(4).map { GenerationRequest(prompt: $0, maxTokens: 40) }
-        let plain = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil), requests).map(\.tokens)
-        let sure = try TinyModels.constantDraft(proposing: TinyModels.mostFrequent(plain), verifier: verifier)
         // Drafts of confidence 0.9-0.95 have been accepted, certain ones (this draft's) never.
-        let engine = gatedEngine(draft: sure, verifier: verifier,
-                                 calibration: calibration(shares: [(0.92, 1), (0.1, 1)],
-                                                          accepted: [(0.92, true), (1.0, false), (0.1, false)]))
+        let (engine, requests, plain) = try sureDraftEngine(
+            calibration: calibration(shares: [(0.92, 1), (0.1, 1)], accepted: [(0.92, true), (1.0, false), (0.1, false)]))
         #expect(try TinyModels.run(engine, requests).map(\.tokens) == plain)
         #expect(engine.gatedSteps > 0 && engine.gatedDraftsDropped > 0)
     }
 
     @Test("Without the gate, the same engine never gates")
     func gateCanBeTurnedOff() throws {
-        let verifier = try TinyModels.verifier()
-        let requests = TinyModels.prompts(4).map { GenerationRequest(prompt: $0, maxTokens: 20) }
-        let plain = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil), requests).map(\.tokens)
-        let sure = try TinyModels.constantDraft(proposing: TinyModels.mostFrequent(plain), verifier: verifier)
-        let costs = arithmeticBoundCosts()
-        let engine = SpeculativeEngine(
-            verifier: verifier, draft: sure,
-            configuration: .init(maxSpeculativeTokens: 3, prefillChunk: 32, maxModelLength: 256, eosTokenIds: [],
-                                 confidenceGate: false),
-            pool: TinyModels.pool, costs: costs, makeTextStream: { BracketTextStream() })
-        engine.confidence = calibration(shares: [(0.99, 1), (0.1, 1)], accepted: [(1.0, true), (0.1, false)])
+        let (engine, requests, plain) = try sureDraftEngine(
+            calibration: calibration(shares: [(0.99, 1), (0.1, 1)], accepted: [(1.0, true), (0.1, false)]),
+            maxTokens: 20, gate: false)
         #expect(try TinyModels.run(engine, requests).map(\.tokens) == plain)
         #expect(engine.gatedSteps == 0)
     }
