@@ -149,18 +149,26 @@ TARGET static void pack_b(const float *b, long b_row, long b_col, long kc, long 
     }
 }
 
-/// One MR x NR tile: `pairs` steps of broadcast-A x B-panel dot products, then written to C
-/// (`rows` x `cols` of it): C = acc (first block, beta 0), beta·C + acc (first block), C + acc.
-TARGET static void tile(long pairs, const uint32_t *a, const uint32_t *b, float *c, long ldc,
-                        long rows, long cols, int first, float beta) {
+/// One R x NR tile (R <= MR rows of a packed A panel, whose rows are MR words apart): `pairs`
+/// steps of broadcast-A x B-panel dot products, then written to C (`cols` columns of it):
+/// C = acc (first block, beta 0), beta·C + acc (first block), C + acc. R is a constant in every
+/// caller (`tile`'s switch), so each row count gets its own unrolled body: a 1-row product (a
+/// decode step) runs 2 instead of 24 `vdpbf16ps` per step. Each lane's sum does not depend on R.
+TARGET static inline __attribute__((always_inline)) void tile_rows(
+    const int R, long pairs, const uint32_t *a, const uint32_t *b, float *c, long ldc, long cols, int first, float beta) {
     __m512 acc[MR][2];
 #pragma clang loop unroll(full)
-    for (int r = 0; r < MR; r++) { acc[r][0] = _mm512_setzero_ps(); acc[r][1] = _mm512_setzero_ps(); }
+    for (int r = 0; r < MR; r++) {
+        if (r >= R) break;
+        acc[r][0] = _mm512_setzero_ps();
+        acc[r][1] = _mm512_setzero_ps();
+    }
     for (long q = 0; q < pairs; q++) {
         __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)b);
         __m512bh b1 = (__m512bh)_mm512_load_si512((const void *)(b + 16));
 #pragma clang loop unroll(full)
         for (int r = 0; r < MR; r++) {
+            if (r >= R) break;
             __m512bh ar = (__m512bh)_mm512_set1_epi32((int)a[r]);
             acc[r][0] = _mm512_dpbf16_ps(acc[r][0], ar, b0);
             acc[r][1] = _mm512_dpbf16_ps(acc[r][1], ar, b1);
@@ -173,7 +181,7 @@ TARGET static void tile(long pairs, const uint32_t *a, const uint32_t *b, float 
     __m512 vbeta = _mm512_set1_ps(beta);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR; r++) {
-        if (r >= rows) break;
+        if (r >= R) break;
         float *row = c + r * ldc;
         __m512 v0 = acc[r][0], v1 = acc[r][1];
         if (!first) {
@@ -185,6 +193,25 @@ TARGET static void tile(long pairs, const uint32_t *a, const uint32_t *b, float 
         }
         _mm512_mask_storeu_ps(row, m0, v0);
         _mm512_mask_storeu_ps(row + 16, m1, v1);
+    }
+}
+
+/// `tile_rows` for the `rows` (1 to MR) the tile has.
+TARGET static void tile(long pairs, const uint32_t *a, const uint32_t *b, float *c, long ldc,
+                        long rows, long cols, int first, float beta) {
+    switch (rows) {
+    case 1: tile_rows(1, pairs, a, b, c, ldc, cols, first, beta); break;
+    case 2: tile_rows(2, pairs, a, b, c, ldc, cols, first, beta); break;
+    case 3: tile_rows(3, pairs, a, b, c, ldc, cols, first, beta); break;
+    case 4: tile_rows(4, pairs, a, b, c, ldc, cols, first, beta); break;
+    case 5: tile_rows(5, pairs, a, b, c, ldc, cols, first, beta); break;
+    case 6: tile_rows(6, pairs, a, b, c, ldc, cols, first, beta); break;
+    case 7: tile_rows(7, pairs, a, b, c, ldc, cols, first, beta); break;
+    case 8: tile_rows(8, pairs, a, b, c, ldc, cols, first, beta); break;
+    case 9: tile_rows(9, pairs, a, b, c, ldc, cols, first, beta); break;
+    case 10: tile_rows(10, pairs, a, b, c, ldc, cols, first, beta); break;
+    case 11: tile_rows(11, pairs, a, b, c, ldc, cols, first, beta); break;
+    default: tile_rows(MR, pairs, a, b, c, ldc, cols, first, beta); break;
     }
 }
 
@@ -226,6 +253,42 @@ void speculators_bf16_gemm_packed(long m, long n, long k, const float *a, long a
                     tile(pairs, packed_a + (ir / MR) * pairs * MR, bp, c + (ic + ir) * ldc + jr, ldc, rows, cols, pc == 0, beta);
                 }
             }
+        }
+    }
+}
+
+/// A's rows for `speculators_bf16_gemm_packed_rows`, grown as needed (per thread, kept).
+static _Thread_local uint32_t *row_panels;
+static _Thread_local long row_panel_words;
+
+void speculators_bf16_gemm_packed_rows(long m, long n, long k, const float *a, long lda,
+                                       const uint32_t *packed, long packed_pairs, float *c, long ldc) {
+    if (m <= 0 || n <= 0) return;
+    long pairs = (k + 1) / 2;
+    long groups = (m + MR - 1) / MR;
+    long words = groups * pairs * MR;
+    if (words > row_panel_words) {
+        free(row_panels);
+        row_panels = aligned_alloc(64, (size_t)((words * 4 + 63) / 64 * 64));
+        row_panel_words = row_panels ? words : 0;
+        if (!row_panels) abort();  // as in speculators_bf16_gemm
+    }
+    for (long g = 0; g < groups; g++) {
+        uint32_t *panel = row_panels + g * pairs * MR;
+        for (long r = 0; r < MR; r++) {
+            long i = g * MR + r;
+            const float *row = a + i * lda;
+            for (long q = 0; q < pairs; q++) {
+                panel[q * MR + r] = i >= m ? 0 : pair(row[2 * q], 2 * q + 1 < k ? row[2 * q + 1] : 0);
+            }
+        }
+    }
+    for (long jr = 0; jr < n; jr += NR) {
+        const uint32_t *bp = packed + (jr / NR) * packed_pairs * NR;
+        long cols = n - jr < NR ? n - jr : NR;
+        for (long g = 0; g < groups; g++) {
+            long rows = m - g * MR < MR ? m - g * MR : MR;
+            tile(pairs, row_panels + g * pairs * MR, bp, c + g * MR * ldc + jr, ldc, rows, cols, 1, 0);
         }
     }
 }

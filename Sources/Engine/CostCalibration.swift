@@ -42,7 +42,8 @@ extension SpeculativeEngine {
             let used = min(rows, lanes)
             return try timed {
                 let requests = (0..<used).map {
-                    TransformerModel.Request(cache: caches[$0], tokens: tokens($0, rows / used), logits: .all)
+                    TransformerModel.Request(cache: caches[$0], tokens: tokens($0, rows / used), logits: .all,
+                                             argmaxOnly: configuration.argmaxScreening)
                 }
                 _ = try verifier.forward(requests, auxiliaryLayers: auxiliaryLayers, pool: pool)
                 for cache in caches { cache.truncate(to: context) }

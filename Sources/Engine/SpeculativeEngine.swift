@@ -38,10 +38,13 @@ public final class SpeculativeEngine {
         /// verified only if the draft is sure enough (`ConfidenceCalibration`)? Adaptive only:
         /// requests with a pinned k never are gated.
         public var confidenceGate: Bool
+        /// Greedy rows without log-probabilities get their argmax from the verifier's bfloat16-
+        /// screened head (`ScreenedArgmaxHead`: the same tokens, half the head's bytes read).
+        public var argmaxScreening: Bool
 
         public init(maxSpeculativeTokens: Int = 3, speculativeTokens: Int? = nil, prefillChunk: Int = 256,
                     maxBatchTokens: Int = 512, maxModelLength: Int, eosTokenIds: Set<Int>, draftRestartRows: Int = 64,
-                    captureLayers: [Int] = [], confidenceGate: Bool = true) {
+                    captureLayers: [Int] = [], confidenceGate: Bool = true, argmaxScreening: Bool = true) {
             self.maxSpeculativeTokens = maxSpeculativeTokens
             self.speculativeTokens = speculativeTokens
             self.prefillChunk = prefillChunk
@@ -51,6 +54,7 @@ public final class SpeculativeEngine {
             self.draftRestartRows = max(2, draftRestartRows)
             self.captureLayers = captureLayers
             self.confidenceGate = confidenceGate
+            self.argmaxScreening = argmaxScreening
         }
     }
 
@@ -136,6 +140,10 @@ public final class SpeculativeEngine {
         var configuration = configuration
         configuration.maxModelLength = min(configuration.maxModelLength, verifier.config.maxPositions)
         if draft == nil { configuration.maxSpeculativeTokens = 0 } else { configuration.captureLayers = [] }
+        // Only a batch-invariant verifier screens (see `TransformerModel.computeHead`).
+        if configuration.argmaxScreening {
+            configuration.argmaxScreening = verifier.batchInvariant && verifier.enableArgmaxScreening()
+        }
         self.configuration = configuration
         self.pool = pool
         self.makeTextStream = makeTextStream

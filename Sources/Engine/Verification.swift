@@ -46,7 +46,9 @@ extension SpeculativeEngine {
         guard !items.isEmpty else { return }
         let requests = items.map { item -> TransformerModel.Request in
             let logits: TransformerModel.LogitRows = item.isPrefill ? (item.completesPrompt ? .last : .none) : .all
-            return TransformerModel.Request(cache: item.cache, tokens: item.tokens, logits: logits)
+            let request = item.sequence.request
+            let argmaxOnly = configuration.argmaxScreening && request.sampling.isGreedy && request.logprobs == nil
+            return TransformerModel.Request(cache: item.cache, tokens: item.tokens, logits: logits, argmaxOnly: argmaxOnly)
         }
         let auxiliaryLayers = draft?.config.auxiliaryLayerIds ?? configuration.captureLayers
         let start = DispatchTime.now().uptimeNanoseconds

@@ -33,6 +33,11 @@ public final class TransformerModel: @unchecked Sendable {
     /// Python reference ran its verifier in bfloat16 to make training data. Ignored otherwise, so
     /// serving always computes in float32.
     public var gemmPrecision = MatmulPrecision.float32
+    /// The head screened in bfloat16 for rows that only need their argmax (`Request.argmaxOnly`),
+    /// once `enableArgmaxScreening()` made it; nil: every row gets the whole float32 head.
+    public private(set) var screenedHead: ScreenedArgmaxHead?
+    private let screenScratch = Scratch()
+    private let screenInputScratch = Scratch()
 
     /// Packs every layer's and the head's weights once as bfloat16 for `gemmPrecision` bf16 (data
     /// generation: 1.2-1.4x faster products than packing per call; +50% weight memory). Call it
@@ -40,6 +45,24 @@ public final class TransformerModel: @unchecked Sendable {
     public func packBFloat16Weights() {
         layers = layers.map { $0.mappingLinears { $0.packingBFloat16() } }
         head = head.packingBFloat16()
+    }
+
+    /// Builds `screenedHead` (a bfloat16 copy of the head: half its float32 memory again), so
+    /// that greedy rows read half the head's bytes for the same argmax. Returns whether
+    /// screening is available (not on CPUs without AVX-512 BF16). Call it before serving.
+    @discardableResult
+    public func enableArgmaxScreening() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if screenedHead == nil { screenedHead = ScreenedArgmaxHead(weight: head.weight) }
+        return screenedHead != nil
+    }
+
+    /// Drops `screenedHead`: every row gets the float32 head again (benchmarks compare both).
+    public func disableArgmaxScreening() {
+        lock.lock()
+        defer { lock.unlock() }
+        screenedHead = nil
     }
 
     public init(config: ModelConfig, embedding: Tensor, layers: [DecoderLayerWeights], finalNorm: Tensor,
@@ -74,10 +97,15 @@ public final class TransformerModel: @unchecked Sendable {
         public let cache: KVCache
         public let tokens: [Int]
         public let logits: LogitRows
-        public init(cache: KVCache, tokens: [Int], logits: LogitRows) {
+        /// Only the argmax of these logit rows will be read (greedy, no log-probabilities). With
+        /// `screenedHead` the rows then hold exact float32 logits for the tokens that can be the
+        /// largest and `-infinity` for the others (`ScreenedArgmaxHead`).
+        public let argmaxOnly: Bool
+        public init(cache: KVCache, tokens: [Int], logits: LogitRows, argmaxOnly: Bool = false) {
             self.cache = cache
             self.tokens = tokens
             self.logits = logits
+            self.argmaxOnly = argmaxOnly
         }
     }
 
@@ -94,6 +122,9 @@ public final class TransformerModel: @unchecked Sendable {
         public let rowRanges: [Range<Int>]
         public let vocabularySize: Int
         public let auxiliaryWidth: Int
+        /// Logit rows that went through `screenedHead`, and the candidates they kept in all.
+        public var screenedRows = 0
+        public var screenedCandidates = 0
 
         /// Logits of row `row` of request `request`.
         public func logits(request: Int, row: Int) -> UnsafeMutablePointer<Float> {
@@ -176,23 +207,69 @@ public final class TransformerModel: @unchecked Sendable {
         let (selected, logitRanges) = layout.selectRows(requests.map(\.logits))
         let vocab = head.outFeatures
         let logits = logitsScratch.pointer(max(selected.count, 1) * vocab)
+        var screening = (rows: 0, candidates: 0)
         if !selected.isEmpty {
             let headInput = workspace.projected.pointer(selected.count * hidden)
             for (slot, source) in selected.enumerated() {
                 Kernels.rmsNorm(x + source * hidden, weight: finalNorm.base, eps: config.rmsNormEps, rows: 1,
                                 dim: hidden, into: headInput + slot * hidden)
             }
-            // Logits rows always take the batch-invariant path: greedy choices must not depend on
-            // how many sequences were verified together.
-            head.apply(headInput, rows: selected.count, into: logits, pool: pool,
-                       invariantRows: batchInvariant ? selected.count : 0, gemmPrecision: layout.gemmPrecision)
+            screening = computeHead(headInput, rows: selected.count, into: logits, requests: requests,
+                                    logitRanges: logitRanges, gemmPrecision: layout.gemmPrecision, pool: pool)
         }
         let rowRanges = requests.indices.map { index -> Range<Int> in
             let segment = layout.segments[layout.segmentOfRequest[index]]
             return segment.rowStart..<(segment.rowStart + segment.rowCount)
         }
-        return Output(logits: logits, logitRanges: logitRanges, auxiliary: aux, rowRanges: rowRanges,
-                      vocabularySize: vocab, auxiliaryWidth: auxWidth)
+        var output = Output(logits: logits, logitRanges: logitRanges, auxiliary: aux, rowRanges: rowRanges,
+                            vocabularySize: vocab, auxiliaryWidth: auxWidth)
+        output.screenedRows = screening.rows
+        output.screenedCandidates = screening.candidates
+        return output
+    }
+
+    /// The head over the selected rows: `screenedHead` for the rows of `argmaxOnly` requests
+    /// (batch-invariant models only: their candidates are the invariant path's logits), the
+    /// float32 head for the rest. Logit rows always take the batch-invariant path: greedy choices
+    /// must not depend on how many sequences were verified together. Mixed batches gather each
+    /// kind into one product, so the head's weights are streamed once per kind.
+    private func computeHead(
+        _ input: UnsafeMutablePointer<Float>, rows: Int, into logits: UnsafeMutablePointer<Float>, requests: [Request],
+        logitRanges: [Range<Int>], gemmPrecision: MatmulPrecision, pool: ThreadPool
+    ) -> (rows: Int, candidates: Int) {
+        let hidden = config.hiddenSize, vocab = head.outFeatures
+        func exact(_ x: UnsafeMutablePointer<Float>, _ count: Int, _ y: UnsafeMutablePointer<Float>) {
+            head.apply(x, rows: count, into: y, pool: pool, invariantRows: batchInvariant ? count : 0,
+                       gemmPrecision: gemmPrecision)
+        }
+        guard batchInvariant, let screen = screenedHead else {
+            exact(input, rows, logits)
+            return (0, 0)
+        }
+        var screened: [Int] = [], plain: [Int] = []
+        for (request, range) in zip(requests, logitRanges) {
+            if request.argmaxOnly { screened.append(contentsOf: range) } else { plain.append(contentsOf: range) }
+        }
+        if plain.isEmpty {
+            return (rows, screen.apply(input, rows: rows, ldx: hidden, into: logits, ldy: vocab, pool: pool))
+        }
+        if screened.isEmpty {
+            exact(input, rows, logits)
+            return (0, 0)
+        }
+        // Mixed: each kind's rows gathered, computed together, and put back in place.
+        var candidates = 0
+        for (slots, isScreened) in [(screened, true), (plain, false)] {
+            let x = screenInputScratch.pointer(slots.count * hidden), y = screenScratch.pointer(slots.count * vocab)
+            for (index, slot) in slots.enumerated() { (x + index * hidden).update(from: input + slot * hidden, count: hidden) }
+            if isScreened {
+                candidates = screen.apply(x, rows: slots.count, ldx: hidden, into: y, ldy: vocab, pool: pool)
+            } else {
+                exact(x, slots.count, y)
+            }
+            for (index, slot) in slots.enumerated() { (logits + slot * vocab).update(from: y + index * vocab, count: vocab) }
+        }
+        return (screened.count, candidates)
     }
 
     /// The residual stream after the final layer for the last forward's rows is not kept; use

@@ -48,24 +48,37 @@ struct BenchVerifierCommand: ParsableCommand {
             prefill.append(now() - start)
         }
 
+        // Greedy rows can take their argmax from the bfloat16-screened head (`ScreenedArgmaxHead`,
+        // what the engine does): decode and the passes are measured with it and with the whole
+        // float32 head, taking turns in the same run.
+        let screening = model.enableArgmaxScreening()
+        let heads = screening ? [false, true] : [false]
+        let screenedBytes = weightBytes - Double(model.head.weight.count) * 4 + Double(model.screenedHead?.packedBytes ?? 0)
+
         // The machine's memory speed drifts by tens of percent within minutes, so each decode run
         // is compared with the bandwidth measured just before and just after it (best of three
         // passes each, averaged), and the median of those per-run ratios is reported.
-        var decode: [Double] = [], bandwidths: [Double] = [], fractions: [Double] = []
+        var decode: [Bool: [Double]] = [:], bandwidths: [Double] = [], fractions: [Bool: [Double]] = [:]
+        var candidates = 0
         for _ in 0..<runs {
-            let cache = try model.makeCache(capacity: decodeTokens + 32)
-            var output = try model.forward([.init(cache: cache, tokens: Array(context.prefix(16)), logits: .last)], pool: pool)
-            let before = probe.measure(pool: pool, repetitions: 3)
-            let start = now()
-            for _ in 0..<decodeTokens {
-                let token = Kernels.argmax(output.logits(request: 0, row: 0), count: vocab)
-                output = try model.forward([.init(cache: cache, tokens: [token], logits: .last)], pool: pool)
+            for screened in heads {
+                let cache = try model.makeCache(capacity: decodeTokens + 32)
+                var output = try model.forward([.init(cache: cache, tokens: Array(context.prefix(16)), logits: .last,
+                                                      argmaxOnly: screened)], pool: pool)
+                let before = probe.measure(pool: pool, repetitions: 3)
+                let start = now()
+                for _ in 0..<decodeTokens {
+                    let token = Kernels.argmax(output.logits(request: 0, row: 0), count: vocab)
+                    output = try model.forward([.init(cache: cache, tokens: [token], logits: .last, argmaxOnly: screened)],
+                                               pool: pool)
+                    candidates += output.screenedCandidates
+                }
+                let seconds = (now() - start) / Double(decodeTokens)
+                let around = (before + probe.measure(pool: pool, repetitions: 3)) / 2
+                decode[screened, default: []].append(seconds)
+                bandwidths.append(around)
+                fractions[screened, default: []].append((screened ? screenedBytes : weightBytes) / seconds / around)
             }
-            let seconds = (now() - start) / Double(decodeTokens)
-            let around = (before + probe.measure(pool: pool, repetitions: 3)) / 2
-            decode.append(seconds)
-            bandwidths.append(around)
-            fractions.append(weightBytes / seconds / around)
         }
 
         // Verification passes of m tokens after a 256-token context, rolled back after each.
@@ -73,16 +86,19 @@ struct BenchVerifierCommand: ParsableCommand {
         _ = try model.forward([.init(cache: cache, tokens: Array(context.prefix(256)), logits: .none)], pool: pool)
         // The sizes take turns (1, 2, 4, 8, 1, 2, ...), so each ratio compares the same moments of
         // a shared machine whose speed drifts; the medians of many turns are reported.
-        var passTimes: [Int: [Double]] = [:]
+        var passTimes: [Bool: [Int: [Double]]] = [:]
         for _ in 0..<(runs * 6) {
             for m in [1, 2, 4, 8] {
-                let start = now()
-                _ = try model.forward([.init(cache: cache, tokens: Array(context[256..<(256 + m)]), logits: .all)], pool: pool)
-                passTimes[m, default: []].append(now() - start)
-                cache.truncate(to: 256)
+                for screened in heads {
+                    let start = now()
+                    _ = try model.forward([.init(cache: cache, tokens: Array(context[256..<(256 + m)]), logits: .all,
+                                                 argmaxOnly: screened)], pool: pool)
+                    passTimes[screened, default: [:]][m, default: []].append(now() - start)
+                    cache.truncate(to: 256)
+                }
             }
         }
-        let passCost = passTimes.mapValues { median($0) }
+        let passCost = passTimes.mapValues { $0.mapValues { median($0) } }
 
         // The same for a batch: `batchSequences` sequences each verifying m rows in one pass, which
         // is what a step of batched speculative decoding costs against plain batched decoding.
@@ -91,40 +107,56 @@ struct BenchVerifierCommand: ParsableCommand {
             _ = try model.forward([.init(cache: cache, tokens: Array(context[s..<(s + 128)]), logits: .none)], pool: pool)
             return cache
         }
-        var batchTimes: [Int: [Double]] = [:]
+        var batchTimes: [Bool: [Int: [Double]]] = [:]
         for _ in 0..<(runs * 3) where batchSequences > 0 {
             for m in [1, 2, 4] {
-                let requests = batchCaches.enumerated().map { s, cache in
-                    TransformerModel.Request(cache: cache, tokens: Array(context[(200 + s)..<(200 + s + m)]), logits: .all)
+                for screened in heads {
+                    let requests = batchCaches.enumerated().map { s, cache in
+                        TransformerModel.Request(cache: cache, tokens: Array(context[(200 + s)..<(200 + s + m)]), logits: .all,
+                                                 argmaxOnly: screened)
+                    }
+                    let start = now()
+                    _ = try model.forward(requests, pool: pool)
+                    batchTimes[screened, default: [:]][m, default: []].append(now() - start)
+                    for cache in batchCaches { cache.truncate(to: 128) }
                 }
-                let start = now()
-                _ = try model.forward(requests, pool: pool)
-                batchTimes[m, default: []].append(now() - start)
-                for cache in batchCaches { cache.truncate(to: 128) }
             }
         }
-        let batchCost = batchTimes.mapValues { median($0) }
+        let batchCost = batchTimes.mapValues { $0.mapValues { median($0) } }
 
         let prefillRate = Double(promptTokens) / median(prefill)
-        let decodeTime = median(decode)
         let bandwidth = median(bandwidths)
         report(String(format: "memory bandwidth (%d threads, around each decode run, median): %.1f GB/s -> decode ceiling %.1f tok/s",
                      pool.threadCount, bandwidth / 1e9, bandwidth / weightBytes))
         report(String(format: "prefill %d tokens: %.1f tok/s (median of %d)", promptTokens, prefillRate, prefill.count))
-        report(String(format: "decode %d tokens: %.1f tok/s (median of %d) = %.1f GB/s of weights; %.0f%% of the bandwidth measured around each run (median; runs %@)",
-                     decodeTokens, 1 / decodeTime, runs, weightBytes / decodeTime / 1e9, 100 * median(fractions),
-                     fractions.map { String(format: "%.0f%%", 100 * $0) }.joined(separator: " ")))
-        let one = passCost[1] ?? 1
-        for m in [1, 2, 4, 8] {
-            let cost = passCost[m] ?? 0
-            report(String(format: "verification pass of %d token%@: %.2f ms = %.2fx one token", m, m == 1 ? "" : "s",
-                         cost * 1000, cost / one))
+        for screened in heads {
+            let time = median(decode[screened] ?? [1]), bytes = screened ? screenedBytes : weightBytes
+            let ratios = fractions[screened] ?? []
+            let name = screened ? "greedy, screened head" : "float32 head"
+            report(String(format: "decode %d tokens, %@: %.1f tok/s (median of %d) = %.0f%% of the decode ceiling; %.0f MB read per token at %.1f GB/s = %.0f%% of the bandwidth measured around each run (median; runs %@)",
+                         decodeTokens, name, 1 / time, runs, 100 / time / (bandwidth / weightBytes),
+                         bytes / 1e6, bytes / time / 1e9, 100 * median(ratios),
+                         ratios.map { String(format: "%.0f%%", 100 * $0) }.joined(separator: " ")))
         }
-        if let batchOne = batchCost[1] {
+        if screening {
+            report(String(format: "screened head: %.1f candidate tokens per row on average (exact float32 logits for those only)",
+                         Double(candidates) / Double(runs * decodeTokens)))
+        }
+        for screened in heads {
+            let costs = passCost[screened] ?? [:]
+            let one = costs[1] ?? 1
+            let name = screened ? "greedy, screened head" : "float32 head"
+            report(String(format: "verification passes, %@: ", name) + [1, 2, 4, 8].map { m in
+                String(format: "%d token%@ %.2f ms = %.2fx", m, m == 1 ? "" : "s", (costs[m] ?? 0) * 1000, (costs[m] ?? 0) / one)
+            }.joined(separator: ", "))
+        }
+        for screened in heads {
+            guard let costs = batchCost[screened], let batchOne = costs[1] else { continue }
+            let name = screened ? "greedy, screened head" : "float32 head"
             for m in [1, 2, 4] {
-                let cost = batchCost[m] ?? 0
-                report(String(format: "batch of %d sequences x %d row%@ (%d rows): %.2f ms = %.2fx the 1-row batch, %.0f rows/s",
-                             batchSequences, m, m == 1 ? "" : "s", m * batchSequences, cost * 1000, cost / batchOne,
+                let cost = costs[m] ?? 0
+                report(String(format: "batch of %d sequences x %d row%@ (%d rows), %@: %.2f ms = %.2fx the 1-row batch, %.0f rows/s",
+                             batchSequences, m, m == 1 ? "" : "s", m * batchSequences, name, cost * 1000, cost / batchOne,
                              Double(m * batchSequences) / cost))
             }
         }

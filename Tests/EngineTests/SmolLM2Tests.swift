@@ -30,7 +30,11 @@ enum SmolLM2 {
     }
 }
 
-@Suite("SmolLM2-135M from the GGUF against the transformers goldens", .enabled(if: SmolLM2.available, "run `make models` first"))
+/// Serialized: the tests share one model, and a model runs one forward at a time whose logits
+/// stay valid only until the next forward (a test reading them while another ran would see the
+/// other's).
+@Suite("SmolLM2-135M from the GGUF against the transformers goldens", .serialized,
+       .enabled(if: SmolLM2.available, "run `make models` first"))
 struct SmolLM2Tests {
     @Test("Chat prompts render and tokenize to the reference prompt ids")
     func promptIds() throws {
@@ -87,4 +91,34 @@ struct SmolLM2Tests {
         }
         #expect(try run(draft: draft, k: nil) == plain, "adaptive k differs from plain greedy decoding")
     }
+
+    @Test("The screened head picks the float32 head's token at every greedy step, with bit-identical candidate logits")
+    func screenedHead() throws {
+        let bundle = try SmolLM2.requireBundle()
+        let model = bundle.verifier
+        try #require(model.enableArgmaxScreening(), "this CPU has no AVX-512 BF16")
+        let vocab = model.config.vocabSize
+        func rowArray(_ row: UnsafePointer<Float>, _ count: Int) -> [Float] { Array(UnsafeBufferPointer(start: row, count: count)) }
+        var rows = 0, candidates = 0
+        for item in try SmolLM2.cases() {
+            let prompt = try #require(item["prompt_ids"] as? [Int])
+            let full = try model.makeCache(capacity: prompt.count + 40), screened = try model.makeCache(capacity: prompt.count + 40)
+            var tokens = prompt
+            for _ in 0..<32 {
+                let exact = rowArray(try model.forward([.init(cache: full, tokens: tokens, logits: .last)], pool: TinyModels.pool)
+                    .logits(request: 0, row: 0), vocab)
+                let output = try model.forward([.init(cache: screened, tokens: tokens, logits: .last, argmaxOnly: true)],
+                                               pool: TinyModels.pool)
+                let fast = rowArray(output.logits(request: 0, row: 0), vocab)
+                let token = Kernels.argmax(exact, count: vocab)
+                #expect(Kernels.argmax(fast, count: vocab) == token, "case \(item["id"] ?? "?")")
+                #expect(zip(fast, exact).allSatisfy { $0 == -.infinity || $0.bitPattern == $1.bitPattern })
+                rows += output.screenedRows
+                candidates += output.screenedCandidates
+                tokens = [token]
+            }
+        }
+        #expect(rows > 0 && Double(candidates) / Double(rows) < 20, "\(candidates) candidates in \(rows) rows")
+    }
 }
+

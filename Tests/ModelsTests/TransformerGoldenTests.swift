@@ -205,3 +205,41 @@ struct BatchedForwardTests {
         #expect(cache.length == 0)
     }
 }
+
+@Suite("The screened argmax head in a forward pass")
+struct ScreenedForwardTests {
+    @Test("Argmax-only rows get the float32 argmax and full rows in the same batch are unchanged, bit for bit")
+    func mixedBatch() throws {
+        let model = try TransformerModel.load(from: Fixtures.folder("tiny-llama"))
+        try #require(model.enableArgmaxScreening(), "this CPU has no AVX-512 BF16")
+        let vocab = model.config.vocabSize
+        let prompts: [[Int]] = [[3, 17, 250, 99, 42], [7, 8], Array(0..<20).map { ($0 * 11 + 1) % vocab }]
+        let chunks: [[Int]] = [[5, 6, 7], [9], [10, 11]]
+        func run(argmaxOnly: [Bool]) throws -> [[[Float]]] {
+            let caches = try prompts.map { _ in try model.makeCache() }
+            _ = try model.forward(prompts.indices.map { .init(cache: caches[$0], tokens: prompts[$0], logits: .none) },
+                                  pool: Fixtures.pool)
+            let output = try model.forward(chunks.indices.map {
+                .init(cache: caches[$0], tokens: chunks[$0], logits: .all, argmaxOnly: argmaxOnly[$0])
+            }, pool: Fixtures.pool)
+            #expect(output.screenedRows == zip(chunks, argmaxOnly).reduce(0) { $0 + ($1.1 ? $1.0.count : 0) })
+            return chunks.indices.map { request in
+                (0..<chunks[request].count).map { rowArray(output.logits(request: request, row: $0), vocab) }
+            }
+        }
+        let exact = try run(argmaxOnly: [false, false, false])
+        for pattern in [[true, false, true], [false, true, false], [true, true, true]] {
+            let mixed = try run(argmaxOnly: pattern)
+            for request in chunks.indices {
+                for (row, (fast, full)) in zip(mixed[request], exact[request]).enumerated() {
+                    if pattern[request] {
+                        #expect(Kernels.argmax(fast, count: vocab) == Kernels.argmax(full, count: vocab), "request \(request) row \(row)")
+                        #expect(zip(fast, full).allSatisfy { $0 == -.infinity || $0.bitPattern == $1.bitPattern })
+                    } else {
+                        #expect(fast == full, "request \(request) row \(row) changed next to screened rows")
+                    }
+                }
+            }
+        }
+    }
+}

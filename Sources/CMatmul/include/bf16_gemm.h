@@ -37,6 +37,13 @@ void speculators_bf16_pack(long k, long n, const float *b, long b_row, long b_co
 void speculators_bf16_gemm_packed(long m, long n, long k, const float *a, long a_row, long a_col,
                                   const unsigned int *packed, long packed_pairs, float beta, float *c, long ldc);
 
+/// `speculators_bf16_gemm_packed` (beta 0) for row-major A (`lda` apart) without blocking k:
+/// every packed 32-column panel is read once, front to back, for all m rows (12 at a time from
+/// L1). For a few rows (decode and verification steps) this streams the packed matrix at memory
+/// speed, where the blocked version re-reads panels per k block and computes 12-row tiles.
+void speculators_bf16_gemm_packed_rows(long m, long n, long k, const float *a, long lda,
+                                       const unsigned int *packed, long packed_pairs, float *c, long ldc);
+
 #ifdef __cplusplus
 }
 #endif
