@@ -99,10 +99,23 @@ struct KernelTests {
         #expect(Kernels.topProbability([-.infinity, -.infinity], count: 2) == 0, "no finite logit: no confidence")
     }
 
-    @Test("Argmax returns the first of equal maxima, as torch does")
+    @Test("Argmax returns the first of equal maxima, as torch does, never a NaN, and 0 when nothing is finite")
     func argmax() {
         #expect(Kernels.argmax([1, 5, 5, 2], count: 4) == 1)
         #expect(Kernels.argmax([-3, -2, -9], count: 3) == 1)
+        #expect(Kernels.argmax([.nan, 1, .nan, 3, 3], count: 5) == 3)
+        #expect(Kernels.argmax([-.infinity, .nan, -.infinity], count: 3) == 0)
+        // Long rows: the vector lanes, their tail, ties across lanes, the screened head's -infinity rows.
+        var random = TestRandom(state: 77)
+        for count in [7, 8, 9, 49152, 49153] {
+            var row = random.values(count)
+            row[count / 3] = 9
+            row[count - 1] = 9
+            #expect(Kernels.argmax(row, count: count) == count / 3)
+            var screened = [Float](repeating: -.infinity, count: count)
+            screened[count - 1] = -4
+            #expect(Kernels.argmax(screened, count: count) == count - 1)
+        }
     }
 }
 
