@@ -54,7 +54,8 @@ public final class TransformerModel: @unchecked Sendable {
     public func enableArgmaxScreening() -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        if screenedHead == nil { screenedHead = ScreenedArgmaxHead(weight: head.weight) }
+        // A head with a bias (none of the supported families has one) is not screened.
+        if screenedHead == nil, head.bias == nil { screenedHead = ScreenedArgmaxHead(weight: head.weight) }
         return screenedHead != nil
     }
 

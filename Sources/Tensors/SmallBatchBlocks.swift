@@ -34,8 +34,8 @@ protocol ColumnBlock {
 }
 
 /// Two weight rows against up to four input rows: 8 accumulators, 2 weight vectors and an input
-/// vector fit the 16 AVX2 registers. Used for passes of one or two rows, which are bound by
-/// memory (two long sequential streams per core are what the hardware prefetchers follow best),
+/// vector fit the 16 AVX2 registers. Used for passes of up to four rows, which are mostly bound
+/// by memory (two long sequential streams per core are what the hardware prefetchers follow best),
 /// and for bfloat16 weights, whose widening needs registers the triple block does not have.
 enum PairColumns: ColumnBlock {
     static var width: Int { 2 }

@@ -21,14 +21,18 @@ import CPrefetch
 /// medians): into L2 8 pairs ahead, 4 rows 20% and 8 rows 30% faster; into L1 one or two pairs
 /// ahead gained only 7-16%. One row is left to the hardware prefetchers, which do best alone.
 ///
-/// From three rows on, float32 weight rows are taken three at a time (`TripleColumns`): 12
+/// From five rows on, float32 weight rows are taken three at a time (`TripleColumns`): 12
 /// accumulators instead of 8 and fewer loads per multiply-add, for passes whose arithmetic
 /// shows (16 and 32 rows: a batch of eight verifying). Measured with both blocks in one process
 /// (`bench verifier`, whole SmolLM2, 2 threads, three runs): 8 sequences x 2 rows 3.5-5.7% and
-/// x 4 rows 1.5-4.5% faster, passes of 1 to 8 tokens unchanged. In cache both blocks reach
-/// 160-180 GFLOP/s on 4 to 32 rows, so what they differ in is how memory and arithmetic
-/// overlap. (Runs of two binaries a minute apart disagreed by up to 1.8x on the same code: this
-/// machine's speed drifts, so only comparisons within one process count.)
+/// x 4 rows 1.5-4.5% faster. In cache both blocks reach 160-180 GFLOP/s on 4 to 32 rows, so
+/// what they differ in is how memory and arithmetic overlap. Up to four rows the pass is still
+/// mostly a stream of weights, and two streams per core beat three: on a day this machine read
+/// 85 GB/s, `bench kernel` (three interleaved runs each) gave 4 rows 7.5-7.8 ms with pairs
+/// against 9.0-9.1 with triples (a verification of three drafts), 8 rows within noise of each
+/// other (12.4-13.2 ms), 16 rows 23.5 against 21.9 ms. (Runs of two binaries a minute apart disagreed by up to 1.8x on the
+/// same code: this machine's speed drifts, so only comparisons within one process, or
+/// interleaved runs, count.)
 ///
 /// Weights come as float32 or as bfloat16 (`BFloat16Weights`, for matrices whose values are all
 /// exact bfloat16s, such as drafts trained and stored in bf16). Widening bf16 to f32 is exact and
@@ -68,7 +72,7 @@ public enum SmallBatchProduct {
         _ x: UnsafePointer<Float>, rows: Int, ldx: Int, weight: UnsafeRawPointer, format: F.Type, k: Int,
         columns: Range<Int>, output: UnsafeMutablePointer<Float>, ldy: Int
     ) {
-        if rows <= 2 || !F.prefersTriples {
+        if rows <= 4 || !F.prefersTriples {
             multiply(x, rows: rows, ldx: ldx, weight: weight, format: F.self, k: k, columns: columns,
                      output: output, ldy: ldy, block: PairColumns.self)
         } else {
@@ -184,7 +188,7 @@ protocol WeightFormat {
     static var bytes: Int { get }
     /// Whether the kernel calls its block instead of inlining it (see `calledBlock`).
     static var callsBlocks: Bool { get }
-    /// Whether passes of three or more rows take weight rows three at a time (`TripleColumns`).
+    /// Whether passes of five or more rows take weight rows three at a time (`TripleColumns`).
     static var prefersTriples: Bool { get }
     static func load8(_ row: UnsafeRawPointer, _ element: Int) -> SIMD8<Float>
     static func load1(_ row: UnsafeRawPointer, _ element: Int) -> Float
