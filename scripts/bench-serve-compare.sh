@@ -5,7 +5,7 @@
 #
 # Knobs (environment): CONCURRENCY (8), DURATION seconds per round (60), ROUNDS (2), PORT (8011),
 # SPECULATOR (the config's default), K (adaptive), MAX_BATCH (= CONCURRENCY), BIN, and MODES
-# ("plain draft"; add "nogate" for the draft without the confidence gate, also against plain).
+# ("plain draft"; add "gate" for the draft with the confidence gate on, also against plain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,8 +43,8 @@ for round in $(seq 1 "$ROUNDS"); do
     case "$mode" in
       plain) start_server --no-speculator ;;
       draft) start_server ${SPECULATOR:+--speculator "$SPECULATOR"} --num-speculative-tokens "$K" ;;
-      nogate) start_server ${SPECULATOR:+--speculator "$SPECULATOR"} --num-speculative-tokens "$K" --no-confidence-gate ;;
-      *) echo "bench-serve: unknown mode $mode (plain, draft, nogate)" >&2; exit 1 ;;
+      gate) start_server ${SPECULATOR:+--speculator "$SPECULATOR"} --num-speculative-tokens "$K" --confidence-gate ;;
+      *) echo "bench-serve: unknown mode $mode (plain, draft, gate)" >&2; exit 1 ;;
     esac
     "$BIN" bench serve --port "$PORT" --concurrency "$CONCURRENCY" --duration "$DURATION" --pid "$SERVER" \
       --progress-interval 1000 --json > "$LOGS/$mode-$round.json"
@@ -71,7 +71,7 @@ for mode in $MODES; do
 import sys
 pt, ps, dt, ds, c, mode = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5], sys.argv[6]
 plain, draft = pt / ps, dt / ds
-label = "with draft" if mode == "draft" else "with draft, no confidence gate"
+label = "with draft" if mode == "draft" else "with draft and the confidence gate"
 print(f"bench-serve: {c} clients: plain {plain:.1f} tok/s, {label} {draft:.1f} tok/s, ratio {draft / plain:.3f}x")
 PY
 done

@@ -29,7 +29,7 @@ struct BenchSpecCommand: ParsableCommand {
     @Option(help: "Draft lengths to pin, comma-separated.") var k = "1,2,3,4,5"
     @Option(help: "Concurrent requests, comma-separated.") var batch = "1,4,8"
     @Option(help: "Prompts per turn of the interleaving (default: 16, at least twice the batch).") var chunk: Int?
-    @Flag(help: "Also run adaptive speculation.") var adaptive = false
+    @Flag(help: "Also run adaptive speculation (without and with the confidence gate).") var adaptive = false
     @Flag(help: "Send prompts as raw text instead of chat turns.") var raw = false
     @Flag(help: "Generate max-tokens tokens even past the end-of-sequence token (by default a response ends there, as in vLLM's spec_decode example and in real requests).")
     var ignoreEos = false
@@ -80,8 +80,8 @@ struct BenchSpecCommand: ParsableCommand {
                 let calibration = makeEngine(bundle: bundle, draft: model, k: nil, pool: pool)
                 try calibration.calibrateCosts(maxRows: min(64, batches.map { $0 * 6 }.max() ?? 8))
                 report("\(name) pass costs: \(calibration.costs.summary())")
-                variants.append(Variant(label: "\(prefix)adaptive", draft: model, k: nil, costs: calibration.costs, gate: true))
-                variants.append(Variant(label: "\(prefix)adaptive without gate", draft: model, k: nil, costs: calibration.costs))
+                variants.append(Variant(label: "\(prefix)adaptive", draft: model, k: nil, costs: calibration.costs))
+                variants.append(Variant(label: "\(prefix)adaptive with gate", draft: model, k: nil, costs: calibration.costs, gate: true))
             }
         }
         var summary: [String] = []

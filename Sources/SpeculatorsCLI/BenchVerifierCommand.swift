@@ -53,6 +53,7 @@ struct BenchVerifierCommand: ParsableCommand {
         // float32 head, taking turns in the same run.
         let screening = model.enableArgmaxScreening()
         let heads = screening ? [false, true] : [false]
+        func label(_ screened: Bool) -> String { screened ? "greedy, screened head" : "float32 head" }
         let screenedBytes = weightBytes - Double(model.head.weight.count) * 4 + Double(model.screenedHead?.packedBytes ?? 0)
 
         // The machine's memory speed drifts by tens of percent within minutes, so each decode run
@@ -126,15 +127,14 @@ struct BenchVerifierCommand: ParsableCommand {
 
         let prefillRate = Double(promptTokens) / median(prefill)
         let bandwidth = median(bandwidths)
-        report(String(format: "memory bandwidth (%d threads, around each decode run, median): %.1f GB/s -> decode ceiling %.1f tok/s",
+        report(String(format: "memory bandwidth (%d threads, around each decode run, median): %.1f GB/s -> f32 decode ceiling %.1f tok/s",
                      pool.threadCount, bandwidth / 1e9, bandwidth / weightBytes))
         report(String(format: "prefill %d tokens: %.1f tok/s (median of %d)", promptTokens, prefillRate, prefill.count))
         for screened in heads {
             let time = median(decode[screened] ?? [1]), bytes = screened ? screenedBytes : weightBytes
             let ratios = fractions[screened] ?? []
-            let name = screened ? "greedy, screened head" : "float32 head"
-            report(String(format: "decode %d tokens, %@: %.1f tok/s (median of %d) = %.0f%% of the decode ceiling; %.0f MB read per token at %.1f GB/s = %.0f%% of the bandwidth measured around each run (median; runs %@)",
-                         decodeTokens, name, 1 / time, runs, 100 / time / (bandwidth / weightBytes),
+            report(String(format: "decode %d tokens, %@: %.1f tok/s (median of %d) = %.0f%% of the f32 decode ceiling; %.0f MB read per token at %.1f GB/s = %.0f%% of the bandwidth measured around each run (median; runs %@)",
+                         decodeTokens, label(screened), 1 / time, runs, 100 / time / (bandwidth / weightBytes),
                          bytes / 1e6, bytes / time / 1e9, 100 * median(ratios),
                          ratios.map { String(format: "%.0f%%", 100 * $0) }.joined(separator: " ")))
         }
@@ -145,18 +145,16 @@ struct BenchVerifierCommand: ParsableCommand {
         for screened in heads {
             let costs = passCost[screened] ?? [:]
             let one = costs[1] ?? 1
-            let name = screened ? "greedy, screened head" : "float32 head"
-            report(String(format: "verification passes, %@: ", name) + [1, 2, 4, 8].map { m in
+            report(String(format: "verification passes, %@: ", label(screened)) + [1, 2, 4, 8].map { m in
                 String(format: "%d token%@ %.2f ms = %.2fx", m, m == 1 ? "" : "s", (costs[m] ?? 0) * 1000, (costs[m] ?? 0) / one)
             }.joined(separator: ", "))
         }
         for screened in heads {
             guard let costs = batchCost[screened], let batchOne = costs[1] else { continue }
-            let name = screened ? "greedy, screened head" : "float32 head"
             for m in [1, 2, 4] {
                 let cost = costs[m] ?? 0
                 report(String(format: "batch of %d sequences x %d row%@ (%d rows), %@: %.2f ms = %.2fx the 1-row batch, %.0f rows/s",
-                             batchSequences, m, m == 1 ? "" : "s", m * batchSequences, name, cost * 1000, cost / batchOne,
+                             batchSequences, m, m == 1 ? "" : "s", m * batchSequences, label(screened), cost * 1000, cost / batchOne,
                              Double(m * batchSequences) / cost))
             }
         }

@@ -85,7 +85,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var numSpeculativeTokens: SpeculativeTokens = .adaptive
     /// Adaptive only: requests for which plain decoding wins may still draft one token, verified
     /// only when the draft is sure enough of it for the verifier row to pay (`ConfidenceCalibration`).
-    public var confidenceGate = true
+    /// Off by default (see `SpeculativeEngine.Configuration.confidenceGate`).
+    public var confidenceGate = false
     /// Requests decoded together per engine step.
     public var maxBatch = 8
     /// Requests waiting beyond the batch; more are answered 503.
