@@ -277,10 +277,12 @@ void speculators_bf16_gemm_packed_rows(long m, long n, long k, const float *a, l
         uint32_t *panel = row_panels + g * pairs * MR;
         for (long r = 0; r < MR; r++) {
             long i = g * MR + r;
-            const float *row = a + i * lda;
-            for (long q = 0; q < pairs; q++) {
-                panel[q * MR + r] = i >= m ? 0 : pair(row[2 * q], 2 * q + 1 < k ? row[2 * q + 1] : 0);
+            if (i >= m) {
+                for (long q = 0; q < pairs; q++) panel[q * MR + r] = 0;
+                continue;
             }
+            const float *row = a + i * lda;
+            for (long q = 0; q < pairs; q++) panel[q * MR + r] = pair(row[2 * q], 2 * q + 1 < k ? row[2 * q + 1] : 0);
         }
     }
     for (long jr = 0; jr < n; jr += NR) {

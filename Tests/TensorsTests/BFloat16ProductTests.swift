@@ -1,3 +1,4 @@
+import CMatmul
 import Testing
 import Tensors
 
@@ -114,6 +115,49 @@ struct BFloat16ProductTests {
             }
         }
         #expect(viaPacked == direct)
+    }
+
+    @Test("The unblocked few-row product of packed weights sums bfloat16-rounded operands to float32 accuracy", arguments: [
+        (rows: 1, outFeatures: 33, inFeatures: 7), (rows: 3, outFeatures: 100, inFeatures: 576), (rows: 12, outFeatures: 64, inFeatures: 1001),
+        (rows: 13, outFeatures: 96, inFeatures: 576), (rows: 30, outFeatures: 40, inFeatures: 20),
+    ])
+    func packedRows(shape: (rows: Int, outFeatures: Int, inFeatures: Int)) throws {
+        try #require(BFloat16Product.isSupported, "this CPU has no AVX-512 BF16")
+        let (m, n, k) = shape
+        var state: UInt64 = 7 &* UInt64(m * 1000 + n)
+        func next() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_001) / 1_000_000 - 1
+        }
+        let weight = (0..<(n * k)).map { _ in next() }, x = (0..<(m * k)).map { _ in next() }
+        let count = speculators_bf16_packed_words(k, n), pairs = (k + 1) / 2
+        let words = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
+        defer { UnsafeMutableRawPointer(words).deallocate() }
+        weight.withUnsafeBufferPointer { speculators_bf16_pack(k, n, $0.baseAddress!, 1, k, words) }
+        var y = [Float](repeating: .nan, count: m * n)
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { py in
+                // Two column ranges, as the pool splits them (the second starts on a 32-column panel).
+                let split = min(n, 32 * ((n / 2 + 31) / 32))
+                for columns in [0..<split, split..<n] where !columns.isEmpty {
+                    speculators_bf16_gemm_packed_rows(m, columns.count, k, px.baseAddress!, k, words + (columns.lowerBound / 32) * pairs * 32,
+                                                      pairs, py.baseAddress! + columns.lowerBound, n)
+                }
+            }
+        }
+        var worst = 0.0
+        for i in 0..<m {
+            for j in 0..<n {
+                var sum = 0.0, magnitude = 0.0
+                for p in 0..<k {
+                    let term = Self.rounded(x[i * k + p]) * Self.rounded(weight[j * k + p])
+                    sum += term
+                    magnitude += abs(term)
+                }
+                worst = max(worst, abs(Double(y[i * n + j]) - sum) / (magnitude + 1e-30))
+            }
+        }
+        #expect(worst < 1e-5, "\(shape): worst error \(worst) of the summed magnitudes")
     }
 
     @Test("bf16 precision falls back to float32 only where the CPU lacks the instructions")
