@@ -15,6 +15,14 @@ public enum BFloat16 {
         return UInt16(truncatingIfNeeded: (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
     }
 
+    /// The value the AVX-512 BF16 kernels multiply for `value`: nearest bfloat16, ties to even,
+    /// and zero for a float32 subnormal (as `vcvtneps2bf16` and `CMatmul`'s packer make it).
+    @inlinable @inline(__always)
+    public static func kernelRounded(_ value: Float) -> Float {
+        if value.bitPattern & 0x7F80_0000 == 0 { return value.sign == .minus ? -0.0 : 0 }
+        return widen(rounded(value))
+    }
+
     /// The bits of `value` when it is exactly a bfloat16 (its low 16 bits are zero), else nil.
     @inlinable @inline(__always)
     public static func exactly(_ value: Float) -> UInt16? {

@@ -1,5 +1,3 @@
-import CMatmul
-
 /// The exact argmax of `x · Wᵀ` (a language-model head) while reading the weights at half width.
 ///
 /// A greedy row only needs the largest logit. The head is the biggest single matrix of a small
@@ -32,8 +30,8 @@ public final class ScreenedArgmaxHead: @unchecked Sendable {
     private let weight: UnsafePointer<Float>
     /// Keeps `weight`'s storage alive.
     private let weightTensor: Tensor
-    private let words: UnsafeMutablePointer<UInt32>
-    private let pairs: Int
+    /// The head packed as bfloat16 for the screening product.
+    private let packed: BFloat16PackedWeights
     /// Per token: `‖w − w'‖` and `‖w'‖`, rounded up.
     private let roundingNorms: UnsafeMutablePointer<Float>
     private let halfNorms: UnsafeMutablePointer<Float>
@@ -41,7 +39,8 @@ public final class ScreenedArgmaxHead: @unchecked Sendable {
     /// Packs `weight` (`[vocab, in]`, float32); nil on a CPU without AVX-512 BF16 or when a
     /// weight is not finite or overflows bfloat16.
     public init?(weight tensor: Tensor) {
-        guard BFloat16Product.isSupported, tensor.shape.count == 2, tensor.shape[0] > 0, tensor.shape[1] > 0 else { return nil }
+        guard tensor.shape.count == 2, tensor.shape[0] > 0, tensor.shape[1] > 0,
+              let packed = BFloat16PackedWeights(weight: tensor) else { return nil }
         let vocab = tensor.shape[0], k = tensor.shape[1]
         let base = UnsafePointer(tensor.base)
         let rounding = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
@@ -50,7 +49,7 @@ public final class ScreenedArgmaxHead: @unchecked Sendable {
             var difference = 0.0, norm = 0.0
             let row = base + token * k
             for i in 0..<k {
-                let value = row[i], rounded = Self.kernelRounding(value)
+                let value = row[i], rounded = BFloat16.kernelRounded(value)
                 guard value.isFinite, rounded.isFinite else {
                     rounding.deallocate()
                     half.deallocate()
@@ -69,22 +68,16 @@ public final class ScreenedArgmaxHead: @unchecked Sendable {
         weightTensor = tensor
         roundingNorms = rounding
         halfNorms = half
-        pairs = (k + 1) / 2
-        let count = speculators_bf16_packed_words(k, vocab)
-        // 64-byte aligned: the kernel loads each panel row with aligned 512-bit loads.
-        words = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
-            .bindMemory(to: UInt32.self, capacity: count)
-        speculators_bf16_pack(k, vocab, base, 1, k, words)
+        self.packed = packed
     }
 
     deinit {
-        UnsafeMutableRawPointer(words).deallocate()
         roundingNorms.deallocate()
         halfNorms.deallocate()
     }
 
     /// Bytes of the packed bfloat16 head (what a screened row streams).
-    public var packedBytes: Int { speculators_bf16_packed_words(inFeatures, vocabularySize) * 4 }
+    public var packedBytes: Int { packed.packedBytes }
 
     /// For each of `rows` rows of `x` (`ldx` apart): the float32 logits of every token that may be
     /// the row's largest, `-infinity` for the rest, in `output` (`ldy` apart). Returns how many
@@ -93,10 +86,8 @@ public final class ScreenedArgmaxHead: @unchecked Sendable {
     public func apply(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into output: UnsafeMutablePointer<Float>, ldy: Int,
                       pool: ThreadPool) -> Int {
         guard rows > 0 else { return 0 }
-        let k = inFeatures
         pool.parallelRanges(vocabularySize, alignment: 32) { range in
-            speculators_bf16_gemm_packed_rows(rows, range.count, k, x, ldx, words + (range.lowerBound / 32) * pairs * 32,
-                                              pairs, output + range.lowerBound, ldy)
+            packed.multiplyRows(x, rows: rows, ldx: ldx, columns: range, into: output, ldy: ldy)
         }
         var candidates = [Int](repeating: 0, count: rows)
         candidates.withUnsafeMutableBufferPointer { counts in
@@ -112,7 +103,7 @@ public final class ScreenedArgmaxHead: @unchecked Sendable {
         let k = inFeatures, vocab = vocabularySize
         var normSquared = 0.0, halfSquared = 0.0, differenceSquared = 0.0
         for i in 0..<k {
-            let value = h[i], rounded = Self.kernelRounding(value)
+            let value = h[i], rounded = BFloat16.kernelRounded(value)
             let d = Double(value) - Double(rounded)
             normSquared += Double(value) * Double(value)
             halfSquared += Double(rounded) * Double(rounded)
@@ -189,14 +180,6 @@ public final class ScreenedArgmaxHead: @unchecked Sendable {
         SmallBatchProduct.multiply(h, rows: 1, ldx: inFeatures, weight: weight, k: inFeatures,
                                    columns: 0..<vocabularySize, output: scores, ldy: vocabularySize)
         return vocabularySize
-    }
-
-    /// The value the bf16 kernel multiplies for `value`: nearest bfloat16, ties to even, and
-    /// zero for a float32 subnormal (as `vcvtneps2bf16` and the packer make it).
-    @inline(__always)
-    static func kernelRounding(_ value: Float) -> Float {
-        if value.bitPattern & 0x7F80_0000 == 0 { return value.sign == .minus ? -0.0 : 0 }
-        return BFloat16.widen(BFloat16.rounded(value))
     }
 
     /// The float32 at or above `value`.

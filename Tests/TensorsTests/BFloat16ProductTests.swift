@@ -1,4 +1,3 @@
-import CMatmul
 import Testing
 import Tensors
 
@@ -130,18 +129,14 @@ struct BFloat16ProductTests {
             return Float(Int64(bitPattern: state >> 11) % 2_000_001) / 1_000_000 - 1
         }
         let weight = (0..<(n * k)).map { _ in next() }, x = (0..<(m * k)).map { _ in next() }
-        let count = speculators_bf16_packed_words(k, n), pairs = (k + 1) / 2
-        let words = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: UInt32.self, capacity: count)
-        defer { UnsafeMutableRawPointer(words).deallocate() }
-        weight.withUnsafeBufferPointer { speculators_bf16_pack(k, n, $0.baseAddress!, 1, k, words) }
+        let packed = try #require(BFloat16PackedWeights(weight: Tensor(shape: [n, k], values: weight)))
         var y = [Float](repeating: .nan, count: m * n)
         x.withUnsafeBufferPointer { px in
             y.withUnsafeMutableBufferPointer { py in
                 // Two column ranges, as the pool splits them (the second starts on a 32-column panel).
                 let split = min(n, 32 * ((n / 2 + 31) / 32))
                 for columns in [0..<split, split..<n] where !columns.isEmpty {
-                    speculators_bf16_gemm_packed_rows(m, columns.count, k, px.baseAddress!, k, words + (columns.lowerBound / 32) * pairs * 32,
-                                                      pairs, py.baseAddress! + columns.lowerBound, n)
+                    packed.multiplyRows(px.baseAddress!, rows: m, ldx: k, columns: columns, into: py.baseAddress!, ldy: n)
                 }
             }
         }

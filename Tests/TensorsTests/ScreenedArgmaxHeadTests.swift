@@ -46,6 +46,13 @@ struct ScreenedArgmaxHeadTests {
         return rows
     }
 
+    /// A planted head (`head(vocab:k:seed:)`) and its screened copy.
+    static func screenedHead(vocab: Int, k: Int = 576, seed: UInt64) throws -> (head: Tensor, screened: ScreenedArgmaxHead) {
+        try #require(BFloat16Product.isSupported, "this CPU has no AVX-512 BF16")
+        let head = Self.head(vocab: vocab, k: k, seed: seed)
+        return (head, try #require(ScreenedArgmaxHead(weight: head)))
+    }
+
     func exactLogits(head: Tensor, rows: [Float]) -> [Float] {
         let vocab = head.shape[0], k = head.shape[1], count = rows.count / k
         var logits = [Float](repeating: 0, count: count * vocab)
@@ -78,10 +85,8 @@ struct ScreenedArgmaxHeadTests {
     @Test("Every row's argmax is the float32 head's, its candidates' logits are bit-identical and the rest are -infinity",
           arguments: [1, 3, 12, 13, 30])
     func matchesFloat32Head(rowCount: Int) throws {
-        try #require(BFloat16Product.isSupported, "this CPU has no AVX-512 BF16")
         let vocab = 3001, k = 576
-        let head = Self.head(vocab: vocab, k: k, seed: 11)
-        let screened = try #require(ScreenedArgmaxHead(weight: head))
+        let (head, screened) = try Self.screenedHead(vocab: vocab, k: k, seed: 11)
         let rows = Self.rows(head: head, count: rowCount, seed: UInt64(rowCount))
         let exact = exactLogits(head: head, rows: rows)
         let pool = ThreadPool(threadCount: 2)
@@ -103,10 +108,8 @@ struct ScreenedArgmaxHeadTests {
 
     @Test("A tie between identical head rows goes to the lower token id, as the float32 argmax does")
     func tiesGoToTheLowerToken() throws {
-        try #require(BFloat16Product.isSupported, "this CPU has no AVX-512 BF16")
         let vocab = 64, k = 576
-        let head = Self.head(vocab: vocab, k: k, seed: 5)
-        let screened = try #require(ScreenedArgmaxHead(weight: head))
+        let (head, screened) = try Self.screenedHead(vocab: vocab, k: k, seed: 5)
         // Aimed at token 3, whose copies are tokens vocab/2 and vocab-1.
         let row = (0..<k).map { head.base[3 * k + $0] * 1000 }
         let (logits, _) = screenedLogits(screened, rows: row, pool: ThreadPool(threadCount: 1))
@@ -116,10 +119,8 @@ struct ScreenedArgmaxHeadTests {
 
     @Test("A row that is not finite gets the whole float32 row")
     func nonFiniteRowFallsBack() throws {
-        try #require(BFloat16Product.isSupported, "this CPU has no AVX-512 BF16")
         let vocab = 100, k = 576
-        let head = Self.head(vocab: vocab, k: k, seed: 9)
-        let screened = try #require(ScreenedArgmaxHead(weight: head))
+        let (head, screened) = try Self.screenedHead(vocab: vocab, k: k, seed: 9)
         var row = Self.rows(head: head, count: 1, seed: 2)
         row[10] = .infinity
         let (logits, candidates) = screenedLogits(screened, rows: row, pool: ThreadPool(threadCount: 2))
