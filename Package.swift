@@ -7,7 +7,8 @@
 import PackageDescription
 
 /// Numeric targets are compiled for AVX2 + FMA (`haswell`, every x86-64 server since 2013): the
-/// SIMD kernels need 8-lane fused multiply-adds to reach memory bandwidth.
+/// SIMD kernels need 8-lane fused multiply-adds to reach memory bandwidth. (The decode and
+/// verification product, in CMatmul, also has AVX-512 code chosen at run time.)
 let optimised: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo", "-target-cpu", "haswell"], .when(configuration: .release)),
 ]

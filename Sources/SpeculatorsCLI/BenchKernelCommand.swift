@@ -72,7 +72,7 @@ struct BenchKernelCommand: ParsableCommand {
         let what = draft.map { "the draft's fc, \($0.layers.count) layer\($0.layers.count == 1 ? "" : "s") + head" }
             ?? "\(model.layers.count) layers + head"
         let bytesPerWeight = linears.allSatisfy { $0.halfWeight != nil } && !cached ? 2.0 : 4.0
-        print("matrix products of \(what), \(String(format: "%.1f", Double(parameters) / 1e6))M weights (\(Int(bytesPerWeight)) bytes each), \(pool.threadCount) threads, batch-invariant kernel")
+        print("matrix products of \(what), \(String(format: "%.1f", Double(parameters) / 1e6))M weights (\(Int(bytesPerWeight)) bytes each), \(pool.threadCount) threads, batch-invariant kernel (\(SmallBatchProduct.instructionSet))")
         let one = median(times[rowCounts[0]] ?? [1])
         for m in rowCounts {
             let t = median(times[m] ?? [])

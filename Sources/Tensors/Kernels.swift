@@ -78,9 +78,9 @@ public enum Kernels {
     /// `scores[j] = scale · (query · keys[j])` for `count` key rows of `dim` floats, `dim` apart
     /// (attention's scores of one query over a cache).
     ///
-    /// Every dot product is accumulated exactly as `SmallBatchProduct.dot` does (8-float chunks
-    /// in order into one vector, its horizontal sum, then the scalar tail), so the scores are the
-    /// same as one dot at a time. Four keys run side by side: one dot is a chain of dependent
+    /// Every dot product is accumulated exactly as `attentionDot` does (8-float chunks in order
+    /// into one vector, its horizontal sum, then the scalar tail), so the scores are the same as
+    /// one dot at a time. Four keys run side by side: one dot is a chain of dependent
     /// multiply-adds, and four independent chains keep the FMA units busy.
     public static func scaledDots(
         query: UnsafePointer<Float>, keys: UnsafePointer<Float>, count: Int, dim: Int, scale: Float,
@@ -119,9 +119,28 @@ public enum Kernels {
             j += 4
         }
         while j < count {
-            scores[j] = SmallBatchProduct.dot(query, keys + j * dim, dim) * scale
+            scores[j] = attentionDot(query, keys + j * dim, dim) * scale
             j += 1
         }
+    }
+
+    /// One attention score's dot product, in the order `scaledDots` sums four at a time. (Head
+    /// widths are 64 or 128 floats: one 8-lane accumulator per key is what keeps four keys side by
+    /// side in AVX2 registers.)
+    @inline(__always)
+    public static func attentionDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ k: Int) -> Float {
+        typealias V = SIMD8<Float>
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var accumulator = V()
+        var i = 0
+        while i + 8 <= k {
+            accumulator = accumulator.addingProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: V.self),
+                                                    rb.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+            i += 8
+        }
+        var sum = accumulator.sum()
+        while i < k { sum += a[i] * b[i]; i += 1 }
+        return sum
     }
 
     /// The largest of `count` values, ignoring NaNs; `-infinity` when there is none. Eight lanes

@@ -87,7 +87,7 @@ struct AttentionScoreTests {
                                            scale: 0.125, into: $0.baseAddress!)
                     }
                     for j in 0..<count {
-                        let single = SmallBatchProduct.dot(q.baseAddress!, k.baseAddress! + j * dim, dim) * 0.125
+                        let single = Kernels.attentionDot(q.baseAddress!, k.baseAddress! + j * dim, dim) * 0.125
                         #expect(scores[j] == single, "key \(j) of \(count), width \(dim)")
                     }
                 }

@@ -184,7 +184,7 @@ struct LinearTests {
         let inner = 70, out = 9001
         #expect(out * inner * 4 / threads > 2 * SmallBatchProduct.tileBytes)
         let linear = Linear(weight: Tensor(shape: [out, inner], values: random.values(out * inner)))
-        // Batches whose last group of four has one, two, three and four rows.
+        // One group, two groups of 7 and 6 or 8 and 8 rows.
         for rows in [2, 3, 6, 13, 16] {
             let x = random.values(rows * inner)
             var batched = [Float](repeating: .nan, count: rows * out)

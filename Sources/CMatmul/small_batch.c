@@ -1,0 +1,302 @@
+// The batch-invariant weight-streaming product (see include/small_batch.h for the contract and
+// Tensors/SmallBatchProduct.swift for how the engine uses it and what was measured).
+//
+// One body, written with clang's vector extensions, is compiled three times: for AVX-512 (a
+// 16-lane accumulator is one register, and the server cores this runs on multiply 16 lanes at
+// the rate AVX2 multiplies 8), for AVX2 with FMA (each accumulator is two 8-lane halves) and for
+// any CPU. The arithmetic is the same fused multiply-adds and additions in the same order in all
+// three, so they give the same bits; only the speed differs.
+#include "small_batch.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <stdlib.h>
+
+typedef float v16 __attribute__((ext_vector_type(16)));
+typedef float v8 __attribute__((ext_vector_type(8)));
+typedef float v4 __attribute__((ext_vector_type(4)));
+typedef float v2 __attribute__((ext_vector_type(2)));
+typedef uint16_t h16 __attribute__((ext_vector_type(16)));
+typedef uint32_t u16 __attribute__((ext_vector_type(16)));
+
+#define INLINE static inline __attribute__((always_inline))
+
+// Every function taking or returning a vector is inlined into one of the three variants below,
+// so no vector ever crosses a call and the ABI warning for 16-lane vectors outside AVX-512 code
+// does not apply.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+enum {
+    LANES = 16,
+    /// Input rows one block multiplies with each weight vector it loads: 24 accumulators, two
+    /// weight vectors and an input vector fit AVX-512's 32 registers. A pass of more rows is cut
+    /// into groups of equal size (16 rows: two of 8).
+    GROUP_ROWS = 12,
+    /// Weight rows a block streams at once, half the column range apart, so that each is one long
+    /// sequential read the hardware prefetchers follow (two streams per core read fastest here).
+    STREAMS = 2,
+    /// Passes of up to this many rows leave the weights to the hardware prefetchers. Measured
+    /// (SmolLM2's matrices, 2 threads, variants interleaved, medians of 9): with software
+    /// prefetch 2 rows took 6.75 and 4 rows 7.55 ms, without 5.96 and 6.87 (one row: 5.7).
+    PREFETCH_FROM_ROWS = 4,
+    /// Larger passes ask for the unit this many units ahead into L1 (`prefetcht0`), one line per
+    /// 64 weight bytes consumed: 8 rows 9.4-10.0 ms; 4 and 8 units ahead or L2 instead of L1
+    /// were 10.1-11.6, and no software prefetch 14.4.
+    PREFETCH_DISTANCE = 2,
+    /// Weight bytes per tile of a multi-group pass: the first group streams a tile from memory,
+    /// the later ones find it in L2 (1 MiB per core here) and meanwhile prefetch the next tile
+    /// into L2. 64 to 512 KiB measured alike.
+    TILE_BYTES = 131072,
+};
+
+long speculators_small_batch_tile_bytes(void) { return TILE_BYTES; }
+
+INLINE v16 load_x(const float *p) {
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/// Sixteen weights from element `i` of a row: float32 as stored, bfloat16 widened exactly (its
+/// bits are the upper half of the float32's).
+INLINE v16 load_w(const char *row, long i, const int bf16) {
+    if (bf16) {
+        h16 h;
+        memcpy(&h, row + 2 * i, sizeof h);
+        u16 bits = __builtin_convertvector(h, u16) << 16;
+        return __builtin_bit_cast(v16, bits);
+    }
+    v16 v;
+    memcpy(&v, row + 4 * i, sizeof v);
+    return v;
+}
+
+INLINE float load_w1(const char *row, long i, const int bf16) {
+    if (bf16) {
+        uint16_t h;
+        memcpy(&h, row + 2 * i, 2);
+        return __builtin_bit_cast(float, (uint32_t)h << 16);
+    }
+    float f;
+    memcpy(&f, row + 4 * i, 4);
+    return f;
+}
+
+/// The lanes summed by halves: lane i + lane i+8, then i+4, i+2, i+1.
+INLINE float reduce(v16 v) {
+    v8 a = v.lo + v.hi;
+    v4 b = a.lo + a.hi;
+    v2 c = b.lo + b.hi;
+    return c.x + c.y;
+}
+
+INLINE float dot_body(const float *x, const char *w, long k, const int bf16) {
+    v16 acc = (v16)(0.0f);
+    const long vector_end = k & ~(long)(LANES - 1);
+    long i = 0;
+    for (; i < vector_end; i += LANES) acc = __builtin_elementwise_fma(load_x(x + i), load_w(w, i, bf16), acc);
+    float s = reduce(acc);
+    for (; i < k; i++) s = __builtin_fmaf(x[i], load_w1(w, i, bf16), s);
+    return s;
+}
+
+/// `R` input rows (`ldx` apart) against `W` weight rows (`row_stride` bytes apart), writing
+/// output columns `column + c · column_stride`. With `prefetch`, one cache line of each of the W
+/// rows of that unit is asked for (into L1 with `to_l1`, else L2) per 64 weight bytes consumed,
+/// so that only a few misses are in flight at a time.
+INLINE void block(const float *x, long ldx, const char *w, long row_stride, long k, float *y, long ldy,
+                  long column, long column_stride, const char *prefetch, int to_l1, const int W, const int R,
+                  const int bf16) {
+    v16 acc[STREAMS][GROUP_ROWS];
+    for (int c = 0; c < W; c++)
+        for (int r = 0; r < R; r++) acc[c][r] = (v16)(0.0f);
+    const long element_bytes = bf16 ? 2 : 4;
+    const long vector_end = k & ~(long)(LANES - 1);
+    long i = 0;
+    for (; i < vector_end; i += LANES) {
+        if (prefetch && ((i * element_bytes) & 63) == 0)
+            for (int c = 0; c < W; c++) {
+                const char *p = prefetch + c * row_stride + i * element_bytes;
+                if (to_l1) __builtin_prefetch(p, 0, 3);
+                else __builtin_prefetch(p, 0, 2);
+            }
+        v16 weights[STREAMS];
+        for (int c = 0; c < W; c++) weights[c] = load_w(w + c * row_stride, i, bf16);
+        for (int r = 0; r < R; r++) {
+            v16 input = load_x(x + r * ldx + i);
+            for (int c = 0; c < W; c++) acc[c][r] = __builtin_elementwise_fma(input, weights[c], acc[c][r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int c = 0; c < W; c++) {
+            float s = reduce(acc[c][r]);
+            for (long j = vector_end; j < k; j++) s = __builtin_fmaf(x[r * ldx + j], load_w1(w + c * row_stride, j, bf16), s);
+            y[r * ldy + column + c * column_stride] = s;
+        }
+    }
+}
+
+/// Input rows as the block loads them best: 64-byte aligned, so that no 16-float load straddles
+/// two cache lines. Rows that are not (an offset into a buffer, an odd width) are copied to a
+/// per-thread buffer first. Measured with eight rows against SmolLM2's weights: 15.2 ms from rows
+/// 16 bytes off alignment, 11.1 ms aligned. The buffer grows to the largest pass and stays, so
+/// steady decoding allocates nothing; if it cannot grow, the rows are used where they are. (The
+/// engine's pool threads live as long as the process, so the buffers are never freed.)
+static _Thread_local float *aligned_rows;
+static _Thread_local long aligned_capacity;
+
+INLINE const float *aligned_input(const float *x, long rows, long *ldx, long k) {
+    if ((((uintptr_t)x | (uintptr_t)(*ldx * 4)) & 63) == 0) return x;
+    const long ld = (k + 15) & ~15L;
+    if (aligned_capacity < rows * ld) {
+        float *grown = aligned_alloc(64, (size_t)(rows * ld) * sizeof(float));
+        if (!grown) return x;
+        free(aligned_rows);
+        aligned_rows = grown;
+        aligned_capacity = rows * ld;
+    }
+    for (long r = 0; r < rows; r++) memcpy(aligned_rows + r * ld, x + r * *ldx, (size_t)k * sizeof(float));
+    *ldx = ld;
+    return aligned_rows;
+}
+
+#define BLOCK(R) block(xs, ldx, unit, row_stride, k, ys, ldy, begin + j, units, prefetch, to_l1, W, R, bf16)
+
+/// The whole product for one column range: tiles of weight units (STREAMS rows each, `units`
+/// columns apart), each tile against every group of up to GROUP_ROWS input rows, then the
+/// columns left over when the range does not divide by STREAMS, as single dot products.
+INLINE void product(const float *x, long rows, long ldx, const char *weight, long k, long begin, long end,
+                    float *y, long ldy, const int bf16) {
+    const int W = STREAMS;
+    x = aligned_input(x, rows, &ldx, k);
+    const long element_bytes = bf16 ? 2 : 4;
+    const long row_bytes = k * element_bytes;
+    const long units = (end - begin) / W;
+    const long row_stride = units * row_bytes;
+    const char *first = weight + begin * row_bytes;
+    long tile_units = TILE_BYTES / (W * row_bytes);
+    if (tile_units < 1) tile_units = 1;
+    const long groups = (rows + GROUP_ROWS - 1) / GROUP_ROWS;
+    const long group_rows = (rows + groups - 1) / groups;
+    for (long tile_start = 0; tile_start < units; tile_start += tile_units) {
+        const long tile_end = tile_start + tile_units < units ? tile_start + tile_units : units;
+        const long tile_count = tile_end - tile_start;
+        // With one group, it prefetches a few units ahead of itself (one row is left to the
+        // hardware prefetchers, which do best alone). With several, the first tile is streamed
+        // that way by group 0, and every tile's later groups (all of its groups once the stream
+        // runs ahead) prefetch the next tile, so memory keeps reading while the cores compute on
+        // a tile already in L2.
+        const long own = tile_start == 0 || groups == 1 ? 1 : 0;
+        const long sharers = groups - own;
+        for (long g = 0; g < groups; g++) {
+            const long m = g * group_rows;
+            const long take = rows - m < group_rows ? rows - m : group_rows;
+            if (take <= 0) break;
+            const float *xs = x + m * ldx;
+            float *ys = y + m * ldy;
+            for (long j = tile_start; j < tile_end; j++) {
+                const char *prefetch = 0;
+                int to_l1 = 0;
+                if (rows > PREFETCH_FROM_ROWS && g < own) {
+                    to_l1 = 1;
+                    const long ahead = j + PREFETCH_DISTANCE < units ? j + PREFETCH_DISTANCE : units - 1;
+                    prefetch = first + ahead * row_bytes;
+                } else if (sharers > 0) {
+                    const long slot = (g - own) * tile_count + (j - tile_start);
+                    const long next = tile_end + slot / sharers;
+                    if (slot % sharers == 0 && next < units) prefetch = first + next * row_bytes;
+                }
+                const char *unit = first + j * row_bytes;
+                switch (take) {
+                case 1: BLOCK(1); break;
+                case 2: BLOCK(2); break;
+                case 3: BLOCK(3); break;
+                case 4: BLOCK(4); break;
+                case 5: BLOCK(5); break;
+                case 6: BLOCK(6); break;
+                case 7: BLOCK(7); break;
+                case 8: BLOCK(8); break;
+                case 9: BLOCK(9); break;
+                case 10: BLOCK(10); break;
+                case 11: BLOCK(11); break;
+                default: BLOCK(12); break;
+                }
+            }
+        }
+    }
+    for (long n = begin + units * W; n < end; n++)
+        for (long r = 0; r < rows; r++) y[r * ldy + n] = dot_body(x + r * ldx, weight + n * row_bytes, k, bf16);
+}
+
+#define VARIANT(NAME, ATTRIBUTES)                                                                          \
+    ATTRIBUTES static void NAME(const float *x, long rows, long ldx, const void *weight, int bf16, long k,  \
+                                long begin, long end, float *y, long ldy) {                                \
+        if (bf16) product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 1);                   \
+        else product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 0);                        \
+    }                                                                                                      \
+    ATTRIBUTES static float NAME##_dot(const float *x, const void *w, int bf16, long k) {                  \
+        return bf16 ? dot_body(x, (const char *)w, k, 1) : dot_body(x, (const char *)w, k, 0);             \
+    }
+
+VARIANT(portable, )
+#if defined(__x86_64__)
+VARIANT(avx2, __attribute__((target("avx2,fma"))))
+VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))))
+#endif
+
+static int detect(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+#endif
+    return 0;
+}
+
+/// The instruction set, found once (a race between first callers stores the same value).
+static int isa(void) {
+    static int found = -1;
+    int value = __atomic_load_n(&found, __ATOMIC_RELAXED);
+    if (value < 0) {
+        value = detect();
+        __atomic_store_n(&found, value, __ATOMIC_RELAXED);
+    }
+    return value;
+}
+
+int speculators_small_batch_isa(void) { return isa(); }
+
+void speculators_small_batch_using(int code, const float *x, long rows, long ldx, const void *weight, int bf16,
+                                   long k, long column_begin, long column_end, float *y, long ldy) {
+    if (rows <= 0 || column_end <= column_begin) return;
+#if defined(__x86_64__)
+    switch (code < isa() ? code : isa()) {
+    case 2: avx512(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy); return;
+    case 1: avx2(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy); return;
+    default: break;
+    }
+#endif
+    portable(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy);
+}
+
+void speculators_small_batch(const float *x, long rows, long ldx, const void *weight, int bf16, long k,
+                             long column_begin, long column_end, float *y, long ldy) {
+    speculators_small_batch_using(isa(), x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy);
+}
+
+float speculators_small_batch_dot_using(int code, const float *x, const void *w, int bf16, long k) {
+#if defined(__x86_64__)
+    switch (code < isa() ? code : isa()) {
+    case 2: return avx512_dot(x, w, bf16, k);
+    case 1: return avx2_dot(x, w, bf16, k);
+    default: break;
+    }
+#endif
+    return portable_dot(x, w, bf16, k);
+}
+
+float speculators_small_batch_dot(const float *x, const void *w, int bf16, long k) {
+    return speculators_small_batch_dot_using(isa(), x, w, bf16, k);
+}
