@@ -7,6 +7,7 @@
 // any CPU. The arithmetic is the same fused multiply-adds and additions in the same order in all
 // three, so they give the same bits; only the speed differs.
 #include "small_batch.h"
+#include "cpu_isa.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -25,6 +26,9 @@ typedef uint32_t u16 __attribute__((ext_vector_type(16)));
 // so no vector ever crosses a call and the ABI warning for 16-lane vectors outside AVX-512 code
 // does not apply.
 #pragma clang diagnostic ignored "-Wpsabi"
+// No a·b + c may become a fused multiply-add behind our back: with contraction the compiler fuses
+// only where the target has FMA, and the portable variant would then round differently.
+#pragma clang fp contract(off)
 
 enum {
     LANES = 16,
@@ -240,31 +244,11 @@ INLINE void product(const float *x, long rows, long ldx, const char *weight, lon
 
 VARIANT(portable, )
 #if defined(__x86_64__)
-VARIANT(avx2, __attribute__((target("avx2,fma"))))
-VARIANT(avx512, __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"))))
+VARIANT(avx2, SPECULATORS_AVX2)
+VARIANT(avx512, SPECULATORS_AVX512)
 #endif
 
-static int detect(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
-        return 2;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
-#endif
-    return 0;
-}
-
-/// The instruction set, found once (a race between first callers stores the same value).
-static int isa(void) {
-    static int found = -1;
-    int value = __atomic_load_n(&found, __ATOMIC_RELAXED);
-    if (value < 0) {
-        value = detect();
-        __atomic_store_n(&found, value, __ATOMIC_RELAXED);
-    }
-    return value;
-}
+static int isa(void) { return speculators_isa(); }
 
 int speculators_small_batch_isa(void) { return isa(); }
 

@@ -67,6 +67,8 @@ final class LayerWorkspace: @unchecked Sendable {
     let gateUp = Scratch()
     let activated = Scratch()
     var scores: [Scratch] = []
+    /// Where each segment's attention tasks end (kept to avoid an allocation per layer).
+    var taskEnds: [Int] = []
 
     func scores(worker: Int) -> Scratch {
         while scores.count <= worker { scores.append(Scratch()) }
@@ -156,29 +158,75 @@ enum DecoderLayer {
         layerIndex: Int, shape: AttentionShape, qkv: UnsafeMutablePointer<Float>, layout: BatchLayout,
         into output: UnsafeMutablePointer<Float>, workspace: LayerWorkspace, pool: ThreadPool
     ) {
-        let tasks = layout.segments.count * shape.headCount
-        var largest = 0
+        // Tasks: a long segment's heads (BLAS over the chunk), and each short segment's rows, as
+        // (row, key/value head) units when there are enough of those for every worker twice, so
+        // that the query heads sharing a key/value head read its values once; else as (row, head).
+        let kernel = AttentionKernel.supports(headDim: shape.headDim)
+        var shortRows = 0, chunkScores = 0, rowKeys = 0
         for segment in layout.segments {
             let keys = segment.positionStart + segment.rowCount
-            largest = max(largest, segment.rowCount > SmallBatchProduct.maxRows ? segment.rowCount * keys : keys)
+            if segment.rowCount > SmallBatchProduct.maxRows {
+                chunkScores = max(chunkScores, segment.rowCount * keys)
+            } else {
+                shortRows += segment.rowCount
+                rowKeys = max(rowKeys, keys)
+            }
         }
+        let group = shape.headCount / shape.kvHeadCount
+        let headsPerTask = kernel && shortRows * shape.kvHeadCount >= 2 * pool.threadCount ? group : 1
+        let largest = max(chunkScores, kernel ? AttentionKernel.scratchCount(heads: headsPerTask, count: rowKeys) : rowKeys)
+        let tasksPerRow = shape.headCount / headsPerTask
+        var taskEnds = workspace.taskEnds
+        taskEnds.removeAll(keepingCapacity: true)
+        var tasks = 0
+        for segment in layout.segments {
+            tasks += segment.rowCount > SmallBatchProduct.maxRows ? shape.headCount
+                : (kernel ? segment.rowCount * tasksPerRow : shape.headCount)
+            taskEnds.append(tasks)
+        }
+        workspace.taskEnds = taskEnds
+        let ends = taskEnds
         let workers = min(pool.threadCount, tasks)
         let scratches = (0..<workers).map { workspace.scores(worker: $0).pointer(largest) }
         pool.parallelFor(workers) { worker in
             var task = worker
+            var segmentIndex = 0
             while task < tasks {
                 defer { task += workers }
-                let segment = layout.segments[task / shape.headCount]
-                let head = task % shape.headCount
+                while ends[segmentIndex] <= task { segmentIndex += 1 }
+                let segment = layout.segments[segmentIndex]
+                let local = task - (segmentIndex == 0 ? 0 : ends[segmentIndex - 1])
                 if segment.rowCount > SmallBatchProduct.maxRows {
-                    attendChunk(segment, head: head, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
+                    attendChunk(segment, head: local, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
                                 scores: scratches[worker])
+                } else if kernel {
+                    attendRow(segment, row: local / tasksPerRow, firstHead: (local % tasksPerRow) * headsPerTask,
+                              heads: headsPerTask, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
+                              scratch: scratches[worker])
                 } else {
-                    attendRows(segment, head: head, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
+                    attendRows(segment, head: local, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
                                scores: scratches[worker])
                 }
             }
         }
+    }
+
+    /// Heads `firstHead..<firstHead + heads` (sharing one key/value head) of one row of a short
+    /// segment, with the C kernel.
+    static func attendRow(
+        _ segment: BatchLayout.Segment, row: Int, firstHead: Int, heads: Int, layerIndex: Int, shape: AttentionShape,
+        qkv: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let hd = shape.headDim
+        let kvHead = firstHead / (shape.headCount / shape.kvHeadCount)
+        let visible = visibleKeys(position: segment.positionStart + row, window: shape.slidingWindow)
+        let keys = segment.cache.keys(layer: layerIndex, head: kvHead) + visible.lowerBound * hd
+        let values = segment.cache.values(layer: layerIndex, head: kvHead) + visible.lowerBound * hd
+        AttentionKernel.attend(query: qkv + (segment.rowStart + row) * shape.qkvWidth + firstHead * hd, queryHeadStride: hd,
+                               heads: heads, keys: keys, values: values, count: visible.count, headDim: hd,
+                               scale: 1 / Float(hd).squareRoot(), scratch: scratch,
+                               output: output + (segment.rowStart + row) * shape.qWidth + firstHead * hd,
+                               outputHeadStride: hd)
     }
 
     /// The keys row `position` may attend to.
@@ -188,7 +236,8 @@ enum DecoderLayer {
         return (window.map { max(0, end - $0) } ?? 0)..<end
     }
 
-    /// One query row at a time, in a fixed order of operations.
+    /// One query row at a time, in a fixed order of operations (head widths the C kernel does not
+    /// take: not a multiple of 16).
     static func attendRows(
         _ segment: BatchLayout.Segment, head: Int, layerIndex: Int, shape: AttentionShape,
         qkv: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>
