@@ -5,6 +5,7 @@
 #include "bf16_gemm.h"
 
 #include <immintrin.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,14 +59,47 @@ TARGET static void row_pairs(const float *x, long count, uint32_t *words) {
     if (i < count) words[i / 2] = pair(x[i], 0);
 }
 
-/// Per-thread packing buffers, allocated once (64-byte aligned for the vector loads).
-static _Thread_local uint32_t *packed_a;
-static _Thread_local uint32_t *packed_b;
+/// Per-thread packing buffers, allocated once per thread and freed when it ends (64-byte aligned
+/// for the vector loads).
+typedef struct {
+    uint32_t *packed_a;
+    uint32_t *packed_b;
+    uint32_t *row_panels;
+    long row_panel_words;
+} ThreadBuffers;
 
-static int ensure_buffers(void) {
-    if (!packed_a) packed_a = aligned_alloc(64, sizeof(uint32_t) * MC * (KC / 2));
-    if (!packed_b) packed_b = aligned_alloc(64, sizeof(uint32_t) * NC * (KC / 2));
-    return packed_a && packed_b;
+static pthread_key_t buffers_key;
+static pthread_once_t buffers_once = PTHREAD_ONCE_INIT;
+
+static void free_buffers(void *pointer) {
+    ThreadBuffers *buffers = pointer;
+    free(buffers->packed_a);
+    free(buffers->packed_b);
+    free(buffers->row_panels);
+    free(buffers);
+}
+
+static void make_buffers_key(void) { pthread_key_create(&buffers_key, free_buffers); }
+
+static ThreadBuffers *thread_buffers(void) {
+    pthread_once(&buffers_once, make_buffers_key);
+    ThreadBuffers *buffers = pthread_getspecific(buffers_key);
+    if (!buffers) {
+        buffers = calloc(1, sizeof *buffers);
+        if (!buffers || pthread_setspecific(buffers_key, buffers) != 0) {
+            free(buffers);
+            return NULL;
+        }
+    }
+    return buffers;
+}
+
+static ThreadBuffers *ensure_buffers(void) {
+    ThreadBuffers *buffers = thread_buffers();
+    if (!buffers) return NULL;
+    if (!buffers->packed_a) buffers->packed_a = aligned_alloc(64, sizeof(uint32_t) * MC * (KC / 2));
+    if (!buffers->packed_b) buffers->packed_b = aligned_alloc(64, sizeof(uint32_t) * NC * (KC / 2));
+    return buffers->packed_a && buffers->packed_b ? buffers : NULL;
 }
 
 /// Rows [0, mc) x k values [0, kc) of A (already offset) as MR-row panels of pairs, zero-padded
@@ -238,7 +272,9 @@ void speculators_bf16_gemm_packed(long m, long n, long k, const float *a, long a
             for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
         return;
     }
-    if (!ensure_buffers()) abort();  // as in speculators_bf16_gemm
+    ThreadBuffers *buffers = ensure_buffers();
+    if (!buffers) abort();  // as in speculators_bf16_gemm
+    uint32_t *packed_a = buffers->packed_a;
     for (long pc = 0; pc < k; pc += KC) {
         long kc = k - pc < KC ? k - pc : KC;
         long pairs = (kc + 1) / 2;
@@ -258,8 +294,6 @@ void speculators_bf16_gemm_packed(long m, long n, long k, const float *a, long a
 }
 
 /// A's rows for `speculators_bf16_gemm_packed_rows`, grown as needed (per thread, kept).
-static _Thread_local uint32_t *row_panels;
-static _Thread_local long row_panel_words;
 
 void speculators_bf16_gemm_packed_rows(long m, long n, long k, const float *a, long lda,
                                        const uint32_t *packed, long packed_pairs, float *c, long ldc) {
@@ -267,12 +301,15 @@ void speculators_bf16_gemm_packed_rows(long m, long n, long k, const float *a, l
     long pairs = (k + 1) / 2;
     long groups = (m + MR - 1) / MR;
     long words = groups * pairs * MR;
-    if (words > row_panel_words) {
-        free(row_panels);
-        row_panels = aligned_alloc(64, (size_t)((words * 4 + 63) / 64 * 64));
-        row_panel_words = row_panels ? words : 0;
-        if (!row_panels) abort();  // as in speculators_bf16_gemm
+    ThreadBuffers *buffers = thread_buffers();
+    if (!buffers) abort();  // as in speculators_bf16_gemm
+    if (words > buffers->row_panel_words) {
+        free(buffers->row_panels);
+        buffers->row_panels = aligned_alloc(64, (size_t)((words * 4 + 63) / 64 * 64));
+        buffers->row_panel_words = buffers->row_panels ? words : 0;
+        if (!buffers->row_panels) abort();  // as in speculators_bf16_gemm
     }
+    uint32_t *row_panels = buffers->row_panels;
     for (long g = 0; g < groups; g++) {
         uint32_t *panel = row_panels + g * pairs * MR;
         for (long r = 0; r < MR; r++) {
@@ -305,7 +342,9 @@ void speculators_bf16_gemm(long m, long n, long k,
             for (long j = 0; j < n; j++) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
         return;
     }
-    if (!ensure_buffers()) abort();  // a 50 KiB + 768 KiB allocation per thread, once
+    ThreadBuffers *buffers = ensure_buffers();
+    if (!buffers) abort();  // a 50 KiB + 768 KiB allocation per thread, once
+    uint32_t *packed_a = buffers->packed_a, *packed_b = buffers->packed_b;
     for (long jc = 0; jc < n; jc += NC) {
         long nc = n - jc < NC ? n - jc : NC;
         for (long pc = 0; pc < k; pc += KC) {

@@ -9,6 +9,7 @@
 #include "small_batch.h"
 #include "cpu_isa.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <stdlib.h>
@@ -144,24 +145,45 @@ INLINE void block(const float *x, long ldx, const char *w, long row_stride, long
 /// two cache lines. Rows that are not (an offset into a buffer, an odd width) are copied to a
 /// per-thread buffer first. Measured with eight rows against SmolLM2's weights: 15.2 ms from rows
 /// 16 bytes off alignment, 11.1 ms aligned. The buffer grows to the largest pass and stays, so
-/// steady decoding allocates nothing; if it cannot grow, the rows are used where they are. (The
-/// engine's pool threads live as long as the process, so the buffers are never freed.)
-static _Thread_local float *aligned_rows;
-static _Thread_local long aligned_capacity;
+/// steady decoding allocates nothing; if it cannot grow, the rows are used where they are. Each
+/// thread's buffer is freed when the thread ends.
+typedef struct {
+    float *rows;
+    long capacity;
+} AlignedRows;
+
+static pthread_key_t aligned_rows_key;
+static pthread_once_t aligned_rows_once = PTHREAD_ONCE_INIT;
+
+static void free_aligned_rows(void *buffer) {
+    free(((AlignedRows *)buffer)->rows);
+    free(buffer);
+}
+
+static void make_aligned_rows_key(void) { pthread_key_create(&aligned_rows_key, free_aligned_rows); }
 
 INLINE const float *aligned_input(const float *x, long rows, long *ldx, long k) {
     if ((((uintptr_t)x | (uintptr_t)(*ldx * 4)) & 63) == 0) return x;
+    pthread_once(&aligned_rows_once, make_aligned_rows_key);
+    AlignedRows *buffer = pthread_getspecific(aligned_rows_key);
+    if (!buffer) {
+        buffer = calloc(1, sizeof *buffer);
+        if (!buffer || pthread_setspecific(aligned_rows_key, buffer) != 0) {
+            free(buffer);
+            return x;
+        }
+    }
     const long ld = (k + 15) & ~15L;
-    if (aligned_capacity < rows * ld) {
+    if (buffer->capacity < rows * ld) {
         float *grown = aligned_alloc(64, (size_t)(rows * ld) * sizeof(float));
         if (!grown) return x;
-        free(aligned_rows);
-        aligned_rows = grown;
-        aligned_capacity = rows * ld;
+        free(buffer->rows);
+        buffer->rows = grown;
+        buffer->capacity = rows * ld;
     }
-    for (long r = 0; r < rows; r++) memcpy(aligned_rows + r * ld, x + r * *ldx, (size_t)k * sizeof(float));
+    for (long r = 0; r < rows; r++) memcpy(buffer->rows + r * ld, x + r * *ldx, (size_t)k * sizeof(float));
     *ldx = ld;
-    return aligned_rows;
+    return buffer->rows;
 }
 
 #define BLOCK(R) block(xs, ldx, unit, row_stride, k, ys, ldy, begin + j, units, prefetch, to_l1, W, R, bf16)
