@@ -1,8 +1,8 @@
 // OpenBLAS's CBLAS interface (Debian: libopenblas-dev).
 #include <cblas.h>
 
-/// 1 when this CPU runs the AVX-512 subsets OpenBLAS's SkylakeX kernels use (F, CD, BW, DQ, VL).
-/// OpenBLAS 0.3.21 does not know AMD Zen 5 and gives it its AVX2 Haswell kernels.
+/// 1 when this CPU runs the AVX-512 subsets OpenBLAS's SkylakeX kernels use (F, CD, BW, DQ, VL):
+/// `bench verifier` then notes an environment that pins OpenBLAS to AVX2 kernels.
 static inline int speculators_cpu_runs_skylakex_kernels(void) {
 #if defined(__x86_64__)
     __builtin_cpu_init();

@@ -177,6 +177,7 @@ enum DecoderLayer {
         let largest = max(chunkScores, kernel ? AttentionKernel.scratchCount(heads: headsPerTask, count: rowKeys) : rowKeys)
         let tasksPerRow = shape.headCount / headsPerTask
         var taskEnds = workspace.taskEnds
+        workspace.taskEnds = []  // take the buffer: emptying a shared copy would allocate a new one
         taskEnds.removeAll(keepingCapacity: true)
         var tasks = 0
         for segment in layout.segments {

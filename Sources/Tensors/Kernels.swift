@@ -124,9 +124,8 @@ public enum Kernels {
         }
     }
 
-    /// One attention score's dot product, in the order `scaledDots` sums four at a time. (Head
-    /// widths are 64 or 128 floats: one 8-lane accumulator per key is what keeps four keys side by
-    /// side in AVX2 registers.)
+    /// One attention score's dot product, in the order `scaledDots` sums four at a time. (Decode
+    /// attention uses these only for head widths `AttentionKernel` does not take.)
     @inline(__always)
     public static func attentionDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ k: Int) -> Float {
         typealias V = SIMD8<Float>
