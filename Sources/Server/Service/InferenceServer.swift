@@ -96,6 +96,7 @@ public final class InferenceServer: Sendable {
             "speculator": "\(configuration.speculator ?? "none")",
             "k": "\(server.service.model.maxSpeculativeTokens.map(String.init) ?? "0")",
             "policy": "\(configuration.numSpeculativeTokens)", "threads": "\(threads)",
+            "kernels": "\(SmallBatchProduct.instructionSet)", "blas": "\(BLAS.coreName)",
             "max_model_len": "\(server.service.model.maxModelLen)", "max_batch": "\(configuration.maxBatch)",
             "max_queue": "\(configuration.maxQueue)",
             "seconds": "\(String(format: "%.2f", monotonicSeconds() - started))",
