@@ -37,6 +37,14 @@ enum {
     /// weight vectors and an input vector fit AVX-512's 32 registers. A pass of more rows is cut
     /// into groups of equal size (16 rows: two of 8).
     GROUP_ROWS = 12,
+    /// The same for AVX2 (and portable code), whose 16 registers hold a 16-lane accumulator as two
+    /// halves, so fewer accumulators fit. With the AVX2 variant forced on this machine (one run,
+    /// 51 GB/s state, 4/8/16 rows): groups of 4 took 11.1/14.4/26.6 ms, of 12 11.0/14.9/29.0, of 2
+    /// 13.4/16.4/25.1; AVX-512 took 11.0/13.1/17.6. On AVX2-only CPUs multi-row passes are
+    /// therefore slower than the 8-lane Swift kernel this replaced was (about 10-20%; not measured
+    /// on such a CPU): the 16-lane order costs AVX2 twice the registers per accumulator.
+    AVX2_GROUP_ROWS = 4,
+    AVX2_STREAMS = 2,
     /// Weight rows a block streams at once, half the column range apart, so that each is one long
     /// sequential read the hardware prefetchers follow (two streams per core read fastest here).
     STREAMS = 2,
@@ -192,8 +200,7 @@ INLINE const float *aligned_input(const float *x, long rows, long *ldx, long k) 
 /// columns apart), each tile against every group of up to GROUP_ROWS input rows, then the
 /// columns left over when the range does not divide by STREAMS, as single dot products.
 INLINE void product(const float *x, long rows, long ldx, const char *weight, long k, long begin, long end,
-                    float *y, long ldy, const int bf16) {
-    const int W = STREAMS;
+                    float *y, long ldy, const int bf16, const long group_limit, const int W) {
     x = aligned_input(x, rows, &ldx, k);
     const long element_bytes = bf16 ? 2 : 4;
     const long row_bytes = k * element_bytes;
@@ -202,7 +209,7 @@ INLINE void product(const float *x, long rows, long ldx, const char *weight, lon
     const char *first = weight + begin * row_bytes;
     long tile_units = TILE_BYTES / (W * row_bytes);
     if (tile_units < 1) tile_units = 1;
-    const long groups = (rows + GROUP_ROWS - 1) / GROUP_ROWS;
+    const long groups = (rows + group_limit - 1) / group_limit;
     const long group_rows = (rows + groups - 1) / groups;
     for (long tile_start = 0; tile_start < units; tile_start += tile_units) {
         const long tile_end = tile_start + tile_units < units ? tile_start + tile_units : units;
@@ -254,20 +261,20 @@ INLINE void product(const float *x, long rows, long ldx, const char *weight, lon
         for (long r = 0; r < rows; r++) y[r * ldy + n] = dot_body(x + r * ldx, weight + n * row_bytes, k, bf16);
 }
 
-#define VARIANT(NAME, ATTRIBUTES)                                                                          \
+#define VARIANT(NAME, ATTRIBUTES, GROUP_LIMIT, W)                                                          \
     ATTRIBUTES static void NAME(const float *x, long rows, long ldx, const void *weight, int bf16, long k,  \
                                 long begin, long end, float *y, long ldy) {                                \
-        if (bf16) product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 1);                   \
-        else product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 0);                        \
+        if (bf16) product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 1, GROUP_LIMIT, W);   \
+        else product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 0, GROUP_LIMIT, W);        \
     }                                                                                                      \
     ATTRIBUTES static float NAME##_dot(const float *x, const void *w, int bf16, long k) {                  \
         return bf16 ? dot_body(x, (const char *)w, k, 1) : dot_body(x, (const char *)w, k, 0);             \
     }
 
-VARIANT(portable, )
+VARIANT(portable, , AVX2_GROUP_ROWS, AVX2_STREAMS)
 #if defined(__x86_64__)
-VARIANT(avx2, SPECULATORS_AVX2)
-VARIANT(avx512, SPECULATORS_AVX512)
+VARIANT(avx2, SPECULATORS_AVX2, AVX2_GROUP_ROWS, AVX2_STREAMS)
+VARIANT(avx512, SPECULATORS_AVX512, GROUP_ROWS, STREAMS)
 #endif
 
 static int isa(void) { return speculators_isa(); }
