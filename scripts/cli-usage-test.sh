@@ -26,6 +26,7 @@ done <<'CASES'
 --num-speculative-tokens must be in [0, 32] | generate --model none --prompt p --num-speculative-tokens 40
 --runs must be at least 1 | bench verifier --runs 0
 --rows takes comma-separated integers | bench kernel --rows 1,x
+--instruction-sets: unknown variant | bench kernel --instruction-sets avx3
 --k takes comma-separated integers | bench spec --k 0,x
 --batch takes comma-separated integers | bench spec --batch 0
 --optimizer must be adamw or muon | bench train --optimizer sgd

@@ -14,7 +14,10 @@ static int speculators_detect_isa(void) {
     return 0;
 }
 
-/// Found once per file (a race between first callers stores the same value).
+/// The highest variant the kernels may use (`speculators_kernels_limit_isa`, small_batch.c).
+extern int speculators_isa_limit;
+
+/// Found once per file (a race between first callers stores the same value), capped by the limit.
 static int speculators_isa(void) {
     static int found = -1;
     int value = __atomic_load_n(&found, __ATOMIC_RELAXED);
@@ -22,7 +25,8 @@ static int speculators_isa(void) {
         value = speculators_detect_isa();
         __atomic_store_n(&found, value, __ATOMIC_RELAXED);
     }
-    return value;
+    const int limit = __atomic_load_n(&speculators_isa_limit, __ATOMIC_RELAXED);
+    return value < limit ? value : limit;
 }
 
 #define SPECULATORS_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))

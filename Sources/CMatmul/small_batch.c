@@ -277,6 +277,10 @@ VARIANT(avx2, SPECULATORS_AVX2, AVX2_GROUP_ROWS, AVX2_STREAMS)
 VARIANT(avx512, SPECULATORS_AVX512, GROUP_ROWS, STREAMS)
 #endif
 
+int speculators_isa_limit = 2;
+
+void speculators_kernels_limit_isa(int isa) { __atomic_store_n(&speculators_isa_limit, isa, __ATOMIC_RELAXED); }
+
 static int isa(void) { return speculators_isa(); }
 
 int speculators_small_batch_isa(void) { return isa(); }

@@ -18,10 +18,24 @@ struct BenchKernelCommand: ParsableCommand {
     @Option(help: "Rounds (the sizes take turns; medians are reported).") var rounds = 7
     @Flag(help: "Use a small matrix that stays in cache instead of the model's weights (arithmetic ceiling).")
     var cached = false
+    @Option(help: "Kernel variants to compare, taking turns in every round: avx512, avx2, portable (comma-separated; default: the best this CPU runs).")
+    var instructionSets: String?
 
     func validate() throws {
         try requireOption(rounds >= 1, "--rounds must be at least 1, got \(rounds)")
         _ = try integerList(rows, option: "--rows", minimum: 1)
+        _ = try variants()
+    }
+
+    /// The variants to measure, in the order given.
+    func variants() throws -> [SmallBatchProduct.InstructionSet] {
+        guard let instructionSets else { return [.best] }
+        return try instructionSets.split(separator: ",").map { name in
+            guard let isa = SmallBatchProduct.InstructionSet(named: String(name.trimmingCharacters(in: .whitespaces))) else {
+                throw ValidationError("--instruction-sets: unknown variant '\(name)' (known: avx512, avx2, portable)")
+            }
+            return isa
+        }
     }
 
     func run() throws {
@@ -60,25 +74,39 @@ struct BenchKernelCommand: ParsableCommand {
                 }
             }
         }
-        for m in rowCounts { pass(m) }
-        var times: [Int: [Double]] = [:]
+        let isas = try variants()
+        defer { SmallBatchProduct.limitInstructionSet(to: .avx512) }
+        for isa in isas {
+            SmallBatchProduct.limitInstructionSet(to: isa)
+            for m in rowCounts { pass(m) }
+        }
+        // Sizes and variants take turns in every round, so each ratio compares the same moments
+        // of a machine whose speed drifts.
+        var times: [SmallBatchProduct.InstructionSet: [Int: [Double]]] = [:]
         for _ in 0..<rounds {
-            for m in rowCounts {
-                let start = DispatchTime.now().uptimeNanoseconds
-                pass(m)
-                times[m, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            for isa in isas {
+                SmallBatchProduct.limitInstructionSet(to: isa)
+                for m in rowCounts {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    pass(m)
+                    times[isa, default: [:]][m, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                }
             }
         }
         let what = draft.map { "the draft's fc, \($0.layers.count) layer\($0.layers.count == 1 ? "" : "s") + head" }
             ?? "\(model.layers.count) layers + head"
         let bytesPerWeight = linears.allSatisfy { $0.halfWeight != nil } && !cached ? 2.0 : 4.0
-        print("matrix products of \(what), \(String(format: "%.1f", Double(parameters) / 1e6))M weights (\(Int(bytesPerWeight)) bytes each), \(pool.threadCount) threads, batch-invariant kernel (\(SmallBatchProduct.instructionSet))")
-        let one = median(times[rowCounts[0]] ?? [1])
-        for m in rowCounts {
-            let t = median(times[m] ?? [])
-            print(String(format: "%3d rows: %7.2f ms = %5.2fx %d row%@, %6.1f GFLOP/s, %5.1f GB/s of weights",
-                         m, t * 1000, t / one, rowCounts[0], rowCounts[0] == 1 ? "" : "s",
-                         2 * Double(parameters) * Double(m) / t / 1e9, bytesPerWeight * Double(parameters) / t / 1e9))
+        for isa in isas {
+            SmallBatchProduct.limitInstructionSet(to: isa)
+            print("matrix products of \(what), \(String(format: "%.1f", Double(parameters) / 1e6))M weights (\(Int(bytesPerWeight)) bytes each), \(pool.threadCount) threads, batch-invariant kernel (\(SmallBatchProduct.instructionSet))")
+            let costs = times[isa] ?? [:]
+            let one = median(costs[rowCounts[0]] ?? [1])
+            for m in rowCounts {
+                let t = median(costs[m] ?? [])
+                print(String(format: "%3d rows: %7.2f ms = %5.2fx %d row%@, %6.1f GFLOP/s, %5.1f GB/s of weights",
+                             m, t * 1000, t / one, rowCounts[0], rowCounts[0] == 1 ? "" : "s",
+                             2 * Double(parameters) * Double(m) / t / 1e9, bytesPerWeight * Double(parameters) / t / 1e9))
+            }
         }
     }
 }

@@ -80,9 +80,17 @@ public enum SmallBatchProduct {
         speculators_small_batch_dot_using(isa.rawValue, a, b, 0, k)
     }
 
+    /// Makes the C kernels (this product and `AttentionKernel`) use at most `isa` from now on, in
+    /// the whole process; `.avx512` lets them use the best the CPU has again. For benchmarks that
+    /// compare the variants in one run: every variant gives the same bits.
+    public static func limitInstructionSet(to isa: InstructionSet) {
+        speculators_kernels_limit_isa(isa.rawValue)
+    }
+
     /// The code variants of the kernel. A request for one the CPU lacks runs the best it has.
     public struct InstructionSet: Sendable, Hashable {
         public let rawValue: Int32
+        init(rawValue: Int32) { self.rawValue = rawValue }
         public static let portable = InstructionSet(rawValue: 0)
         public static let avx2 = InstructionSet(rawValue: 1)
         public static let avx512 = InstructionSet(rawValue: 2)
@@ -91,5 +99,15 @@ public enum SmallBatchProduct {
         public static let all = [portable, avx2, avx512]
 
         public var name: String { ["portable", "AVX2", "AVX-512"][Int(rawValue)] }
+
+        /// The variant named `name` ("avx512", "avx2" or "portable", any case), if any.
+        public init?(named name: String) {
+            switch String(name.lowercased().filter { $0 != "-" }) {
+            case "avx512": self = .avx512
+            case "avx2": self = .avx2
+            case "portable": self = .portable
+            default: return nil
+            }
+        }
     }
 }

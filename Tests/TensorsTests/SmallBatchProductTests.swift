@@ -121,8 +121,16 @@ struct SmallBatchProductTests {
         }
     }
 
-    @Test("The kernel reports which instruction set it runs")
-    func instructionSetIsNamed() {
+    @Test("The kernel reports which instruction set it runs; a limit caps it and lifting the limit restores it")
+    func instructionSetIsNamedAndLimited() {
+        let best = SmallBatchProduct.InstructionSet.best
         #expect(["AVX-512", "AVX2", "portable"].contains(SmallBatchProduct.instructionSet))
+        // Every variant gives the same bits, so tests running meanwhile are not affected.
+        SmallBatchProduct.limitInstructionSet(to: .portable)
+        #expect(SmallBatchProduct.InstructionSet.best == .portable)
+        SmallBatchProduct.limitInstructionSet(to: .avx512)
+        #expect(SmallBatchProduct.InstructionSet.best == best)
+        #expect(SmallBatchProduct.InstructionSet(named: "AVX-512") == .avx512)
+        #expect(SmallBatchProduct.InstructionSet(named: "avx2") == .avx2 && SmallBatchProduct.InstructionSet(named: "sse") == nil)
     }
 }

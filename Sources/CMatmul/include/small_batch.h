@@ -34,6 +34,11 @@ void speculators_small_batch_using(int isa, const float *x, long rows, long ldx,
                                    long k, long column_begin, long column_end, float *y, long ldy);
 float speculators_small_batch_dot_using(int isa, const float *x, const void *w, int bf16, long k);
 
+/// Makes this product, its dot and the attention kernel use at most instruction set `isa` from
+/// now on, process-wide (2, the default, lets them use the best the CPU has): for benchmarks that
+/// compare the variants in one run.
+void speculators_kernels_limit_isa(int isa);
+
 /// Weight bytes a tile holds: the rows past the first group of a multi-group pass re-read a
 /// tile from L2 instead of memory.
 long speculators_small_batch_tile_bytes(void);
