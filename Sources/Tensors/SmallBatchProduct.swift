@@ -5,15 +5,17 @@ import CMatmul
 /// Decoding and verifying a few tokens is bound by how fast the weights can be read, not by
 /// arithmetic. OpenBLAS's GEMM re-packs its operands and its GEMV handles one row at a time, so a
 /// verification pass of 8 tokens cost it about twice a single token. Here (C, `small_batch.c`)
-/// each pair of weight rows is loaded once from memory and multiplied with up to eight input rows
-/// while it sits in L1.
+/// each pair of weight rows is loaded once from memory and multiplied with up to twelve input rows
+/// (four with AVX2) while it sits in L1.
 ///
 /// **Why C and AVX-512.** The cores this runs on (AMD Zen 5 EPYC) execute two 16-lane float32
 /// multiply-adds per cycle, and AVX2 code, 8 lanes wide, gets half of that: the same kernel in
 /// Swift (compiled for Haswell so the binary runs on any x86-64 server) topped out at 176
 /// GFLOP/s on two cores, in cache, and an 8-token verification pass was bound by that arithmetic
 /// (13.1 ms against 6.0 for one token). The C body is compiled for AVX-512, for AVX2 and for any
-/// CPU, and picked at run time; all three do the same operations in the same order.
+/// CPU, and picked at run time; all three do the same operations in the same order. (On CPUs
+/// without AVX-512 the 16-lane order costs two registers per accumulator, and passes of 4-16 rows
+/// run 10-30% slower than the former 8-lane Swift kernel did there; see `AVX2_GROUP_ROWS`.)
 ///
 /// **Streams.** The two rows of a pair are taken half the range apart (rows j and j+h), not side
 /// by side: each then reads one long sequential stream as j advances, which the hardware
@@ -21,13 +23,13 @@ import CMatmul
 /// side-by-side rows (2 KiB each for a 576-wide model) were slowest of all.
 ///
 /// **Prefetch.** With several input rows the arithmetic per weight byte grows, and the hardware
-/// prefetchers alone no longer keep the loads ahead, so the multi-row path prefetches into L2 the
-/// pair it will need 8 pairs later, one cache line per 64 bytes it consumes (measured in Swift:
-/// 4 rows 20% and 8 rows 30% faster). One row is left to the hardware prefetchers.
+/// prefetchers alone no longer keep the loads ahead, so passes of more than four rows prefetch
+/// into L1 the pair they will need two pairs later, one cache line per 64 bytes consumed (8 rows:
+/// 9.4-10.0 ms with it, 14.4 without). Up to four rows the hardware prefetchers do better alone.
 ///
-/// **Tiles.** Passes of more than eight rows (a batch of sequences verifying drafts) take the
-/// weights in tiles of `tileBytes`: the first eight rows stream a tile from memory, the next
-/// eights find it in L2 and meanwhile prefetch the next tile, so memory and arithmetic overlap.
+/// **Tiles.** Passes of more rows than a group holds (a batch of sequences verifying drafts) are
+/// cut into equal groups and take the weights in tiles of `tileBytes`: the first group streams a
+/// tile from memory, the later ones find it in L2 and meanwhile prefetch the next tile.
 ///
 /// Weights come as float32 or as bfloat16 (`BFloat16Weights`, for matrices whose values are all
 /// exact bfloat16s, such as drafts trained and stored in bf16). Widening bf16 to f32 is exact and
@@ -38,8 +40,7 @@ public enum SmallBatchProduct {
     /// computed with this kernel; longer prefill chunks go to BLAS GEMM.
     public static let maxRows = 16
 
-    /// Weight bytes per tile of a pass of more than eight rows (128 KiB did best for 8 rows in
-    /// groups of four; 64 and 192 KiB were within noise).
+    /// Weight bytes per tile of a pass of several row groups (64 to 512 KiB measured alike).
     public static var tileBytes: Int { speculators_small_batch_tile_bytes() }
 
     /// The instruction set the kernel runs with on this CPU: "AVX-512", "AVX2" or "portable".
