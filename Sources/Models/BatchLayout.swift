@@ -44,9 +44,10 @@ public struct BatchLayout: Sendable {
 
     /// Packs `rowCounts[i]` rows for `caches[i]`, short segments first.
     ///
-    /// With `batchInvariant` false nothing takes the batch-invariant kernels: all rows of a matrix
-    /// product go to one GEMM call, which is faster for large batches of single tokens (data
-    /// generation) but lets a row's rounding depend on its neighbours.
+    /// With `batchInvariant` false and bfloat16 `gemmPrecision`, all rows of a matrix product go to
+    /// one bfloat16 GEMM call, which is faster for large batches of single tokens (data generation)
+    /// but lets a row's rounding depend on its neighbours. Float32 rows always take the
+    /// batch-invariant kernel (`Linear.apply`).
     public init(caches: [KVCache], rowCounts: [Int], batchInvariant: Bool = true,
                 gemmPrecision: MatmulPrecision = .float32) {
         self.batchInvariant = batchInvariant

@@ -27,7 +27,8 @@ public final class TransformerModel: @unchecked Sendable {
 
     /// Whether a token's results must not depend on what else shares its batch (the default;
     /// greedy speculative decoding is lossless only then). Data generation, which needs no such
-    /// guarantee, turns it off: every matrix product of a batch is then one GEMM call.
+    /// guarantee, turns it off, so that its bfloat16 products (`gemmPrecision`) take all rows of a
+    /// batch in one call. Float32 rows go through the batch-invariant kernel either way.
     public var batchInvariant = true
     /// With `batchInvariant` off: bf16 operands in the GEMM calls (`BFloat16Product`), as the
     /// Python reference ran its verifier in bfloat16 to make training data. Ignored otherwise, so

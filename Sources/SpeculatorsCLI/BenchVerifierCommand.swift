@@ -34,7 +34,7 @@ struct BenchVerifierCommand: ParsableCommand {
         let weightBytes = Double(weightFloatsReadPerToken(model)) * 4
 
         report("model: \(bundle.path.path) (\(model.config.architecture.rawValue), \(model.config.layerCount) layers, f32 weights \(String(format: "%.0f", weightBytes / 1e6)) MB read per token)")
-        report("threads: \(pool.threadCount), BLAS kernel: \(BLAS.coreName), decode/verification kernel: \(SmallBatchProduct.instructionSet)")
+        report("threads: \(pool.threadCount), BLAS kernel: \(BLAS.coreName), matrix-product kernel: \(SmallBatchProduct.instructionSet)")
         if let advice = BLAS.pinnedCoreAdvice { report("note: \(advice)") }
         // Warm up: page in the weights and grow the scratch buffers.
         _ = try model.forward([.init(cache: try model.makeCache(capacity: promptTokens + 8), tokens: prompt, logits: .last)], pool: pool)

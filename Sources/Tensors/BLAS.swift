@@ -14,9 +14,10 @@ public enum BLAS {
     }
 
     /// Why OpenBLAS runs AVX2 kernels on a CPU with AVX-512, when `OPENBLAS_CORETYPE` pins them
-    /// (this machine's environment sets it to Haswell): its SkylakeX kernels prefill SmolLM2 1.68
-    /// times as fast on this Zen 5 EPYC (512 tokens: 1391 against 830 tokens/s). OpenBLAS reads
-    /// the variable when it is loaded, so only the environment can change it; the benchmark says so.
+    /// (this machine's environment sets it to Haswell). Prefill's attention runs on OpenBLAS, and
+    /// with its SkylakeX kernels SmolLM2 prefills 512 tokens 12-16% faster on this Zen 5 EPYC
+    /// (1211-1288 against 1085-1105 tokens/s, alternating runs). OpenBLAS reads the variable when
+    /// it is loaded, so only the environment can change it; the benchmark says so.
     public static var pinnedCoreAdvice: String? {
         guard ["Haswell", "Zen"].contains(coreName), speculators_cpu_runs_skylakex_kernels() == 1,
               let pinned = getenv("OPENBLAS_CORETYPE") else { return nil }
