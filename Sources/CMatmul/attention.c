@@ -9,50 +9,20 @@
 // step at 256 cached tokens, and 3.4 of 13.2 ms for eight sequences of 128.
 #include "attention.h"
 #include "cpu_isa.h"
-
-#include <stdint.h>
-#include <string.h>
+#include "kernel_vectors.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
-typedef float v16 __attribute__((ext_vector_type(16)));
-typedef float v8 __attribute__((ext_vector_type(8)));
-typedef float v4 __attribute__((ext_vector_type(4)));
-typedef float v2 __attribute__((ext_vector_type(2)));
-typedef uint32_t u16 __attribute__((ext_vector_type(16)));
-typedef int32_t i16 __attribute__((ext_vector_type(16)));
-
-#define INLINE static inline __attribute__((always_inline))
-#pragma clang diagnostic ignored "-Wpsabi"
-#pragma clang fp contract(off)
-
 enum {
-    LANES = 16,
     /// Accumulators the weighted sum keeps at once (heads × 16-float chunks of a head).
     SUM_ACCUMULATORS = 24,
 };
 
-INLINE v16 load(const float *p) {
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-INLINE void store(float *p, v16 v) { memcpy(p, &v, sizeof v); }
-
 INLINE v16 choose(i16 mask, v16 yes, v16 no) {
     u16 m = __builtin_bit_cast(u16, mask);
     return __builtin_bit_cast(v16, (__builtin_bit_cast(u16, yes) & m) | (__builtin_bit_cast(u16, no) & ~m));
-}
-
-/// The lanes summed by halves: lane i + lane i+8, then i+4, i+2, i+1 (as small_batch.c).
-INLINE float reduce(v16 v) {
-    v8 a = v.lo + v.hi;
-    v4 b = a.lo + a.hi;
-    v2 c = b.lo + b.hi;
-    return c.x + c.y;
 }
 
 /// `e^x` lane by lane, operation for operation `Kernels.exp` (Cody–Waite reduction, degree-6
@@ -82,14 +52,14 @@ INLINE v16 exp16(v16 x) {
 /// One score's multiply-add chain: 16-float chunks of the head dimension, from zero.
 INLINE v16 score_chain(const float *q, const float *key, long head_dim) {
     v16 acc = (v16)(0.0f);
-    for (long d = 0; d < head_dim; d += LANES) acc = __builtin_elementwise_fma(load(q + d), load(key + d), acc);
+    for (long d = 0; d < head_dim; d += LANES) acc = __builtin_elementwise_fma(load16(q + d), load16(key + d), acc);
     return acc;
 }
 
 #if defined(__x86_64__)
-/// Sixteen chains reduced at once, to the same sums `reduce` gives each, in key order: the four
+/// Sixteen chains reduced at once, to the same sums `reduce16` gives each, in key order: the four
 /// halving steps run on pairs of vectors with shuffles instead of on each vector alone.
-SPECULATORS_AVX512 static inline __attribute__((always_inline)) __m512 reduce16(const __m512 *acc) {
+SPECULATORS_AVX512 static inline __attribute__((always_inline)) __m512 reduce_sixteen(const __m512 *acc) {
     __m512 w[8], z[4], s[2];
     for (int t = 0; t < 8; t++) {
         const __m512 a = acc[2 * t], b = acc[2 * t + 1];
@@ -112,12 +82,12 @@ SPECULATORS_AVX512 static inline __attribute__((always_inline)) __m512 reduce16(
 
 /// `scores[j] = scale · q · key_j` for j < count, one key at a time.
 INLINE void scores_of(const float *q, const float *keys, long count, long head_dim, float scale, float *scores) {
-    for (long j = 0; j < count; j++) scores[j] = reduce(score_chain(q, keys + j * head_dim, head_dim)) * scale;
+    for (long j = 0; j < count; j++) scores[j] = reduce16(score_chain(q, keys + j * head_dim, head_dim)) * scale;
 }
 
 #if defined(__x86_64__)
 /// The same, sixteen keys at a time with their sums reduced together: the chains of
-/// `score_chain` and the sums of `reduce`, written with intrinsics (clang will not inline a
+/// `score_chain` and the sums of `reduce16`, written with intrinsics (clang will not inline a
 /// function returning a 16-lane vector into this one).
 SPECULATORS_AVX512 static inline __attribute__((always_inline)) void
 scores_of_wide(const float *q, const float *keys, long count, long head_dim, float scale, float *scores) {
@@ -130,7 +100,7 @@ scores_of_wide(const float *q, const float *keys, long count, long head_dim, flo
             for (long d = 0; d < head_dim; d += LANES)
                 acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(key + d), acc[t]);
         }
-        _mm512_storeu_ps(scores + j, _mm512_mul_ps(reduce16(acc), _mm512_set1_ps(scale)));
+        _mm512_storeu_ps(scores + j, _mm512_mul_ps(reduce_sixteen(acc), _mm512_set1_ps(scale)));
     }
     scores_of(q, keys + j * head_dim, count - j, head_dim, scale, scores + j);
 }
@@ -143,7 +113,7 @@ INLINE void softmax(float *x, long count) {
     for (long j = count; j < padded; j++) x[j] = -__builtin_inff();
     v16 top = (v16)(-__builtin_inff());
     for (long j = 0; j < padded; j += LANES) {
-        const v16 v = load(x + j);
+        const v16 v = load16(x + j);
         top = choose(v > top, v, top);
     }
     float maximum = -__builtin_inff();
@@ -154,12 +124,12 @@ INLINE void softmax(float *x, long count) {
     }
     v16 sum = (v16)(0.0f);
     for (long j = 0; j < padded; j += LANES) {
-        const v16 e = exp16(load(x + j) - maximum);
-        store(x + j, e);
+        const v16 e = exp16(load16(x + j) - maximum);
+        store16(x + j, e);
         sum = sum + e;
     }
-    const float inverse = 1.0f / reduce(sum);
-    for (long j = 0; j < padded; j += LANES) store(x + j, load(x + j) * inverse);
+    const float inverse = 1.0f / reduce16(sum);
+    for (long j = 0; j < padded; j += LANES) store16(x + j, load16(x + j) * inverse);
 }
 
 /// `out_h = Σ_j p_h[j] · value_j` for H heads and C chunks of 16 floats, each element one
@@ -171,13 +141,13 @@ INLINE void weighted_sums(const float *p, long p_stride, const float *values, lo
     for (long j = 0; j < count; j++) {
         const float *row = values + j * head_dim;
         for (int c = 0; c < C; c++) {
-            const v16 v = load(row + c * LANES);
+            const v16 v = load16(row + c * LANES);
             for (int h = 0; h < H; h++)
                 acc[h * C + c] = __builtin_elementwise_fma((v16)(p[h * p_stride + j]), v, acc[h * C + c]);
         }
     }
     for (int h = 0; h < H; h++)
-        for (int c = 0; c < C; c++) store(out + h * out_stride + c * LANES, acc[h * C + c]);
+        for (int c = 0; c < C; c++) store16(out + h * out_stride + c * LANES, acc[h * C + c]);
 }
 
 /// The same for any chunk count (head dimensions other than 64 and 128), one chunk at a time.
@@ -238,8 +208,7 @@ SPECULATORS_AVX512 static void attend_avx512(PARAMETERS) { ATTEND(scores_of_wide
 void speculators_attend_using(int code, PARAMETERS) {
     if (heads <= 0 || count <= 0) return;
 #if defined(__x86_64__)
-    const int best = speculators_isa();
-    switch (code < best ? code : best) {
+    switch (speculators_isa_for(code)) {
     case 2: attend_avx512(ARGUMENTS); return;
     case 1: attend_avx2(ARGUMENTS); return;
     default: break;

@@ -3,6 +3,7 @@
 // (MC x KC) is packed and kept in L1/L2, and a 12 x 32 register tile of C is accumulated by
 // broadcasting one (A(i, 2q), A(i, 2q+1)) pair against 32 columns' (B(2q, j), B(2q+1, j)) pairs.
 #include "bf16_gemm.h"
+#include "thread_block.h"
 
 #include <immintrin.h>
 #include <pthread.h>
@@ -82,16 +83,7 @@ static void free_buffers(void *pointer) {
 static void make_buffers_key(void) { pthread_key_create(&buffers_key, free_buffers); }
 
 static ThreadBuffers *thread_buffers(void) {
-    pthread_once(&buffers_once, make_buffers_key);
-    ThreadBuffers *buffers = pthread_getspecific(buffers_key);
-    if (!buffers) {
-        buffers = calloc(1, sizeof *buffers);
-        if (!buffers || pthread_setspecific(buffers_key, buffers) != 0) {
-            free(buffers);
-            return NULL;
-        }
-    }
-    return buffers;
+    return speculators_thread_block(&buffers_key, &buffers_once, make_buffers_key, sizeof(ThreadBuffers));
 }
 
 static ThreadBuffers *ensure_buffers(void) {

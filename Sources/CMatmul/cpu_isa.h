@@ -29,6 +29,12 @@ static int speculators_isa(void) {
     return value < limit ? value : limit;
 }
 
+/// The variant to run for a request of `requested`: it, or the best allowed here if lower.
+static int speculators_isa_for(int requested) {
+    const int best = speculators_isa();
+    return requested < best ? requested : best;
+}
+
 #define SPECULATORS_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
 #define SPECULATORS_AVX2 __attribute__((target("avx2,fma")))
 

@@ -8,31 +8,10 @@
 // three, so they give the same bits; only the speed differs.
 #include "small_batch.h"
 #include "cpu_isa.h"
-
-#include <pthread.h>
-#include <stdint.h>
-#include <string.h>
-#include <stdlib.h>
-
-typedef float v16 __attribute__((ext_vector_type(16)));
-typedef float v8 __attribute__((ext_vector_type(8)));
-typedef float v4 __attribute__((ext_vector_type(4)));
-typedef float v2 __attribute__((ext_vector_type(2)));
-typedef uint16_t h16 __attribute__((ext_vector_type(16)));
-typedef uint32_t u16 __attribute__((ext_vector_type(16)));
-
-#define INLINE static inline __attribute__((always_inline))
-
-// Every function taking or returning a vector is inlined into one of the three variants below,
-// so no vector ever crosses a call and the ABI warning for 16-lane vectors outside AVX-512 code
-// does not apply.
-#pragma clang diagnostic ignored "-Wpsabi"
-// No a·b + c may become a fused multiply-add behind our back: with contraction the compiler fuses
-// only where the target has FMA, and the portable variant would then round differently.
-#pragma clang fp contract(off)
+#include "kernel_vectors.h"
+#include "thread_block.h"
 
 enum {
-    LANES = 16,
     /// Input rows one block multiplies with each weight vector it loads: 24 accumulators, two
     /// weight vectors and an input vector fit AVX-512's 32 registers. A pass of more rows is cut
     /// into groups of equal size (16 rows: two of 8).
@@ -64,12 +43,6 @@ enum {
 
 long speculators_small_batch_tile_bytes(void) { return TILE_BYTES; }
 
-INLINE v16 load_x(const float *p) {
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 /// Sixteen weights from element `i` of a row: float32 as stored, bfloat16 widened exactly (its
 /// bits are the upper half of the float32's).
 INLINE v16 load_w(const char *row, long i, const int bf16) {
@@ -95,20 +68,12 @@ INLINE float load_w1(const char *row, long i, const int bf16) {
     return f;
 }
 
-/// The lanes summed by halves: lane i + lane i+8, then i+4, i+2, i+1.
-INLINE float reduce(v16 v) {
-    v8 a = v.lo + v.hi;
-    v4 b = a.lo + a.hi;
-    v2 c = b.lo + b.hi;
-    return c.x + c.y;
-}
-
 INLINE float dot_body(const float *x, const char *w, long k, const int bf16) {
     v16 acc = (v16)(0.0f);
     const long vector_end = k & ~(long)(LANES - 1);
     long i = 0;
-    for (; i < vector_end; i += LANES) acc = __builtin_elementwise_fma(load_x(x + i), load_w(w, i, bf16), acc);
-    float s = reduce(acc);
+    for (; i < vector_end; i += LANES) acc = __builtin_elementwise_fma(load16(x + i), load_w(w, i, bf16), acc);
+    float s = reduce16(acc);
     for (; i < k; i++) s = __builtin_fmaf(x[i], load_w1(w, i, bf16), s);
     return s;
 }
@@ -136,13 +101,13 @@ INLINE void block(const float *x, long ldx, const char *w, long row_stride, long
         v16 weights[STREAMS];
         for (int c = 0; c < W; c++) weights[c] = load_w(w + c * row_stride, i, bf16);
         for (int r = 0; r < R; r++) {
-            v16 input = load_x(x + r * ldx + i);
+            v16 input = load16(x + r * ldx + i);
             for (int c = 0; c < W; c++) acc[c][r] = __builtin_elementwise_fma(input, weights[c], acc[c][r]);
         }
     }
     for (int r = 0; r < R; r++) {
         for (int c = 0; c < W; c++) {
-            float s = reduce(acc[c][r]);
+            float s = reduce16(acc[c][r]);
             for (long j = vector_end; j < k; j++) s = __builtin_fmaf(x[r * ldx + j], load_w1(w + c * row_stride, j, bf16), s);
             y[r * ldy + column + c * column_stride] = s;
         }
@@ -163,6 +128,7 @@ typedef struct {
 static pthread_key_t aligned_rows_key;
 static pthread_once_t aligned_rows_once = PTHREAD_ONCE_INIT;
 
+
 static void free_aligned_rows(void *buffer) {
     free(((AlignedRows *)buffer)->rows);
     free(buffer);
@@ -172,15 +138,9 @@ static void make_aligned_rows_key(void) { pthread_key_create(&aligned_rows_key, 
 
 INLINE const float *aligned_input(const float *x, long rows, long *ldx, long k) {
     if ((((uintptr_t)x | (uintptr_t)(*ldx * 4)) & 63) == 0) return x;
-    pthread_once(&aligned_rows_once, make_aligned_rows_key);
-    AlignedRows *buffer = pthread_getspecific(aligned_rows_key);
-    if (!buffer) {
-        buffer = calloc(1, sizeof *buffer);
-        if (!buffer || pthread_setspecific(aligned_rows_key, buffer) != 0) {
-            free(buffer);
-            return x;
-        }
-    }
+    AlignedRows *buffer =
+        speculators_thread_block(&aligned_rows_key, &aligned_rows_once, make_aligned_rows_key, sizeof(AlignedRows));
+    if (!buffer) return x;
     const long ld = (k + 15) & ~15L;
     if (buffer->capacity < rows * ld) {
         float *grown = aligned_alloc(64, (size_t)(rows * ld) * sizeof(float));
@@ -281,15 +241,13 @@ int speculators_isa_limit = 2;
 
 void speculators_kernels_limit_isa(int isa) { __atomic_store_n(&speculators_isa_limit, isa, __ATOMIC_RELAXED); }
 
-static int isa(void) { return speculators_isa(); }
-
-int speculators_small_batch_isa(void) { return isa(); }
+int speculators_small_batch_isa(void) { return speculators_isa(); }
 
 void speculators_small_batch_using(int code, const float *x, long rows, long ldx, const void *weight, int bf16,
                                    long k, long column_begin, long column_end, float *y, long ldy) {
     if (rows <= 0 || column_end <= column_begin) return;
 #if defined(__x86_64__)
-    switch (code < isa() ? code : isa()) {
+    switch (speculators_isa_for(code)) {
     case 2: avx512(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy); return;
     case 1: avx2(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy); return;
     default: break;
@@ -300,12 +258,12 @@ void speculators_small_batch_using(int code, const float *x, long rows, long ldx
 
 void speculators_small_batch(const float *x, long rows, long ldx, const void *weight, int bf16, long k,
                              long column_begin, long column_end, float *y, long ldy) {
-    speculators_small_batch_using(isa(), x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy);
+    speculators_small_batch_using(speculators_isa(), x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy);
 }
 
 float speculators_small_batch_dot_using(int code, const float *x, const void *w, int bf16, long k) {
 #if defined(__x86_64__)
-    switch (code < isa() ? code : isa()) {
+    switch (speculators_isa_for(code)) {
     case 2: return avx512_dot(x, w, bf16, k);
     case 1: return avx2_dot(x, w, bf16, k);
     default: break;
@@ -315,5 +273,5 @@ float speculators_small_batch_dot_using(int code, const float *x, const void *w,
 }
 
 float speculators_small_batch_dot(const float *x, const void *w, int bf16, long k) {
-    return speculators_small_batch_dot_using(isa(), x, w, bf16, k);
+    return speculators_small_batch_dot_using(speculators_isa(), x, w, bf16, k);
 }
