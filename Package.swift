@@ -27,14 +27,13 @@ let package = Package(
         // System libraries (installed by `make deps`).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        // Header-only: the compiler's software prefetch, which Swift does not expose.
-        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
-        // The bfloat16 GEMM that training uses (AVX-512 BF16 intrinsics, which Swift does not
-        // expose). Always optimised: the tests run it too.
+        // The C kernels: the batch-invariant matrix product and decode attention (AVX-512, AVX2 and
+        // portable variants chosen at run time) and the bfloat16 GEMM training uses (AVX-512 BF16
+        // intrinsics, which Swift does not expose). Always optimised: the tests run them too.
         .target(name: "CMatmul", path: "Sources/CMatmul", cSettings: [.unsafeFlags(["-O3"])]),
 
         // Numerics: buffers, BLAS-backed kernels, the thread pool.
-        .target(name: "Tensors", dependencies: ["CBLAS", "CPrefetch", "CMatmul"], swiftSettings: optimised),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CMatmul"], swiftSettings: optimised),
         // File formats: safetensors, GGUF, dequantisation, the tensor-name table.
         .target(name: "Checkpoints", dependencies: ["Tensors"], swiftSettings: optimised),
         // Speculator config.json: typed configs, registries, validation, schema. No numerics.
