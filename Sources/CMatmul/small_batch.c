@@ -36,8 +36,10 @@ enum {
     /// were 10.1-11.6, and no software prefetch 14.4.
     PREFETCH_DISTANCE = 2,
     /// Weight bytes per tile of a multi-group pass: the first group streams a tile from memory,
-    /// the later ones find it in L2 (1 MiB per core here) and meanwhile prefetch the next tile
-    /// into L2. 64 to 512 KiB measured alike.
+    /// the later ones find it in L2 (1 MiB per core here). Later groups that also prefetched
+    /// the next tile into L2 (the earlier design) made memory and arithmetic compete: SmolLM2's
+    /// matrices, 2 threads, alternating binaries, 13/16/32 rows took 15.3/17.0/27.9 ms that way
+    /// and 13.4/15.3/27.6 without. 64 KiB tiles were 4% slower, 256 KiB alike.
     TILE_BYTES = 131072,
 };
 
@@ -80,10 +82,10 @@ INLINE float dot_body(const float *x, const char *w, long k, const int bf16) {
 
 /// `R` input rows (`ldx` apart) against `W` weight rows (`row_stride` bytes apart), writing
 /// output columns `column + c · column_stride`. With `prefetch`, one cache line of each of the W
-/// rows of that unit is asked for (into L1 with `to_l1`, else L2) per 64 weight bytes consumed,
+/// rows of that unit is asked for (into L1) per 64 weight bytes consumed,
 /// so that only a few misses are in flight at a time.
 INLINE void block(const float *x, long ldx, const char *w, long row_stride, long k, float *y, long ldy,
-                  long column, long column_stride, const char *prefetch, int to_l1, const int W, const int R,
+                  long column, long column_stride, const char *prefetch, const int W, const int R,
                   const int bf16) {
     v16 acc[STREAMS][GROUP_ROWS];
     for (int c = 0; c < W; c++)
@@ -93,11 +95,7 @@ INLINE void block(const float *x, long ldx, const char *w, long row_stride, long
     long i = 0;
     for (; i < vector_end; i += LANES) {
         if (prefetch && ((i * element_bytes) & 63) == 0)
-            for (int c = 0; c < W; c++) {
-                const char *p = prefetch + c * row_stride + i * element_bytes;
-                if (to_l1) __builtin_prefetch(p, 0, 3);
-                else __builtin_prefetch(p, 0, 2);
-            }
+            for (int c = 0; c < W; c++) __builtin_prefetch(prefetch + c * row_stride + i * element_bytes, 0, 3);
         v16 weights[STREAMS];
         for (int c = 0; c < W; c++) weights[c] = load_w(w + c * row_stride, i, bf16);
         for (int r = 0; r < R; r++) {
@@ -154,7 +152,7 @@ INLINE const float *aligned_input(const float *x, long rows, long *ldx, long k) 
     return buffer->rows;
 }
 
-#define BLOCK(R) block(xs, ldx, unit, row_stride, k, ys, ldy, begin + j, units, prefetch, to_l1, W, R, bf16)
+#define BLOCK(R) block(xs, ldx, unit, row_stride, k, ys, ldy, begin + j, units, prefetch, W, R, bf16)
 
 /// The whole product for one column range: tiles of weight units (STREAMS rows each, `units`
 /// columns apart), each tile against every group of up to GROUP_ROWS input rows, then the
@@ -173,14 +171,9 @@ INLINE void product(const float *x, long rows, long ldx, const char *weight, lon
     const long group_rows = (rows + groups - 1) / groups;
     for (long tile_start = 0; tile_start < units; tile_start += tile_units) {
         const long tile_end = tile_start + tile_units < units ? tile_start + tile_units : units;
-        const long tile_count = tile_end - tile_start;
-        // With one group, it prefetches a few units ahead of itself (one row is left to the
-        // hardware prefetchers, which do best alone). With several, the first tile is streamed
-        // that way by group 0, and every tile's later groups (all of its groups once the stream
-        // runs ahead) prefetch the next tile, so memory keeps reading while the cores compute on
-        // a tile already in L2.
-        const long own = tile_start == 0 || groups == 1 ? 1 : 0;
-        const long sharers = groups - own;
+        // Group 0 streams the tile from memory (prefetching a few units ahead of itself when
+        // it has more than PREFETCH_FROM_ROWS rows; fewer are left to the hardware prefetchers,
+        // which do best alone); the later groups find the tile in L2 and prefetch nothing.
         for (long g = 0; g < groups; g++) {
             const long m = g * group_rows;
             const long take = rows - m < group_rows ? rows - m : group_rows;
@@ -189,15 +182,9 @@ INLINE void product(const float *x, long rows, long ldx, const char *weight, lon
             float *ys = y + m * ldy;
             for (long j = tile_start; j < tile_end; j++) {
                 const char *prefetch = 0;
-                int to_l1 = 0;
-                if (rows > PREFETCH_FROM_ROWS && g < own) {
-                    to_l1 = 1;
+                if (g == 0 && rows > PREFETCH_FROM_ROWS) {
                     const long ahead = j + PREFETCH_DISTANCE < units ? j + PREFETCH_DISTANCE : units - 1;
                     prefetch = first + ahead * row_bytes;
-                } else if (sharers > 0) {
-                    const long slot = (g - own) * tile_count + (j - tile_start);
-                    const long next = tile_end + slot / sharers;
-                    if (slot % sharers == 0 && next < units) prefetch = first + next * row_bytes;
                 }
                 const char *unit = first + j * row_bytes;
                 switch (take) {
