@@ -175,6 +175,30 @@ public final class GGUFFile: TensorSource {
         return tensor
     }
 
+    public func loadQuantized(_ name: String) throws -> QuantizedWeights? {
+        try loadQuantized(name, rowOrder: nil)
+    }
+
+    /// Keeps a Q4_1 or Q8_0 matrix in its blocks; `rowOrder` as for `loadFloat32(_:rowOrder:)`.
+    func loadQuantized(_ name: String, rowOrder: (@Sendable (Int) -> Int)?) throws -> QuantizedWeights? {
+        let found = try record(name)
+        let format: QuantizedWeights.Format
+        switch found.dataType {
+        case .q4_1: format = .q4_1
+        case .q8_0: format = .q8_0
+        default: return nil
+        }
+        guard found.dimensions.count == 2 else { return nil }
+        let columns = found.dimensions[0], rows = found.dimensions[1]
+        guard columns % QuantizedWeights.blockSize == 0,
+              rows * (columns / QuantizedWeights.blockSize) * format.storedBlockBytes == found.byteCount else {
+            throw CheckpointError.corrupt(file: description, tensor: name,
+                                          problem: "\(found.byteCount) bytes do not hold \(rows) rows of \(columns) \(format.name) weights")
+        }
+        return QuantizedWeights(format: format, rows: rows, columns: columns, stored: file.bytes + dataStart + found.offset,
+                                rowOrder: rowOrder)
+    }
+
     public func loadInt64(_ name: String) throws -> [Int64] {
         let found = try record(name)
         let info = TensorInfo(name: name, dataType: found.dataType, shape: found.shape)

@@ -78,6 +78,14 @@ public final class GGUFHuggingFaceView: TensorSource {
         return result
     }
 
+    public func loadQuantized(_ name: String) throws -> QuantizedWeights? {
+        let source = try ggufSource(name)
+        guard let heads = permutedHeads[name], let info = gguf.info(source), info.shape.count == 2 else {
+            return try gguf.loadQuantized(source)
+        }
+        return try gguf.loadQuantized(source, rowOrder: GGUFHuggingFaceView.unpermute(rows: info.shape[0], heads: heads))
+    }
+
     public func loadInt64(_ name: String) throws -> [Int64] { try gguf.loadInt64(try ggufSource(name)) }
 
     public func loadBool(_ name: String) throws -> [Bool] { try gguf.loadBool(try ggufSource(name)) }

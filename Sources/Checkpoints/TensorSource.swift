@@ -67,6 +67,9 @@ public protocol TensorSource: Sendable {
     func loadInt64(_ name: String) throws -> [Int64]
     /// A BOOL tensor.
     func loadBool(_ name: String) throws -> [Bool]
+    /// A matrix stored in Q4_1 or Q8_0 blocks, kept in them (`QuantizedWeights`) with the rows in
+    /// the order `loadFloat32` gives; nil for any other tensor or source.
+    func loadQuantized(_ name: String) throws -> QuantizedWeights?
     /// Free-form string metadata (safetensors `__metadata__`; GGUF scalar key-values rendered as text).
     var metadata: [String: String] { get }
 }
@@ -80,6 +83,8 @@ extension TensorSource {
         }
         return try loadFloat32(name)
     }
+
+    public func loadQuantized(_ name: String) throws -> QuantizedWeights? { nil }
 
     /// True when the source holds a tensor of this name.
     public func contains(_ name: String) -> Bool { info(name) != nil }

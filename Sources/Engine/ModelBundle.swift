@@ -37,7 +37,9 @@ public final class ModelBundle: @unchecked Sendable {
     }
 
     /// Loads `path`: a `.gguf` file or a folder with config.json, safetensors and tokenizer.json.
-    public static func load(path: URL, name: String? = nil) throws -> ModelBundle {
+    /// With `quantizedWeights`, the verifier computes from the matrices the file keeps in Q4_1 or
+    /// Q8_0 blocks (`TransformerModel.loadQuantizedWeights`); a checkpoint without any is an error.
+    public static func load(path: URL, name: String? = nil, quantizedWeights: Bool = false) throws -> ModelBundle {
         let servedName = name ?? path.deletingPathExtension().lastPathComponent
         let source = try openCheckpoint(path)
         if let gguf = (source as? GGUFHuggingFaceView)?.gguf {
@@ -50,11 +52,31 @@ public final class ModelBundle: @unchecked Sendable {
                 eomTokenId: gguf.ggufMetadata["tokenizer.ggml.eom_token_id"]?.intValue,
                 paddingTokenId: fields.paddingTokenId, unknownTokenId: fields.unknownTokenId,
                 addBosToken: fields.addBosToken, addEosToken: fields.addEosToken, chatTemplate: fields.chatTemplate)
-            return ModelBundle(name: servedName, path: path, verifier: try TransformerModel.load(gguf: gguf),
-                               tokenizer: try Tokenizer(gguf: vocabulary))
+            let verifier = try TransformerModel.load(gguf: gguf)
+            if quantizedWeights { try requireQuantizedWeights(verifier, from: source) }
+            return ModelBundle(name: servedName, path: path, verifier: verifier, tokenizer: try Tokenizer(gguf: vocabulary))
         }
         let verifier = try TransformerModel.load(config: ModelConfig(huggingFaceFolder: path), weights: source)
+        if quantizedWeights { try requireQuantizedWeights(verifier, from: source) }
         return ModelBundle(name: servedName, path: path, verifier: verifier, tokenizer: try Tokenizer(folder: path))
+    }
+
+    /// Switches `verifier` to the quantised blocks of `source`, failing when it has none.
+    private static func requireQuantizedWeights(_ verifier: TransformerModel, from source: TensorSource) throws {
+        guard try verifier.loadQuantizedWeights(from: source) > 0 else {
+            throw QuantizedWeightsUnavailable(checkpoint: source.description)
+        }
+    }
+
+    /// Reads the verifier's Q4_1/Q8_0 blocks from the checkpoint again and computes from them
+    /// (`TransformerModel.loadQuantizedWeights`); returns how many matrices have them.
+    @discardableResult
+    public func loadQuantizedWeights() throws -> Int {
+        if verifier.quantizedMatrixCount > 0 {
+            verifier.useQuantizedWeights(true)
+            return verifier.quantizedMatrixCount
+        }
+        return try verifier.loadQuantizedWeights(from: openCheckpoint(path))
     }
 
     /// A detokenizer for one request's output (special tokens such as EOS are not shown).
@@ -81,5 +103,13 @@ extension Eagle3DraftModel {
                                            problem: "is not an EAGLE-3 draft; only eagle3 can be served")
         }
         return draft
+    }
+}
+
+/// Quantised weights were asked for, but the checkpoint stores no matrix in Q4_1 or Q8_0 blocks.
+public struct QuantizedWeightsUnavailable: Error, CustomStringConvertible {
+    public let checkpoint: String
+    public var description: String {
+        "\(checkpoint): quantized weights were requested, but no matrix is stored in Q4_1 or Q8_0 blocks (the exact on-the-fly formats); use the float32 weights"
     }
 }

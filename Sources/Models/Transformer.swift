@@ -67,6 +67,47 @@ public final class TransformerModel: @unchecked Sendable {
         screenedHead = nil
     }
 
+    /// The checkpoint's Q4_1 and Q8_0 blocks of each layer's four matrices and of the head, once
+    /// `loadQuantizedWeights(from:)` found them (nil where a matrix has none).
+    private var quantizedBlocks: (layers: [[QuantizedWeights?]], head: QuantizedWeights?)?
+
+    /// Whether float32 rows are computed from the quantised blocks (`useQuantizedWeights`).
+    public private(set) var usesQuantizedWeights = false
+
+    /// Matrices (fused projections counted once, the head included) with quantised blocks.
+    public var quantizedMatrixCount: Int {
+        guard let blocks = quantizedBlocks else { return 0 }
+        return blocks.layers.reduce(0) { $0 + $1.compactMap { $0 }.count } + (blocks.head == nil ? 0 : 1)
+    }
+
+    /// Bytes the quantised blocks in use occupy (what a pass streams instead of their float32).
+    public var quantizedBytes: Int {
+        guard usesQuantizedWeights, let blocks = quantizedBlocks else { return 0 }
+        return blocks.layers.reduce(0) { $0 + $1.reduce(0) { $0 + ($1?.packedBytes ?? 0) } } + (blocks.head?.packedBytes ?? 0)
+    }
+
+    /// Stores the blocks `loadQuantizedWeights(from:)` read, in `qkv, output, gateUp, down` order per layer.
+    func setQuantizedBlocks(layers: [[QuantizedWeights?]], head: QuantizedWeights?) {
+        quantizedBlocks = (layers, head)
+    }
+
+    /// Computes float32 rows from the quantised blocks (`enabled`) or from the float32 weights.
+    /// Results are bit-identical either way (`QuantizedWeights`); only the bytes read differ.
+    /// Without blocks (`quantizedMatrixCount` 0) this changes nothing. Not while a forward runs.
+    public func useQuantizedWeights(_ enabled: Bool) {
+        guard let blocks = quantizedBlocks else { return }
+        layers = zip(layers, blocks.layers).map { layer, parts in
+            var layer = layer
+            layer.qkv = layer.qkv.usingQuantized(enabled ? parts[0] : nil)
+            layer.output = layer.output.usingQuantized(enabled ? parts[1] : nil)
+            layer.gateUp = layer.gateUp.usingQuantized(enabled ? parts[2] : nil)
+            layer.down = layer.down.usingQuantized(enabled ? parts[3] : nil)
+            return layer
+        }
+        head = head.usingQuantized(enabled ? blocks.head : nil)
+        usesQuantizedWeights = enabled && quantizedMatrixCount > 0
+    }
+
     public init(config: ModelConfig, embedding: Tensor, layers: [DecoderLayerWeights], finalNorm: Tensor,
                 head: Linear) {
         self.config = config
@@ -244,7 +285,9 @@ public final class TransformerModel: @unchecked Sendable {
             head.apply(x, rows: count, into: y, pool: pool, invariantRows: batchInvariant ? count : 0,
                        gemmPrecision: gemmPrecision)
         }
-        guard batchInvariant, let screen = screenedHead else {
+        // A head kept in its quantised blocks reads fewer bytes than the bfloat16 screen and needs
+        // no second pass for candidates: it replaces screening.
+        guard batchInvariant, head.quantized == nil, let screen = screenedHead else {
             exact(input, rows, logits)
             return (0, 0)
         }

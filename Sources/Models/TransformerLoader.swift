@@ -65,6 +65,35 @@ extension TransformerModel {
     }
 }
 
+extension TransformerModel {
+    /// Reads the matrices `source` stores in Q4_1 or Q8_0 blocks (a GGUF verifier's) and computes
+    /// float32 rows from them from now on (`useQuantizedWeights`): bit-identical results from a
+    /// fifth of the bytes. A fused projection uses blocks only when all its parts have them in one
+    /// format; other matrices stay float32. Returns how many matrices have blocks (0 for a
+    /// safetensors checkpoint, which changes nothing).
+    @discardableResult
+    public func loadQuantizedWeights(from source: TensorSource) throws -> Int {
+        let names = HuggingFaceNames.self
+        func blocks(_ parts: [String]) throws -> QuantizedWeights? {
+            let found = try parts.map { try source.loadQuantized($0) }
+            let present = found.compactMap { $0 }
+            guard present.count == found.count else { return nil }
+            return present.count == 1 ? present[0] : QuantizedWeights.stacking(present)
+        }
+        let layerBlocks = try (0..<config.layerCount).map { index -> [QuantizedWeights?] in
+            let layer = names.layer(index)
+            return [try blocks([names.qProj, names.kProj, names.vProj].map { layer + $0 }),
+                    try blocks([layer + names.oProj]),
+                    try blocks([names.gateProj, names.upProj].map { layer + $0 }),
+                    try blocks([layer + names.downProj])]
+        }
+        let headName = source.contains(names.lmHead) ? names.lmHead : names.embedding
+        setQuantizedBlocks(layers: layerBlocks, head: try blocks([headName]))
+        useQuantizedWeights(true)
+        return quantizedMatrixCount
+    }
+}
+
 /// Concatenates tensors along their first dimension (to fuse projections).
 func stack(_ parts: [Tensor]) -> Tensor {
     let columns = parts[0].count / max(parts[0].rows, 1)

@@ -41,45 +41,58 @@ struct BenchVerifierCommand: ParsableCommand {
 
         let probe = MemoryBandwidth()
 
-        var prefill: [Double] = []
-        for _ in 0..<max(1, runs / 2) {
-            let cache = try model.makeCache(capacity: promptTokens + 8)
-            let start = now()
-            _ = try model.forward([.init(cache: cache, tokens: prompt, logits: .last)], pool: pool)
-            prefill.append(now() - start)
+        // The forms a greedy row can be computed in, measured taking turns in the same run: the
+        // whole float32 head; the bfloat16-screened head (`ScreenedArgmaxHead`, what the engine
+        // does for greedy rows); and, for a GGUF verifier, its Q4_1/Q8_0 blocks dequantised exactly
+        // on the fly (`--quantized-weights`). All give the same tokens.
+        var forms: [WeightForm] = [.float32]
+        if model.enableArgmaxScreening() { forms.append(.screened) }
+        if try bundle.loadQuantizedWeights() > 0 { forms.append(.quantized) }
+        func select(_ form: WeightForm) { model.useQuantizedWeights(form == .quantized) }
+        var formBytes: [WeightForm: Double] = [.float32: weightBytes]
+        formBytes[.screened] = weightBytes - Double(model.head.weight.count) * 4 + Double(model.screenedHead?.packedBytes ?? 0)
+        if forms.contains(.quantized) {
+            select(.quantized)
+            formBytes[.quantized] = Double(readBytesPerToken(model))
+            select(.float32)
         }
 
-        // Greedy rows can take their argmax from the bfloat16-screened head (`ScreenedArgmaxHead`,
-        // what the engine does): decode and the passes are measured with it and with the whole
-        // float32 head, taking turns in the same run.
-        let screening = model.enableArgmaxScreening()
-        let heads = screening ? [false, true] : [false]
-        func label(_ screened: Bool) -> String { screened ? "greedy, screened head" : "float32 head" }
-        let screenedBytes = weightBytes - Double(model.head.weight.count) * 4 + Double(model.screenedHead?.packedBytes ?? 0)
+        // Prefill, with the float32 weights and (taking turns) the quantised blocks.
+        var prefill: [WeightForm: [Double]] = [:]
+        for _ in 0..<max(1, runs / 2) {
+            for form in forms where form != .screened {
+                select(form)
+                let cache = try model.makeCache(capacity: promptTokens + 8)
+                let start = now()
+                _ = try model.forward([.init(cache: cache, tokens: prompt, logits: .last)], pool: pool)
+                prefill[form, default: []].append(now() - start)
+            }
+        }
 
         // The machine's memory speed drifts by tens of percent within minutes, so each decode run
         // is compared with the bandwidth measured just before and just after it (best of three
         // passes each, averaged), and the median of those per-run ratios is reported.
-        var decode: [Bool: [Double]] = [:], bandwidths: [Double] = [], fractions: [Bool: [Double]] = [:]
+        var decode: [WeightForm: [Double]] = [:], bandwidths: [Double] = [], fractions: [WeightForm: [Double]] = [:]
         var candidates = 0
         for _ in 0..<runs {
-            for screened in heads {
+            for form in forms {
+                select(form)
                 let cache = try model.makeCache(capacity: decodeTokens + 32)
                 var output = try model.forward([.init(cache: cache, tokens: Array(context.prefix(16)), logits: .last,
-                                                      argmaxOnly: screened)], pool: pool)
+                                                      argmaxOnly: form.argmaxOnly)], pool: pool)
                 let before = probe.measure(pool: pool, repetitions: 3)
                 let start = now()
                 for _ in 0..<decodeTokens {
                     let token = Kernels.argmax(output.logits(request: 0, row: 0), count: vocab)
-                    output = try model.forward([.init(cache: cache, tokens: [token], logits: .last, argmaxOnly: screened)],
+                    output = try model.forward([.init(cache: cache, tokens: [token], logits: .last, argmaxOnly: form.argmaxOnly)],
                                                pool: pool)
                     candidates += output.screenedCandidates
                 }
                 let seconds = (now() - start) / Double(decodeTokens)
                 let around = (before + probe.measure(pool: pool, repetitions: 3)) / 2
-                decode[screened, default: []].append(seconds)
+                decode[form, default: []].append(seconds)
                 bandwidths.append(around)
-                fractions[screened, default: []].append((screened ? screenedBytes : weightBytes) / seconds / around)
+                fractions[form, default: []].append((formBytes[form] ?? weightBytes) / seconds / around)
             }
         }
 
@@ -88,14 +101,15 @@ struct BenchVerifierCommand: ParsableCommand {
         _ = try model.forward([.init(cache: cache, tokens: Array(context.prefix(256)), logits: .none)], pool: pool)
         // The sizes take turns (1, 2, 4, 8, 1, 2, ...), so each ratio compares the same moments of
         // a shared machine whose speed drifts; the medians of many turns are reported.
-        var passTimes: [Bool: [Int: [Double]]] = [:]
+        var passTimes: [WeightForm: [Int: [Double]]] = [:]
         for _ in 0..<(runs * 6) {
             for m in [1, 2, 4, 8] {
-                for screened in heads {
+                for form in forms {
+                    select(form)
                     let start = now()
                     _ = try model.forward([.init(cache: cache, tokens: Array(context[256..<(256 + m)]), logits: .all,
-                                                 argmaxOnly: screened)], pool: pool)
-                    passTimes[screened, default: [:]][m, default: []].append(now() - start)
+                                                 argmaxOnly: form.argmaxOnly)], pool: pool)
+                    passTimes[form, default: [:]][m, default: []].append(now() - start)
                     cache.truncate(to: 256)
                 }
             }
@@ -109,55 +123,82 @@ struct BenchVerifierCommand: ParsableCommand {
             _ = try model.forward([.init(cache: cache, tokens: Array(context[s..<(s + 128)]), logits: .none)], pool: pool)
             return cache
         }
-        var batchTimes: [Bool: [Int: [Double]]] = [:]
+        var batchTimes: [WeightForm: [Int: [Double]]] = [:]
         for _ in 0..<(runs * 3) where batchSequences > 0 {
             for m in [1, 2, 4] {
-                for screened in heads {
+                for form in forms {
+                    select(form)
                     let requests = batchCaches.enumerated().map { s, cache in
                         TransformerModel.Request(cache: cache, tokens: Array(context[(200 + s)..<(200 + s + m)]), logits: .all,
-                                                 argmaxOnly: screened)
+                                                 argmaxOnly: form.argmaxOnly)
                     }
                     let start = now()
                     _ = try model.forward(requests, pool: pool)
-                    batchTimes[screened, default: [:]][m, default: []].append(now() - start)
+                    batchTimes[form, default: [:]][m, default: []].append(now() - start)
                     for cache in batchCaches { cache.truncate(to: 128) }
                 }
             }
         }
         let batchCost = batchTimes.mapValues { $0.mapValues { median($0) } }
+        select(.float32)
 
-        let prefillRate = Double(promptTokens) / median(prefill)
         let bandwidth = median(bandwidths)
         report(String(format: "memory bandwidth (%d threads, around each decode run, median): %.1f GB/s -> f32 decode ceiling %.1f tok/s",
                      pool.threadCount, bandwidth / 1e9, bandwidth / weightBytes))
-        report(String(format: "prefill %d tokens: %.1f tok/s (median of %d)", promptTokens, prefillRate, prefill.count))
-        for screened in heads {
-            let time = median(decode[screened] ?? [1]), bytes = screened ? screenedBytes : weightBytes
-            let ratios = fractions[screened] ?? []
+        for form in forms where form != .screened {
+            let times = prefill[form] ?? [1]
+            report(String(format: "prefill %d tokens, %@: %.1f tok/s (median of %d)", promptTokens,
+                         form == .quantized ? form.label : "float32 weights", Double(promptTokens) / median(times), times.count))
+        }
+        for form in forms {
+            let time = median(decode[form] ?? [1]), bytes = formBytes[form] ?? weightBytes
+            let ratios = fractions[form] ?? []
             report(String(format: "decode %d tokens, %@: %.1f tok/s (median of %d) = %.0f%% of the f32 decode ceiling; %.0f MB read per token at %.1f GB/s = %.0f%% of the bandwidth measured around each run (median; runs %@)",
-                         decodeTokens, label(screened), 1 / time, runs, 100 / time / (bandwidth / weightBytes),
+                         decodeTokens, form.label, 1 / time, runs, 100 / time / (bandwidth / weightBytes),
                          bytes / 1e6, bytes / time / 1e9, 100 * median(ratios),
                          ratios.map { String(format: "%.0f%%", 100 * $0) }.joined(separator: " ")))
         }
-        if screening {
+        if forms.contains(.screened) {
             report(String(format: "screened head: %.1f candidate tokens per row on average (exact float32 logits for those only)",
                          Double(candidates) / Double(runs * decodeTokens)))
         }
-        for screened in heads {
-            let costs = passCost[screened] ?? [:]
+        for form in forms {
+            let costs = passCost[form] ?? [:]
             let one = costs[1] ?? 1
-            report(String(format: "verification passes, %@: ", label(screened)) + [1, 2, 4, 8].map { m in
+            report(String(format: "verification passes, %@: ", form.label) + [1, 2, 4, 8].map { m in
                 String(format: "%d token%@ %.2f ms = %.2fx", m, m == 1 ? "" : "s", (costs[m] ?? 0) * 1000, (costs[m] ?? 0) / one)
             }.joined(separator: ", "))
         }
-        for screened in heads {
-            guard let costs = batchCost[screened], let batchOne = costs[1] else { continue }
+        for form in forms {
+            guard let costs = batchCost[form], let batchOne = costs[1] else { continue }
             for m in [1, 2, 4] {
                 let cost = costs[m] ?? 0
                 report(String(format: "batch of %d sequences x %d row%@ (%d rows), %@: %.2f ms = %.2fx the 1-row batch, %.0f rows/s",
-                             batchSequences, m, m == 1 ? "" : "s", m * batchSequences, label(screened), cost * 1000, cost / batchOne,
+                             batchSequences, m, m == 1 ? "" : "s", m * batchSequences, form.label, cost * 1000, cost / batchOne,
                              Double(m * batchSequences) / cost))
             }
+        }
+    }
+
+    /// How a measured pass computes: the float32 weights with the whole head, with the screened
+    /// head for greedy rows, or from the checkpoint's quantised blocks.
+    enum WeightForm: Hashable {
+        case float32, screened, quantized
+        var argmaxOnly: Bool { self == .screened }
+        var label: String {
+            switch self {
+            case .float32: return "float32 head"
+            case .screened: return "greedy, screened head"
+            case .quantized: return "quantized weights (exact)"
+            }
+        }
+    }
+
+    /// Bytes one decode step streams with the model's current weights (blocks where in use).
+    func readBytesPerToken(_ model: TransformerModel) -> Int {
+        func bytes(_ linear: Linear) -> Int { linear.quantized?.packedBytes ?? linear.weight.count * 4 }
+        return model.layers.reduce(bytes(model.head)) { total, layer in
+            total + bytes(layer.qkv) + bytes(layer.output) + bytes(layer.gateUp) + bytes(layer.down)
         }
     }
 

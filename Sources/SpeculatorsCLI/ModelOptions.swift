@@ -15,13 +15,16 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(help: "Compute from the GGUF verifier's Q4_1/Q8_0 blocks, dequantised exactly on the fly: the same outputs bit for bit, a fifth of the bytes per token.")
+    var quantizedWeights = false
+
     func validate() throws {
         try requireOption(threads >= 1, "--threads must be at least 1, got \(threads)")
     }
 
     func loadBundle() throws -> ModelBundle {
         BLAS.configure()
-        return try ModelBundle.load(path: URL(fileURLWithPath: model))
+        return try ModelBundle.load(path: URL(fileURLWithPath: model), quantizedWeights: quantizedWeights)
     }
 
     func loadDraft(for bundle: ModelBundle) throws -> Eagle3DraftModel? {

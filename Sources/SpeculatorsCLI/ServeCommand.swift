@@ -23,6 +23,9 @@ struct ServeCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo,
           help: "With adaptive k, let requests at plain decoding draft one token verified only when the draft is sure of it.")
     var confidenceGate: Bool?
+    @Flag(inversion: .prefixedNo,
+          help: "Compute from the GGUF verifier's Q4_1/Q8_0 blocks, dequantised exactly on the fly: the same outputs bit for bit, a fifth of the bytes per token.")
+    var quantizedWeights: Bool?
     @Option(help: "Bearer key required on /v1/* (health and metrics stay open). Default: $VLLM_API_KEY, which keeps the key out of the process list.")
     var apiKey: String?
     @Option(help: "Requests decoded together per engine step.") var maxBatch: Int?
@@ -92,6 +95,7 @@ struct ServeCommand: ParsableCommand {
         // longer applies unless the command line names one, which then fails validation clearly.
         overrides.numSpeculativeTokens = numSpeculativeTokens ?? (noSpeculator ? "0" : nil)
         overrides.confidenceGate = confidenceGate
+        overrides.quantizedWeights = quantizedWeights
         overrides.maxBatch = maxBatch
         overrides.maxQueue = maxQueue
         overrides.maxModelLen = maxModelLen

@@ -11,6 +11,9 @@ public struct Linear: Sendable {
     public let halfWeight: BFloat16Weights?
     /// The weights packed as bfloat16 for bf16 batched rows (`packingBFloat16()`; data generation).
     public let packedHalf: BFloat16PackedWeights?
+    /// The same weights in the Q4_1 or Q8_0 blocks they were stored in (`usingQuantized(_:)`):
+    /// float32 rows then read a fifth of the bytes for bit-identical results.
+    public let quantized: QuantizedWeights?
     public var outFeatures: Int { weight.shape[0] }
     public var inFeatures: Int { weight.shape[1] }
 
@@ -21,13 +24,24 @@ public struct Linear: Sendable {
         self.bias = bias
         halfWeight = nil
         packedHalf = nil
+        quantized = nil
     }
 
-    private init(weight: Tensor, bias: Tensor?, halfWeight: BFloat16Weights?, packedHalf: BFloat16PackedWeights?) {
+    private init(weight: Tensor, bias: Tensor?, halfWeight: BFloat16Weights?, packedHalf: BFloat16PackedWeights?,
+                 quantized: QuantizedWeights?) {
         self.weight = weight
         self.bias = bias
         self.halfWeight = halfWeight
         self.packedHalf = packedHalf
+        self.quantized = quantized
+    }
+
+    /// This layer computing its float32 rows from `blocks` (nil: from the float32 weights again).
+    /// `blocks` must hold these very weights (the loader makes both from one tensor); a matrix of
+    /// another shape is ignored.
+    public func usingQuantized(_ blocks: QuantizedWeights?) -> Linear {
+        if let blocks, blocks.rows != outFeatures || blocks.columns != inFeatures { return self }
+        return Linear(weight: weight, bias: bias, halfWeight: halfWeight, packedHalf: packedHalf, quantized: blocks)
     }
 
     /// This layer with a bfloat16 copy of its weights for the streaming kernel, if every weight
@@ -36,20 +50,20 @@ public struct Linear: Sendable {
     /// drafts, whose checkpoints are usually bf16 and whose passes are bound by memory.
     public func preferringBFloat16() -> Linear {
         guard halfWeight == nil, let half = BFloat16Weights(exactly: weight) else { return self }
-        return Linear(weight: weight, bias: bias, halfWeight: half, packedHalf: packedHalf)
+        return Linear(weight: weight, bias: bias, halfWeight: half, packedHalf: packedHalf, quantized: quantized)
     }
 
     /// This layer with its weights also packed as bfloat16 for `gemmPrecision` bf16 rows (half
     /// the float32 weights' memory again). Unchanged on a CPU without AVX-512 BF16.
     public func packingBFloat16() -> Linear {
         guard packedHalf == nil, let packed = BFloat16PackedWeights(weight: weight) else { return self }
-        return Linear(weight: weight, bias: bias, halfWeight: halfWeight, packedHalf: packed)
+        return Linear(weight: weight, bias: bias, halfWeight: halfWeight, packedHalf: packed, quantized: quantized)
     }
 
     /// Writes `rows × outFeatures` values to `output` (leading dimension `ldOutput`).
     ///
-    /// Float32 rows all go through the streaming kernel (`SmallBatchProduct`), prefill chunks
-    /// included: its arithmetic for a row does not depend on the batch, and in groups of rows
+    /// Float32 rows all go through the streaming kernel (`SmallBatchProduct`, or its quantised
+    /// twin with `quantized` blocks), prefill chunks included: its arithmetic for a row does not depend on the batch, and in groups of rows
     /// against L2-resident weight tiles it beats OpenBLAS's GEMM here (SmolLM2's matrices, 64 rows:
     /// 53.9 ms against 92.4 with the Haswell kernels this machine's environment pins and 60.1
     /// with SkylakeX; 128 rows 103 against 164 and 98). With `gemmPrecision` bf16 (data
@@ -68,7 +82,9 @@ public struct Linear: Sendable {
         let small = bfloat16Rows ? min(rows, invariantRows ?? (rows <= SmallBatchProduct.maxRows ? rows : 0)) : rows
         pool.parallelRanges(n, alignment: rows > small ? 32 : 16) { range in
             if small > 0 {
-                if let halfWeight {
+                if let quantized {
+                    quantized.multiply(input, rows: small, ldx: lda, columns: range, output: output, ldy: ldc)
+                } else if let halfWeight {
                     SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: UnsafePointer(halfWeight.base), k: k,
                                                columns: range, output: output, ldy: ldc)
                 } else {

@@ -92,6 +92,42 @@ struct SmolLM2Tests {
         #expect(try run(draft: draft, k: nil) == plain, "adaptive k differs from plain greedy decoding")
     }
 
+    @Test("Computed from the GGUF's Q4_1 and Q8_0 blocks, every logit has the float32 weights' bits, and speculative decoding emits the same tokens")
+    func quantizedWeights() throws {
+        let bundle = try SmolLM2.requireBundle()
+        let quantized = try ModelBundle.load(path: SmolLM2.modelURL, quantizedWeights: true)
+        let model = quantized.verifier, vocab = model.config.vocabSize
+        // Every layer's four matrices are Q4_1 and the tied head (the embedding) is Q8_0.
+        #expect(model.usesQuantizedWeights && model.quantizedMatrixCount == 4 * model.config.layerCount + 1)
+        func logits(_ model: TransformerModel, _ cache: KVCache, _ tokens: [Int]) throws -> [UInt32] {
+            let output = try model.forward([.init(cache: cache, tokens: tokens, logits: .all)], pool: TinyModels.pool)
+            return (0..<tokens.count).flatMap { row in
+                UnsafeBufferPointer(start: output.logits(request: 0, row: row), count: vocab).map(\.bitPattern)
+            }
+        }
+        for item in try SmolLM2.cases().prefix(3) {
+            let prompt = try #require(item["prompt_ids"] as? [Int])
+            let plainCache = try bundle.verifier.makeCache(capacity: prompt.count + 8)
+            let quantizedCache = try model.makeCache(capacity: prompt.count + 8)
+            // The prompt (a prefill chunk), then a verification-sized chunk and one decode row.
+            for chunk in [prompt, [504, 6376, 314, 4461, 30], [657]] {
+                #expect(try logits(bundle.verifier, plainCache, chunk) == logits(model, quantizedCache, chunk),
+                        "case \(item["id"] ?? "?"), chunk of \(chunk.count)")
+            }
+        }
+        let draft = try Eagle3DraftModel.load(folder: SmolLM2.draftURL, verifier: model)
+        let requests = try SmolLM2.cases().map { GenerationRequest(prompt: try #require($0["prompt_ids"] as? [Int]), maxTokens: 32) }
+        func run(_ bundle: ModelBundle, draft: Eagle3DraftModel?) throws -> [[Int]] {
+            let engine = SpeculativeEngine(
+                verifier: bundle.verifier, draft: draft,
+                configuration: .init(maxSpeculativeTokens: 5, speculativeTokens: draft == nil ? nil : 3, maxModelLength: 2048,
+                                     eosTokenIds: bundle.eosTokenIds),
+                pool: TinyModels.pool, makeTextStream: { bundle.textStream() })
+            return try TinyModels.run(engine, requests).map(\.tokens)
+        }
+        #expect(try run(quantized, draft: draft) == run(bundle, draft: nil))
+    }
+
     @Test("The screened head picks the float32 head's token at every greedy step, with bit-identical candidate logits")
     func screenedHead() throws {
         let bundle = try SmolLM2.requireBundle()

@@ -5,6 +5,7 @@ import Foundation
 extension ServerConfiguration: Codable {
     static let topLevelKeys: Set<String> = [
         "host", "port", "model", "served_model_name", "speculator", "num_speculative_tokens", "confidence_gate",
+        "quantized_weights",
         "max_batch", "max_queue", "max_model_len", "generation_config", "api_key", "registry", "threads", "timeouts",
         "limits", "log_level", "metrics_log_interval_seconds"]
 
@@ -24,6 +25,8 @@ extension ServerConfiguration: Codable {
         }
         s.numSpeculativeTokens = try Self.decodeSpeculativeTokens(c)
         s.confidenceGate = try c.value("confidence_gate", Bool.self, expected: "true or false", default: s.confidenceGate)
+        s.quantizedWeights = try c.value("quantized_weights", Bool.self, expected: "true or false",
+                                         default: s.quantizedWeights)
         s.maxBatch = try c.value("max_batch", Int.self, expected: "an integer", default: s.maxBatch)
         s.maxQueue = try c.value("max_queue", Int.self, expected: "an integer", default: s.maxQueue)
         if c.contains(ConfigKey("max_model_len")) {
@@ -68,6 +71,7 @@ extension ServerConfiguration: Codable {
         case .adaptive: try c.encode("adaptive", forKey: ConfigKey("num_speculative_tokens"))
         }
         try c.encode(confidenceGate, forKey: ConfigKey("confidence_gate"))
+        try c.encode(quantizedWeights, forKey: ConfigKey("quantized_weights"))
         try c.encode(maxBatch, forKey: ConfigKey("max_batch"))
         try c.encode(maxQueue, forKey: ConfigKey("max_queue"))
         try c.encode(maxModelLen, forKey: ConfigKey("max_model_len"))

@@ -13,6 +13,7 @@ extension ServerConfiguration {
         /// An integer, `adaptive`, or `auto` (= from the speculator), as typed on the command line.
         public var numSpeculativeTokens: String?
         public var confidenceGate: Bool?
+        public var quantizedWeights: Bool?
         public var maxBatch: Int?
         public var maxQueue: Int?
         public var maxModelLen: Int?
@@ -48,6 +49,7 @@ extension ServerConfiguration {
             }
         }
         if let v = overrides.confidenceGate { s.confidenceGate = v }
+        if let v = overrides.quantizedWeights { s.quantizedWeights = v }
         if let v = overrides.maxBatch { s.maxBatch = v }
         if let v = overrides.maxQueue { s.maxQueue = v }
         if let v = overrides.maxModelLen { s.maxModelLen = v }

@@ -84,7 +84,8 @@ public final class InferenceServer: Sendable {
         BLAS.configure()
         let started = monotonicSeconds()
         let bundle = try ModelBundle.load(path: URL(fileURLWithPath: configuration.model),
-                                          name: configuration.effectiveServedModelName)
+                                          name: configuration.effectiveServedModelName,
+                                          quantizedWeights: configuration.quantizedWeights)
         let draft = try configuration.speculator.map {
             try Eagle3DraftModel.load(folder: URL(fileURLWithPath: $0), verifier: bundle.verifier)
         }
@@ -97,6 +98,7 @@ public final class InferenceServer: Sendable {
             "k": "\(server.service.model.maxSpeculativeTokens.map(String.init) ?? "0")",
             "policy": "\(configuration.numSpeculativeTokens)", "threads": "\(threads)",
             "kernels": "\(SmallBatchProduct.instructionSet)", "blas": "\(BLAS.coreName)",
+            "weights": "\(bundle.verifier.usesQuantizedWeights ? "quantized (\(bundle.verifier.quantizedMatrixCount) matrices)" : "float32")",
             "max_model_len": "\(server.service.model.maxModelLen)", "max_batch": "\(configuration.maxBatch)",
             "max_queue": "\(configuration.maxQueue)",
             "seconds": "\(String(format: "%.2f", monotonicSeconds() - started))",
