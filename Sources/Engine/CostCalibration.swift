@@ -16,7 +16,7 @@ extension SpeculativeEngine {
         let prefix = (0..<lanes).map { lane in (0..<context).map { (lane * 131 + $0 * 7919 + 11) % vocab } }
         func tokens(_ lane: Int, _ count: Int) -> [Int] { (0..<count).map { (lane * 31 + $0 * 104_729 + 5) % vocab } }
         /// Medians by size of `measure(size)` over `rounds` timed rounds in which the sizes take turns.
-        func medians(_ measure: (Int) throws -> Double) rethrows -> [Int: Double] {
+        func medians(_ sizes: [Int] = sizes, _ measure: (Int) throws -> Double) rethrows -> [Int: Double] {
             var samples: [Int: [Double]] = [:]
             for round in 0...rounds {
                 for rows in sizes {
@@ -57,8 +57,14 @@ extension SpeculativeEngine {
             _ = try verifier.forward([.init(cache: caches[0], tokens: tokens(0, 1), logits: .last)], pool: pool)
             caches[0].truncate(to: context)
         }
-        let features = [Float](repeating: 0.01, count: maxRows * max(draft.config.featureWidth, draft.hiddenSize))
-        let draftCaches = try (0..<lanes).map { _ in try draft.makeCache(capacity: maxRows + 1) }
+        // The draft's context pass also takes the features a request queued while it decoded
+        // plainly (up to a probe interval's worth) when it drafts again, so its curve is measured
+        // that far whatever the batch: extrapolated linearly from four rows, catching up 16 rows
+        // looked twice its cost (1.98 against 0.88 ms) and kept a lone request from drafting.
+        let contextSizes = Array(sequence(first: 1) { $0 * 2 }.prefix { $0 <= max(maxRows, AdaptiveSpeculation.maxProbeInterval) })
+        let draftRows = contextSizes.last ?? maxRows
+        let features = [Float](repeating: 0.01, count: draftRows * max(draft.config.featureWidth, draft.hiddenSize))
+        let draftCaches = try (0..<lanes).map { _ in try draft.makeCache(capacity: draftRows + 1) }
         try features.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
             func requests(_ rows: Int) -> [Eagle3DraftModel.Request] {
@@ -70,7 +76,7 @@ extension SpeculativeEngine {
             // In a real step a verifier pass (hundreds of MB) runs between draft passes and
             // evicts the draft's weights from the caches: measured back to back, a one-row
             // draft pass read them from L3 and looked 2-3 times cheaper than it is.
-            let context = try medians { rows in
+            let context = try medians(contextSizes) { rows in
                 try evict()
                 return try timed {
                     _ = try draft.forward(requests(rows), hidden: .verifierFeatures(base), pool: pool)
