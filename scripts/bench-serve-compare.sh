@@ -5,7 +5,8 @@
 #
 # Knobs (environment): CONCURRENCY (8), DURATION seconds per round (60), ROUNDS (2), PORT (8011),
 # SPECULATOR (the config's default), K (adaptive), MAX_BATCH (= CONCURRENCY), BIN, and MODES
-# ("plain draft"; add "gate" for the draft with the confidence gate on, also against plain).
+# ("plain draft"; add "gate" for the draft with the confidence gate on, also against plain), and
+# SERVE_ARGS, extra `serve` arguments for every mode (e.g. --quantized-weights).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,13 +18,14 @@ PORT=${PORT:-8011}
 K=${K:-adaptive}
 MAX_BATCH=${MAX_BATCH:-$CONCURRENCY}
 MODES=${MODES:-plain draft}
+SERVE_ARGS=${SERVE_ARGS:-}
 SPECULATOR=${SPECULATOR:-}
 LOGS=$(mktemp -d)
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$LOGS"' EXIT
 SERVER=
 
 start_server() { # extra serve arguments...
-  "$BIN" serve --port "$PORT" --max-batch "$MAX_BATCH" --max-queue $((CONCURRENCY * 4)) "$@" > "$LOGS/server.log" 2>&1 &
+  "$BIN" serve --port "$PORT" --max-batch "$MAX_BATCH" --max-queue $((CONCURRENCY * 4)) $SERVE_ARGS "$@" > "$LOGS/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 1 120); do
     curl -sf "http://127.0.0.1:$PORT/health" > /dev/null 2>&1 && return 0

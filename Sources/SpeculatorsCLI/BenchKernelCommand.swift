@@ -95,10 +95,15 @@ struct BenchKernelCommand: ParsableCommand {
         }
         let what = draft.map { "the draft's fc, \($0.layers.count) layer\($0.layers.count == 1 ? "" : "s") + head" }
             ?? "\(model.layers.count) layers + head"
-        let bytesPerWeight = linears.allSatisfy { $0.halfWeight != nil } && !cached ? 2.0 : 4.0
+        // Bytes a pass streams per weight: float32, bfloat16 copies (drafts), or quantised blocks
+        // (`--quantized-weights`), averaged over the matrices.
+        let streamed = linears.reduce(0.0) { total, linear in
+            total + Double(linear.quantized?.packedBytes ?? linear.weight.count * (linear.halfWeight == nil ? 4 : 2))
+        }
+        let bytesPerWeight = cached ? 4.0 : streamed / Double(parameters)
         for isa in isas {
             SmallBatchProduct.limitInstructionSet(to: isa)
-            print("matrix products of \(what), \(String(format: "%.1f", Double(parameters) / 1e6))M weights (\(Int(bytesPerWeight)) bytes each), \(pool.threadCount) threads, batch-invariant kernel (\(SmallBatchProduct.instructionSet))")
+            print("matrix products of \(what), \(String(format: "%.1f", Double(parameters) / 1e6))M weights (\(String(format: "%.3g", bytesPerWeight)) bytes each\(model.usesQuantizedWeights && draft == nil ? ", quantized blocks" : "")), \(pool.threadCount) threads, batch-invariant kernel (\(SmallBatchProduct.instructionSet))")
             let costs = times[isa] ?? [:]
             let one = median(costs[rowCounts[0]] ?? [1])
             for m in rowCounts {
