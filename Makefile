@@ -29,11 +29,12 @@ test: deps models
 DRAFT ?= assets/drafts/smollm2-135m-eagle3
 REFERENCE_DRAFT ?= assets/drafts/smollm2-135m-eagle3-ref
 
-bench: deps models build ## speed and acceptance, printed as same-run ratios (about an hour and a half)
+bench: deps models build ## speed and acceptance, printed as same-run ratios (about an hour and three quarters)
 	$(BIN) bench verifier
 	$(BIN) bench train
 	$(BIN) bench spec --speculator $(DRAFT) --compare $(REFERENCE_DRAFT) --k 1,3,5 --batch 1,8 --adaptive
 	$(BIN) bench spec --speculator $(DRAFT) --compare $(REFERENCE_DRAFT) --prompts data/humaneval.jsonl --limit 40 --raw --k 3 --batch 1
+	$(BIN) bench spec --speculator $(DRAFT) --quantized-weights --k 1,3 --batch 1,8 --adaptive
 
 bench-serve: deps models build ## the same client load without and with the draft, alternating rounds
 	scripts/bench-serve-compare.sh
