@@ -50,11 +50,13 @@ public final class TransformerModel: @unchecked Sendable {
 
     /// Builds `screenedHead` (a bfloat16 copy of the head: half its float32 memory again), so
     /// that greedy rows read half the head's bytes for the same argmax. Returns whether
-    /// screening is available (not on CPUs without AVX-512 BF16). Call it before serving.
+    /// screening is available (not on CPUs without AVX-512 BF16, and not needed while the head
+    /// computes from quantised blocks, which read fewer bytes still). Call it before serving.
     @discardableResult
     public func enableArgmaxScreening() -> Bool {
         lock.lock()
         defer { lock.unlock() }
+        if head.quantized != nil { return false }
         // A head with a bias (none of the supported families has one) is not screened.
         if screenedHead == nil, head.bias == nil { screenedHead = ScreenedArgmaxHead(weight: head.weight) }
         return screenedHead != nil
