@@ -62,8 +62,9 @@ struct SmallBatchProductTests {
         return y
     }
 
+    /// 1536: inputs so wide that passes of more than five rows split into smaller groups.
     @Test("Every element is the contract's sum, bit for bit, in every instruction set, for float32 and bfloat16 weights",
-          arguments: [5, 16, 70, 579])
+          arguments: [5, 16, 70, 579, 1536])
     func elementsFollowTheContract(k: Int) {
         var random = TestRandom(state: UInt64(k))
         let out = 41
