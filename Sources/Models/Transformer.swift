@@ -82,12 +82,6 @@ public final class TransformerModel: @unchecked Sendable {
         return blocks.layers.reduce(0) { $0 + $1.compactMap { $0 }.count } + (blocks.head == nil ? 0 : 1)
     }
 
-    /// Bytes the quantised blocks in use occupy (what a pass streams instead of their float32).
-    public var quantizedBytes: Int {
-        guard usesQuantizedWeights, let blocks = quantizedBlocks else { return 0 }
-        return blocks.layers.reduce(0) { $0 + $1.reduce(0) { $0 + ($1?.packedBytes ?? 0) } } + (blocks.head?.packedBytes ?? 0)
-    }
-
     /// Stores the blocks `loadQuantizedWeights(from:)` read, in `qkv, output, gateUp, down` order per layer.
     func setQuantizedBlocks(layers: [[QuantizedWeights?]], head: QuantizedWeights?) {
         quantizedBlocks = (layers, head)

@@ -63,8 +63,8 @@ public struct Linear: Sendable {
     /// Writes `rows × outFeatures` values to `output` (leading dimension `ldOutput`).
     ///
     /// Float32 rows all go through the streaming kernel (`SmallBatchProduct`, or its quantised
-    /// twin with `quantized` blocks), prefill chunks included: its arithmetic for a row does not depend on the batch, and in groups of rows
-    /// against L2-resident weight tiles it beats OpenBLAS's GEMM here (SmolLM2's matrices, 64 rows:
+    /// twin with `quantized` blocks), prefill chunks included: its arithmetic for a row does not
+    /// depend on the batch, and in groups of rows against L2-resident weight tiles it beats OpenBLAS's GEMM here (SmolLM2's matrices, 64 rows:
     /// 53.9 ms against 92.4 with the Haswell kernels this machine's environment pins and 60.1
     /// with SkylakeX; 128 rows 103 against 164 and 98). With `gemmPrecision` bf16 (data
     /// generation only, never serving), the rows after the first `invariantRows` (default: all of
