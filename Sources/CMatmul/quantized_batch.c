@@ -8,6 +8,8 @@
 // head), 2 threads, one run, memory at 90-94 GB/s: 1/2/4/8/16/32 rows took 2.05/2.40/3.30/5.72/
 // 11.2/22.5 ms against 5.9/6.4/7.0/9.5/15.3/27.6 ms. Memory now carries 0.75 to 1.1 bytes per
 // weight instead of 4, so one row is bound by the dequantisation's arithmetic, not by memory.
+// The AVX2 variant (forced, same run): 1/4/8/16 rows 3.04/8.43/16.4/32.5 ms against AVX-512's
+// 2.19/3.43/5.74/11.2, i.e. slower than the float32 kernel from four rows on.
 #include "quantized_batch.h"
 #include "cpu_isa.h"
 #include "kernel_vectors.h"
