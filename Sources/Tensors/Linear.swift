@@ -12,7 +12,8 @@ public struct Linear: Sendable {
     /// The weights packed as bfloat16 for bf16 batched rows (`packingBFloat16()`; data generation).
     public let packedHalf: BFloat16PackedWeights?
     /// The same weights in the Q4_1 or Q8_0 blocks they were stored in (`usingQuantized(_:)`):
-    /// float32 rows then read a fifth of the bytes for bit-identical results.
+    /// float32 rows then read a fifth of the bytes for bit-identical results (passes of more rows
+    /// than `QuantizedWeights.fastestUpToRows` still use the float32 weights).
     public let quantized: QuantizedWeights?
     public var outFeatures: Int { weight.shape[0] }
     public var inFeatures: Int { weight.shape[1] }
@@ -82,7 +83,7 @@ public struct Linear: Sendable {
         let small = bfloat16Rows ? min(rows, invariantRows ?? (rows <= SmallBatchProduct.maxRows ? rows : 0)) : rows
         pool.parallelRanges(n, alignment: rows > small ? 32 : 16) { range in
             if small > 0 {
-                if let quantized {
+                if let quantized, small <= QuantizedWeights.fastestUpToRows {
                     quantized.multiply(input, rows: small, ldx: lda, columns: range, output: output, ldy: ldc)
                 } else if let halfWeight {
                     SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: UnsafePointer(halfWeight.base), k: k,
