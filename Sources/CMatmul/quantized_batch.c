@@ -9,7 +9,8 @@
 // 11.2/22.5 ms against 5.9/6.4/7.0/9.5/15.3/27.6 ms. Memory now carries 0.75 to 1.1 bytes per
 // weight instead of 4, so one row is bound by the dequantisation's arithmetic, not by memory.
 // The AVX2 variant (forced, same run): 1/4/8/16 rows 3.04/8.43/16.4/32.5 ms against AVX-512's
-// 2.19/3.43/5.74/11.2, i.e. slower than the float32 kernel from four rows on.
+// 2.19/3.43/5.74/11.2, slower than the float32 kernel from about six rows on (Linear then uses
+// the float32 weights: QuantizedWeights.fastestUpToRows).
 #include "quantized_batch.h"
 #include "cpu_isa.h"
 #include "kernel_vectors.h"
