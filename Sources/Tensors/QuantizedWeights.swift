@@ -94,7 +94,8 @@ public final class QuantizedWeights: @unchecked Sendable {
     /// The most rows a pass should take from the blocks rather than from the float32 weights
     /// (the results are the same bits either way). With AVX-512 every pass gains. The AVX2
     /// variant, whose 16-lane accumulators take two registers each, loses to the float32 kernel
-    /// from about six rows on (forced here: 4 rows 8.43 against 9.21 ms, 8 rows 16.4 against 15.4).
+    /// from about six rows on (forced here: 4 and 8 rows took 8.43 and 16.4 ms, the float32 AVX2
+    /// kernel 9.2 and 13.5-15.4).
     public static var fastestUpToRows: Int {
         SmallBatchProduct.InstructionSet.best == .avx512 ? Int.max : 4
     }
