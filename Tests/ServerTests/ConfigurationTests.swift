@@ -1,4 +1,6 @@
+import Engine
 import Foundation
+import Logging
 import Testing
 import Server
 
@@ -94,6 +96,7 @@ struct ConfigurationTests {
         (#"{"max_model_len": 0}"#, "max_model_len", "must be an integer in 1..."),
         (#"{"max_batch": 1.5}"#, "max_batch", "must be an integer"),
         (#"{"metrics_log_interval_seconds": -1}"#, "metrics_log_interval_seconds", "non-negative"),
+        (#"{"quantized_weights": "yes"}"#, "quantized_weights", "must be true or false"),
         (#"[1]"#, "(top level)", "must be a JSON object"),
         (#"{"port": 80,}"#, "(top level)",
          "is not valid JSON: Expecting property name enclosed in double quotes (line 1, column 13)"),
@@ -102,6 +105,20 @@ struct ConfigurationTests {
         let e = error(json)
         #expect(e?.path == path, "got \(String(describing: e))")
         #expect(e?.problem.contains(problem) == true, "got \(String(describing: e))")
+    }
+
+    @Test("Quantised weights asked of a checkpoint without Q4_1 or Q8_0 matrices fail to load, saying so")
+    func quantizedWeightsNeedBlocks() throws {
+        var configuration = ServerConfiguration()
+        configuration.model = Fixtures.directory.appendingPathComponent("tiny-llama").path
+        configuration.speculator = nil
+        configuration.numSpeculativeTokens = .fixed(0)
+        configuration.quantizedWeights = true
+        #expect(throws: QuantizedWeightsUnavailable.self) {
+            _ = try InferenceServer.load(configuration: configuration, logger: Logger(label: "test"))
+        }
+        let decoded = try ServerConfiguration.decode(Data(#"{"quantized_weights": true}"#.utf8))
+        #expect(decoded.quantizedWeights)
     }
 
     @Test("A file error names the file")
