@@ -1,5 +1,5 @@
-// The batch-invariant product against Q4_1 and Q8_0 blocks dequantised exactly on the fly (see
-// include/quantized_batch.h for the contract). Its structure is small_batch.c's (two weight
+// The batch-invariant product against GGUF blocks (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K) dequantised
+// exactly on the fly (see include/quantized_batch.h for the contract). Its structure is small_batch.c's (two weight
 // streams per core, groups of rows, L2 tiles for several groups, the same 16-lane accumulation
 // order), with the weight loads replaced by the dequantisation of one block of 32 weights: two
 // 16-lane vectors, the block's two halves, which are the accumulation's two 16-float chunks.
@@ -20,13 +20,20 @@ typedef uint8_t u8x16 __attribute__((ext_vector_type(16)));
 typedef int8_t i8x16 __attribute__((ext_vector_type(16)));
 
 enum {
-    STORED_Q4_1 = 20,
-    STORED_Q8_0 = 34,
-    /// Packed blocks widen the half-precision scales to float32 once, when the model loads, so
-    /// that the kernel broadcasts them straight from memory: converting them in the loop cost
-    /// about a quarter of a one-row pass (4.0 against 2.9 cycles per block, in cache).
-    PACKED_Q4_1 = 24,
-    PACKED_Q8_0 = 36,
+    /// Packed blocks of 32 weights, the three forms the kernel reads. Every stored format is
+    /// repacked into one of them when the model loads, with its scales widened (and for K-quants
+    /// multiplied out: d·scale and dmin·min are exact) to float32, so that the kernel broadcasts
+    /// them straight from memory: converting half-precision scales in the loop cost about a
+    /// quarter of a one-row pass (4.0 against 2.9 cycles per block, in cache).
+    /// NIBBLES: float32 d, float32 m, 16 bytes (element j low nibble of byte j, j + 16 its high
+    /// nibble); weight fma(d, q, m). Q4_1 (m as stored) and Q4_K (d·scale, −dmin·min: the stored
+    /// formula d·q − m rounds once, exactly as fma(d, q, −m)).
+    PACKED_NIBBLES = 24,
+    /// BYTES: float32 d, 32 signed bytes; weight q·d. Q8_0, and Q4_0 as q − 8 (its d·(q − 8)).
+    PACKED_BYTES = 36,
+    /// BYTES_TWO_SCALES: float32 d for elements 0-15, another for 16-31, 32 signed bytes. Q6_K,
+    /// whose scales change every 16 weights (weight (d·scale)·(q − 32), one rounding).
+    PACKED_BYTES_TWO_SCALES = 40,
     /// As in small_batch.c: accumulators for 12 rows of two weight streams fill AVX-512's
     /// registers, AVX2's hold 4.
     GROUP_ROWS = 12,
@@ -39,12 +46,41 @@ enum {
     TILE_BYTES = 131072,
 };
 
-long speculators_quantized_stored_block_bytes(int format) {
-    return format == SPECULATORS_QUANT_Q4_1 ? STORED_Q4_1 : format == SPECULATORS_QUANT_Q8_0 ? STORED_Q8_0 : 0;
+long speculators_quantized_block_weights(int format) {
+    switch (format) {
+    case SPECULATORS_QUANT_Q4_1: case SPECULATORS_QUANT_Q8_0: case SPECULATORS_QUANT_Q4_0: return 32;
+    case SPECULATORS_QUANT_Q4_K: case SPECULATORS_QUANT_Q6_K: return 256;
+    default: return 0;
+    }
 }
 
-long speculators_quantized_packed_block_bytes(int format) {
-    return format == SPECULATORS_QUANT_Q4_1 ? PACKED_Q4_1 : format == SPECULATORS_QUANT_Q8_0 ? PACKED_Q8_0 : 0;
+long speculators_quantized_stored_block_bytes(int format) {
+    switch (format) {
+    case SPECULATORS_QUANT_Q4_1: return 20;
+    case SPECULATORS_QUANT_Q8_0: return 34;
+    case SPECULATORS_QUANT_Q4_0: return 18;
+    case SPECULATORS_QUANT_Q4_K: return 144;
+    case SPECULATORS_QUANT_Q6_K: return 210;
+    default: return 0;
+    }
+}
+
+int speculators_quantized_kind(int format) {
+    switch (format) {
+    case SPECULATORS_QUANT_Q4_1: case SPECULATORS_QUANT_Q4_K: return SPECULATORS_PACKED_NIBBLES;
+    case SPECULATORS_QUANT_Q8_0: case SPECULATORS_QUANT_Q4_0: return SPECULATORS_PACKED_BYTES;
+    case SPECULATORS_QUANT_Q6_K: return SPECULATORS_PACKED_BYTES_TWO_SCALES;
+    default: return -1;
+    }
+}
+
+long speculators_quantized_packed_block_bytes(int kind) {
+    switch (kind) {
+    case SPECULATORS_PACKED_NIBBLES: return PACKED_NIBBLES;
+    case SPECULATORS_PACKED_BYTES: return PACKED_BYTES;
+    case SPECULATORS_PACKED_BYTES_TWO_SCALES: return PACKED_BYTES_TWO_SCALES;
+    default: return 0;
+    }
 }
 
 /// A half-precision number widened exactly (subnormals, infinities and NaNs included).
@@ -54,42 +90,103 @@ static float widen_half(const unsigned char *p) {
     return (float)h;
 }
 
-void speculators_quantized_pack(int format, const void *stored, long blocks, void *packed) {
-    const unsigned char *in = stored;
-    unsigned char *out = packed;
-    for (long b = 0; b < blocks; b++) {
-        if (format == SPECULATORS_QUANT_Q8_0) {
-            const unsigned char *s = in + STORED_Q8_0 * b;
-            unsigned char *o = out + PACKED_Q8_0 * b;
-            const float d = widen_half(s);
-            memcpy(o, &d, 4);
-            memcpy(o + 4, s + 2, 32);
-        } else {
-            const unsigned char *s = in + STORED_Q4_1 * b;
-            unsigned char *o = out + PACKED_Q4_1 * b;
-            const float d = widen_half(s), m = widen_half(s + 2);
-            memcpy(o, &d, 4);
-            memcpy(o + 4, &m, 4);
-            memcpy(o + 8, s + 4, 16);
-        }
+/// A nibbles block from 32 values `q` (0..15), `d` and `m`.
+static void pack_nibbles(unsigned char *out, float d, float m, const unsigned char *q) {
+    memcpy(out, &d, 4);
+    memcpy(out + 4, &m, 4);
+    for (int j = 0; j < 16; j++) out[8 + j] = (unsigned char)(q[j] | q[j + 16] << 4);
+}
+
+/// Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 packed bytes.
+static void scale_min_k4(int j, const unsigned char *scales, int *scale, int *min) {
+    if (j < 4) {
+        *scale = scales[j] & 63;
+        *min = scales[j + 4] & 63;
+    } else {
+        *scale = (scales[j + 4] & 0x0F) | ((scales[j - 4] >> 6) << 4);
+        *min = (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
     }
 }
 
-/// The two 16-weight halves of packed block `b` of a row, exactly: Q8_0 d·q (an exact product:
-/// 11 by 8 significant bits), Q4_1 fma(d, q, m) (d·q exact, so the one rounding of d·q + m).
-/// Q4_1 keeps element j in the low nibble of byte j and element j + 16 in its high nibble.
-INLINE void dequantize(const unsigned char *row, long b, const int q8, v16 *lo, v16 *hi) {
-    if (q8) {
-        const unsigned char *block = row + b * PACKED_Q8_0;
-        float d;
-        memcpy(&d, block, 4);
-        i8x16 first, second;
-        memcpy(&first, block + 4, 16);
-        memcpy(&second, block + 20, 16);
-        *lo = __builtin_convertvector(first, v16) * d;
-        *hi = __builtin_convertvector(second, v16) * d;
-    } else {
-        const unsigned char *block = row + b * PACKED_Q4_1;
+void speculators_quantized_pack_row(int format, const void *stored, long k, void *packed) {
+    const unsigned char *in = stored;
+    unsigned char *out = packed;
+    const long blocks = k / 32;
+    unsigned char q[32];
+    switch (format) {
+    case SPECULATORS_QUANT_Q4_1:
+        for (long b = 0; b < blocks; b++) {
+            const unsigned char *s = in + 20 * b;
+            for (int j = 0; j < 16; j++) q[j] = s[4 + j] & 0x0F, q[j + 16] = s[4 + j] >> 4;
+            pack_nibbles(out + PACKED_NIBBLES * b, widen_half(s), widen_half(s + 2), q);
+        }
+        break;
+    case SPECULATORS_QUANT_Q8_0:
+        for (long b = 0; b < blocks; b++) {
+            const float d = widen_half(in + 34 * b);
+            memcpy(out + PACKED_BYTES * b, &d, 4);
+            memcpy(out + PACKED_BYTES * b + 4, in + 34 * b + 2, 32);
+        }
+        break;
+    case SPECULATORS_QUANT_Q4_0:
+        for (long b = 0; b < blocks; b++) {
+            const unsigned char *s = in + 18 * b;
+            unsigned char *o = out + PACKED_BYTES * b;
+            const float d = widen_half(s);
+            memcpy(o, &d, 4);
+            for (int j = 0; j < 16; j++) {
+                o[4 + j] = (unsigned char)(signed char)((s[2 + j] & 0x0F) - 8);
+                o[20 + j] = (unsigned char)(signed char)((s[2 + j] >> 4) - 8);
+            }
+        }
+        break;
+    case SPECULATORS_QUANT_Q4_K:
+        for (long super = 0; super < k / 256; super++) {
+            const unsigned char *s = in + 144 * super;
+            const float d = widen_half(s), dmin = widen_half(s + 2);
+            for (int j = 0; j < 8; j++) {
+                int scale, min;
+                scale_min_k4(j, s + 4, &scale, &min);
+                const unsigned char *bytes = s + 16 + 32 * (j / 2);
+                for (int l = 0; l < 32; l++) q[l] = j % 2 ? bytes[l] >> 4 : bytes[l] & 0x0F;
+                pack_nibbles(out + PACKED_NIBBLES * (8 * super + j), d * (float)scale, -(dmin * (float)min), q);
+            }
+        }
+        break;
+    case SPECULATORS_QUANT_Q6_K:
+        for (long super = 0; super < k / 256; super++) {
+            const unsigned char *s = in + 210 * super;
+            const float d = widen_half(s + 208);
+            const signed char *scales = (const signed char *)(s + 192);
+            for (int half = 0; half < 2; half++) {
+                const unsigned char *ql = s + 64 * half, *qh = s + 128 + 32 * half;
+                for (int quarter = 0; quarter < 4; quarter++) {
+                    unsigned char *o = out + PACKED_BYTES_TWO_SCALES * (8 * super + 4 * half + quarter);
+                    const float low = d * (float)scales[8 * half + 2 * quarter];
+                    const float high = d * (float)scales[8 * half + 2 * quarter + 1];
+                    memcpy(o, &low, 4);
+                    memcpy(o + 4, &high, 4);
+                    const unsigned char *source = ql + 32 * (quarter & 1);
+                    const int nibble_shift = 4 * (quarter >> 1), high_shift = 2 * quarter;
+                    for (int l = 0; l < 32; l++) {
+                        const int value = (((source[l] >> nibble_shift) & 0x0F) | ((qh[l] >> high_shift) & 3) << 4) - 32;
+                        o[8 + l] = (unsigned char)(signed char)value;
+                    }
+                }
+            }
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/// The two 16-weight halves of packed block `b` of a row, exactly (see the packed forms above):
+/// for bytes, q·d is the one rounding of the stored formula (Q8_0's d·q, Q4_0's d·(q − 8), Q6_K's
+/// (d·scale)·(q − 32)); for nibbles, fma(d, q, m) that of d·q + m (d·q is exact).
+INLINE void dequantize(const unsigned char *row, long b, const int kind, v16 *lo, v16 *hi) {
+    if (kind == SPECULATORS_PACKED_NIBBLES) {
+        const unsigned char *block = row + b * PACKED_NIBBLES;
         float d, m;
         memcpy(&d, block, 4);
         memcpy(&m, block + 4, 4);
@@ -98,22 +195,39 @@ INLINE void dequantize(const unsigned char *row, long b, const int q8, v16 *lo, 
         const u16 q = __builtin_convertvector(bytes, u16);
         *lo = __builtin_elementwise_fma((v16)d, __builtin_convertvector(q & 15, v16), (v16)m);
         *hi = __builtin_elementwise_fma((v16)d, __builtin_convertvector(q >> 4, v16), (v16)m);
+    } else {
+        const int two = kind == SPECULATORS_PACKED_BYTES_TWO_SCALES;
+        const unsigned char *block = row + b * (two ? PACKED_BYTES_TWO_SCALES : PACKED_BYTES);
+        float d, e;
+        memcpy(&d, block, 4);
+        memcpy(&e, block + (two ? 4 : 0), 4);
+        const unsigned char *bytes = block + (two ? 8 : 4);
+        i8x16 first, second;
+        memcpy(&first, bytes, 16);
+        memcpy(&second, bytes + 16, 16);
+        *lo = __builtin_convertvector(first, v16) * d;
+        *hi = __builtin_convertvector(second, v16) * e;
     }
+}
+
+INLINE long packed_bytes(const int kind) {
+    return kind == SPECULATORS_PACKED_NIBBLES ? PACKED_NIBBLES
+         : kind == SPECULATORS_PACKED_BYTES ? PACKED_BYTES : PACKED_BYTES_TWO_SCALES;
 }
 
 /// `R` input rows against `W` weight rows (`row_stride` bytes apart), as small_batch.c's block.
 INLINE void block(const float *x, long ldx, const unsigned char *w, long row_stride, long k, float *y, long ldy,
                   long column, long column_stride, const unsigned char *prefetch, const int W, const int R,
-                  const int q8) {
+                  const int kind) {
     v16 acc[STREAMS][GROUP_ROWS];
     for (int c = 0; c < W; c++)
         for (int r = 0; r < R; r++) acc[c][r] = (v16)(0.0f);
-    const long blocks = k / 32, block_bytes = q8 ? PACKED_Q8_0 : PACKED_Q4_1;
+    const long blocks = k / 32, block_bytes = packed_bytes(kind);
     for (long b = 0; b < blocks; b++) {
         if (prefetch)
             for (int c = 0; c < W; c++) __builtin_prefetch(prefetch + c * row_stride + b * block_bytes, 0, 3);
         v16 lo[STREAMS], hi[STREAMS];
-        for (int c = 0; c < W; c++) dequantize(w + c * row_stride, b, q8, &lo[c], &hi[c]);
+        for (int c = 0; c < W; c++) dequantize(w + c * row_stride, b, kind, &lo[c], &hi[c]);
         for (int r = 0; r < R; r++) {
             const v16 input = load16(x + r * ldx + 32 * b);
             for (int c = 0; c < W; c++) acc[c][r] = __builtin_elementwise_fma(input, lo[c], acc[c][r]);
@@ -127,13 +241,13 @@ INLINE void block(const float *x, long ldx, const unsigned char *w, long row_str
         for (int c = 0; c < W; c++) y[r * ldy + column + c * column_stride] = reduce16(acc[c][r]);
 }
 
-#define BLOCK(R) block(xs, ldx, first + j * row_bytes, row_stride, k, ys, ldy, begin + j, units, prefetch, W, R, q8)
+#define BLOCK(R) block(xs, ldx, first + j * row_bytes, row_stride, k, ys, ldy, begin + j, units, prefetch, W, R, kind)
 
 /// The whole product for one column range, organised as small_batch.c's `product`.
 INLINE void product(const float *x, long rows, long ldx, const unsigned char *weight, long k, long begin, long end,
-                    float *y, long ldy, const int q8, const long group_limit, const int W) {
+                    float *y, long ldy, const int kind, const long group_limit, const int W) {
     x = aligned_input(x, rows, &ldx, k);
-    const long row_bytes = k / 32 * (q8 ? PACKED_Q8_0 : PACKED_Q4_1);
+    const long row_bytes = k / 32 * packed_bytes(kind);
     const long units = (end - begin) / W;
     const long row_stride = units * row_bytes;
     const unsigned char *first = weight + begin * row_bytes;
@@ -176,7 +290,7 @@ INLINE void product(const float *x, long rows, long ldx, const unsigned char *we
             v16 acc = (v16)(0.0f);
             for (long b = 0; b < k / 32; b++) {
                 v16 lo, hi;
-                dequantize(row, b, q8, &lo, &hi);
+                dequantize(row, b, kind, &lo, &hi);
                 acc = __builtin_elementwise_fma(load16(x + r * ldx + 32 * b), lo, acc);
                 acc = __builtin_elementwise_fma(load16(x + r * ldx + 32 * b + 16), hi, acc);
             }
@@ -185,11 +299,21 @@ INLINE void product(const float *x, long rows, long ldx, const unsigned char *we
     }
 }
 
-#define VARIANT(NAME, ATTRIBUTES, GROUP_LIMIT)                                                                   \
-    ATTRIBUTES static void NAME(const float *x, long rows, long ldx, const void *w, int format, long k, long begin, \
-                                long end, float *y, long ldy) {                                                 \
-        if (format == SPECULATORS_QUANT_Q8_0) product(x, rows, ldx, w, k, begin, end, y, ldy, 1, GROUP_LIMIT, STREAMS); \
-        else product(x, rows, ldx, w, k, begin, end, y, ldy, 0, GROUP_LIMIT, STREAMS);                          \
+#define VARIANT(NAME, ATTRIBUTES, GROUP_LIMIT)                                                                \
+    ATTRIBUTES static void NAME(const float *x, long rows, long ldx, const void *w, int kind, long k, long begin, \
+                                long end, float *y, long ldy) {                                               \
+        switch (kind) {                                                                                       \
+        case SPECULATORS_PACKED_NIBBLES:                                                                      \
+            product(x, rows, ldx, w, k, begin, end, y, ldy, SPECULATORS_PACKED_NIBBLES, GROUP_LIMIT, STREAMS); \
+            break;                                                                                            \
+        case SPECULATORS_PACKED_BYTES:                                                                        \
+            product(x, rows, ldx, w, k, begin, end, y, ldy, SPECULATORS_PACKED_BYTES, GROUP_LIMIT, STREAMS);   \
+            break;                                                                                            \
+        default:                                                                                              \
+            product(x, rows, ldx, w, k, begin, end, y, ldy, SPECULATORS_PACKED_BYTES_TWO_SCALES, GROUP_LIMIT, \
+                    STREAMS);                                                                                 \
+            break;                                                                                            \
+        }                                                                                                     \
     }
 
 VARIANT(portable, , AVX2_GROUP_ROWS)
@@ -198,33 +322,35 @@ VARIANT(avx2, SPECULATORS_AVX2, AVX2_GROUP_ROWS)
 VARIANT(avx512, SPECULATORS_AVX512, GROUP_ROWS)
 #endif
 
-void speculators_quantized_dequantize(int format, const void *packed, long blocks, float *out) {
-    const int q8 = format == SPECULATORS_QUANT_Q8_0;
+void speculators_quantized_dequantize(int kind, const void *packed, long blocks, float *out) {
     for (long b = 0; b < blocks; b++) {
         v16 lo, hi;
-        if (q8) dequantize(packed, b, 1, &lo, &hi);
-        else dequantize(packed, b, 0, &lo, &hi);
+        switch (kind) {
+        case SPECULATORS_PACKED_NIBBLES: dequantize(packed, b, SPECULATORS_PACKED_NIBBLES, &lo, &hi); break;
+        case SPECULATORS_PACKED_BYTES: dequantize(packed, b, SPECULATORS_PACKED_BYTES, &lo, &hi); break;
+        default: dequantize(packed, b, SPECULATORS_PACKED_BYTES_TWO_SCALES, &lo, &hi); break;
+        }
         store16(out + 32 * b, lo);
         store16(out + 32 * b + 16, hi);
     }
 }
 
-void speculators_quantized_batch_using(int isa, const float *x, long rows, long ldx, const void *packed, int format,
+void speculators_quantized_batch_using(int isa, const float *x, long rows, long ldx, const void *packed, int kind,
                                        long k, long column_begin, long column_end, float *y, long ldy) {
     if (rows <= 0 || column_end <= column_begin || k <= 0 || k % 32 != 0) return;
-    if (format != SPECULATORS_QUANT_Q4_1 && format != SPECULATORS_QUANT_Q8_0) return;
+    if (kind < SPECULATORS_PACKED_NIBBLES || kind > SPECULATORS_PACKED_BYTES_TWO_SCALES) return;
 #if defined(__x86_64__)
     switch (speculators_isa_for(isa)) {
-    case 2: avx512(x, rows, ldx, packed, format, k, column_begin, column_end, y, ldy); return;
-    case 1: avx2(x, rows, ldx, packed, format, k, column_begin, column_end, y, ldy); return;
+    case 2: avx512(x, rows, ldx, packed, kind, k, column_begin, column_end, y, ldy); return;
+    case 1: avx2(x, rows, ldx, packed, kind, k, column_begin, column_end, y, ldy); return;
     default: break;
     }
 #endif
-    portable(x, rows, ldx, packed, format, k, column_begin, column_end, y, ldy);
+    portable(x, rows, ldx, packed, kind, k, column_begin, column_end, y, ldy);
 }
 
-void speculators_quantized_batch(const float *x, long rows, long ldx, const void *packed, int format, long k,
+void speculators_quantized_batch(const float *x, long rows, long ldx, const void *packed, int kind, long k,
                                  long column_begin, long column_end, float *y, long ldy) {
-    speculators_quantized_batch_using(speculators_isa(), x, rows, ldx, packed, format, k, column_begin, column_end, y,
+    speculators_quantized_batch_using(speculators_isa(), x, rows, ldx, packed, kind, k, column_begin, column_end, y,
                                       ldy);
 }

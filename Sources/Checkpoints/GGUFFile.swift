@@ -179,19 +179,23 @@ public final class GGUFFile: TensorSource {
         try loadQuantized(name, rowOrder: nil)
     }
 
-    /// Keeps a Q4_1 or Q8_0 matrix in its blocks; `rowOrder` as for `loadFloat32(_:rowOrder:)`.
+    /// Keeps a Q4_0, Q4_1, Q8_0, Q4_K or Q6_K matrix in its blocks; `rowOrder` as for
+    /// `loadFloat32(_:rowOrder:)`.
     func loadQuantized(_ name: String, rowOrder: (@Sendable (Int) -> Int)?) throws -> QuantizedWeights? {
         let found = try record(name)
         let format: QuantizedWeights.Format
         switch found.dataType {
         case .q4_1: format = .q4_1
         case .q8_0: format = .q8_0
+        case .q4_0: format = .q4_0
+        case .q4_K: format = .q4_K
+        case .q6_K: format = .q6_K
         default: return nil
         }
         guard found.dimensions.count == 2 else { return nil }
         let columns = found.dimensions[0], rows = found.dimensions[1]
-        guard columns % QuantizedWeights.blockSize == 0,
-              rows * (columns / QuantizedWeights.blockSize) * format.storedBlockBytes == found.byteCount else {
+        guard columns % format.blockWeights == 0,
+              rows * (columns / format.blockWeights) * format.storedBlockBytes == found.byteCount else {
             throw CheckpointError.corrupt(file: description, tensor: name,
                                           problem: "\(found.byteCount) bytes do not hold \(rows) rows of \(columns) \(format.name) weights")
         }

@@ -37,8 +37,8 @@ public final class ModelBundle: @unchecked Sendable {
     }
 
     /// Loads `path`: a `.gguf` file or a folder with config.json, safetensors and tokenizer.json.
-    /// With `quantizedWeights`, the verifier computes from the matrices the file keeps in Q4_1 or
-    /// Q8_0 blocks (`TransformerModel.loadQuantizedWeights`); a checkpoint without any is an error.
+    /// With `quantizedWeights`, the verifier computes from the matrices the file keeps in Q4_0,
+    /// Q4_1, Q8_0, Q4_K or Q6_K blocks (`TransformerModel.loadQuantizedWeights`); a checkpoint without any is an error.
     public static func load(path: URL, name: String? = nil, quantizedWeights: Bool = false) throws -> ModelBundle {
         let servedName = name ?? path.deletingPathExtension().lastPathComponent
         let source = try openCheckpoint(path)
@@ -68,7 +68,7 @@ public final class ModelBundle: @unchecked Sendable {
         }
     }
 
-    /// Reads the verifier's Q4_1/Q8_0 blocks from the checkpoint again and computes from them
+    /// Reads the verifier's quantised blocks from the checkpoint again and computes from them
     /// (`TransformerModel.loadQuantizedWeights`); returns how many matrices have them.
     @discardableResult
     public func loadQuantizedWeights() throws -> Int {
@@ -106,10 +106,11 @@ extension Eagle3DraftModel {
     }
 }
 
-/// Quantised weights were asked for, but the checkpoint stores no matrix in Q4_1 or Q8_0 blocks.
+/// Quantised weights were asked for, but the checkpoint stores no matrix in blocks with an exact
+/// on-the-fly form (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K).
 public struct QuantizedWeightsUnavailable: Error, CustomStringConvertible {
     public let checkpoint: String
     public var description: String {
-        "\(checkpoint): quantized weights were requested, but no matrix is stored in Q4_1 or Q8_0 blocks (the exact on-the-fly formats); use the float32 weights"
+        "\(checkpoint): quantized weights were requested, but no matrix is stored in Q4_0, Q4_1, Q8_0, Q4_K or Q6_K blocks (the formats with an exact on-the-fly form); use the float32 weights"
     }
 }

@@ -43,7 +43,7 @@ struct BenchVerifierCommand: ParsableCommand {
 
         // The forms a greedy row can be computed in, measured taking turns in the same run: the
         // whole float32 head; the bfloat16-screened head (`ScreenedArgmaxHead`, what the engine
-        // does for greedy rows); and, for a GGUF verifier, its Q4_1/Q8_0 blocks dequantised exactly
+        // does for greedy rows); and, for a GGUF verifier, its quantised blocks dequantised exactly
         // on the fly (`--quantized-weights`). All give the same tokens.
         var forms: [WeightForm] = [.float32]
         if model.enableArgmaxScreening() { forms.append(.screened) }

@@ -11,7 +11,7 @@ public struct Linear: Sendable {
     public let halfWeight: BFloat16Weights?
     /// The weights packed as bfloat16 for bf16 batched rows (`packingBFloat16()`; data generation).
     public let packedHalf: BFloat16PackedWeights?
-    /// The same weights in the Q4_1 or Q8_0 blocks they were stored in (`usingQuantized(_:)`):
+    /// The same weights in the GGUF blocks they were stored in (`usingQuantized(_:)`):
     /// float32 rows then read a fifth of the bytes for bit-identical results (passes of more rows
     /// than `QuantizedWeights.fastestUpToRows` still use the float32 weights).
     public let quantized: QuantizedWeights?

@@ -1,37 +1,45 @@
 import CMatmul
 
-/// A weight matrix kept in the GGUF blocks it was stored in (Q4_1 or Q8_0), for products that
-/// dequantise it exactly on the fly.
+/// A weight matrix kept in the GGUF blocks it was stored in (Q4_1, Q8_0, Q4_0, Q4_K or Q6_K),
+/// for products that dequantise it exactly on the fly.
 ///
-/// Every Q4_1 weight is `d·q + m` and every Q8_0 weight `d·q`, with half-precision `d` and `m` and
-/// a small integer `q`; `d·q` is exact in float32, so each weight is one correctly rounded float32
-/// operation, and the kernel (`quantized_batch.c`) computes the very values the loader's float32
-/// dequantisation stores. It then accumulates exactly as `SmallBatchProduct` does, so every output
-/// has the float32 product's bits, whatever the batch, while a pass reads 0.75 (Q4_1) or 1.125
-/// (Q8_0) bytes per weight instead of 4.
+/// In each of these formats a weight is a small integer times a half-precision scale, plus an
+/// offset for some, and every step but one is exact in float32 (a half-precision number has 11
+/// significant bits, the integers at most 8, and K-quants' sub-block scales 6 or 8): each weight
+/// is one correctly rounded float32 operation. The kernel (`quantized_batch.c`) repeats it and so
+/// computes the very values the loader's float32 dequantisation stores, then accumulates exactly
+/// as `SmallBatchProduct` does: every output has the float32 product's bits, whatever the batch,
+/// while a pass reads 0.75 (4-bit formats) to 1.25 (Q6_K) bytes per weight instead of 4.
 ///
-/// The blocks are repacked once with their scales widened to float32 (24 and 36 bytes per 32
-/// weights instead of 20 and 34), so the kernel broadcasts them straight from memory.
+/// The blocks are repacked once into blocks of 32 with float32 scales (and, for K-quants, the
+/// exact products of their two levels of scales), so the kernel broadcasts them from memory.
 public final class QuantizedWeights: @unchecked Sendable {
-    /// The block formats whose weights are exact float32 operations.
+    /// The stored formats with an exact on-the-fly form.
     public enum Format: Int32, Sendable, CaseIterable {
         case q4_1 = 0
         case q8_0 = 1
+        case q4_0 = 2
+        case q4_K = 3
+        case q6_K = 4
 
-        public var name: String { self == .q4_1 ? "Q4_1" : "Q8_0" }
-        /// Bytes per block of 32 weights as a GGUF file stores it.
+        public var name: String { ["Q4_1", "Q8_0", "Q4_0", "Q4_K", "Q6_K"][Int(rawValue)] }
+        /// Weights per stored block (32, or 256 for the K-quants).
+        public var blockWeights: Int { speculators_quantized_block_weights(rawValue) }
+        /// Bytes per stored block as a GGUF file stores it.
         public var storedBlockBytes: Int { speculators_quantized_stored_block_bytes(rawValue) }
-        /// Bytes per block as the kernel reads it.
-        public var packedBlockBytes: Int { speculators_quantized_packed_block_bytes(rawValue) }
+        /// The packed form the kernel reads (formats of one form can be stacked).
+        public var kind: Int32 { speculators_quantized_kind(rawValue) }
+        /// Bytes per 32 weights as the kernel reads them.
+        public var packedBlockBytes: Int { speculators_quantized_packed_block_bytes(kind) }
     }
 
-    /// Weights per block.
+    /// Weights per packed block.
     public static let blockSize = 32
 
     public let format: Format
     /// Output features (matrix rows).
     public let rows: Int
-    /// Input features; a multiple of `blockSize`.
+    /// Input features; a multiple of the format's `blockWeights`.
     public let columns: Int
     private let packed: UnsafeMutableRawPointer
 
@@ -39,21 +47,21 @@ public final class QuantizedWeights: @unchecked Sendable {
     public var packedBytes: Int { rows * rowBytes }
     private var rowBytes: Int { columns / Self.blockSize * format.packedBlockBytes }
 
-    /// Packs `rows` stored rows of `columns` weights each (`columns / 32` blocks per row,
-    /// contiguous), writing stored row `r` as row `rowOrder(r)` (default: in place). Nil when
-    /// `columns` is not a positive multiple of 32 or `rows` is not positive.
+    /// Packs `rows` stored rows of `columns` weights each (`columns / blockWeights` blocks per
+    /// row, contiguous), writing stored row `r` as row `rowOrder(r)` (default: in place). Nil when
+    /// `columns` is not a positive multiple of the format's block or `rows` is not positive.
     public init?(format: Format, rows: Int, columns: Int, stored: UnsafeRawPointer,
                  rowOrder: ((Int) -> Int)? = nil) {
-        guard rows > 0, columns > 0, columns % Self.blockSize == 0 else { return nil }
+        guard rows > 0, columns > 0, columns % format.blockWeights == 0 else { return nil }
         self.format = format
         self.rows = rows
         self.columns = columns
-        let blocksPerRow = columns / Self.blockSize
-        let storedRow = blocksPerRow * format.storedBlockBytes, packedRow = blocksPerRow * format.packedBlockBytes
+        let storedRow = columns / format.blockWeights * format.storedBlockBytes
+        let packedRow = columns / Self.blockSize * format.packedBlockBytes
         packed = UnsafeMutableRawPointer.allocate(byteCount: rows * packedRow, alignment: 64)
         for row in 0..<rows {
             let target = rowOrder?(row) ?? row
-            speculators_quantized_pack(format.rawValue, stored + row * storedRow, blocksPerRow, packed + target * packedRow)
+            speculators_quantized_pack_row(format.rawValue, stored + row * storedRow, columns, packed + target * packedRow)
         }
     }
 
@@ -66,11 +74,11 @@ public final class QuantizedWeights: @unchecked Sendable {
 
     deinit { packed.deallocate() }
 
-    /// The matrices one above the other (fused projections), or nil unless all share a format and
-    /// a width.
+    /// The matrices one above the other (fused projections), or nil unless all share a packed
+    /// form and a width (Q4_1 and Q4_K stack; Q4_K and Q6_K do not).
     public static func stacking(_ parts: [QuantizedWeights]) -> QuantizedWeights? {
         guard let first = parts.first,
-              parts.allSatisfy({ $0.format == first.format && $0.columns == first.columns }) else { return nil }
+              parts.allSatisfy({ $0.format.kind == first.format.kind && $0.columns == first.columns }) else { return nil }
         let rows = parts.reduce(0) { $0 + $1.rows }
         let packed = UnsafeMutableRawPointer.allocate(byteCount: rows * first.rowBytes, alignment: 64)
         var offset = 0
@@ -85,7 +93,7 @@ public final class QuantizedWeights: @unchecked Sendable {
     public func dequantizedRow(_ row: Int) -> [Float] {
         precondition(row >= 0 && row < rows, "row \(row) out of 0..<\(rows)")
         return [Float](unsafeUninitializedCapacity: columns) { buffer, count in
-            speculators_quantized_dequantize(format.rawValue, packed + row * rowBytes, columns / Self.blockSize,
+            speculators_quantized_dequantize(format.kind, packed + row * rowBytes, columns / Self.blockSize,
                                              buffer.baseAddress)
             count = columns
         }
@@ -107,7 +115,7 @@ public final class QuantizedWeights: @unchecked Sendable {
         _ x: UnsafePointer<Float>, rows: Int, ldx: Int, columns range: Range<Int>, output: UnsafeMutablePointer<Float>,
         ldy: Int, using isa: SmallBatchProduct.InstructionSet = .best
     ) {
-        speculators_quantized_batch_using(isa.rawValue, x, rows, ldx, packed, format.rawValue, columns,
+        speculators_quantized_batch_using(isa.rawValue, x, rows, ldx, packed, format.kind, columns,
                                           range.lowerBound, range.upperBound, output, ldy)
     }
 }

@@ -107,7 +107,7 @@ struct ConfigurationTests {
         #expect(e?.problem.contains(problem) == true, "got \(String(describing: e))")
     }
 
-    @Test("Quantised weights asked of a checkpoint without Q4_1 or Q8_0 matrices fail to load, saying so")
+    @Test("Quantised weights asked of a checkpoint without quantised matrices fail to load, saying so")
     func quantizedWeightsNeedBlocks() throws {
         var configuration = ServerConfiguration()
         configuration.model = Fixtures.directory.appendingPathComponent("tiny-llama").path
