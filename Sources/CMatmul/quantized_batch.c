@@ -1,4 +1,5 @@
-// The batch-invariant product against GGUF blocks (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K) dequantised
+// The batch-invariant product against GGUF blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K,
+// Q6_K) dequantised
 // exactly on the fly (see include/quantized_batch.h for the contract). Its structure is small_batch.c's (two weight
 // streams per core, groups of rows, L2 tiles for several groups, the same 16-lane accumulation
 // order), with the weight loads replaced by the dequantisation of one block of 32 weights: two
@@ -20,7 +21,7 @@ typedef uint8_t u8x16 __attribute__((ext_vector_type(16)));
 typedef int8_t i8x16 __attribute__((ext_vector_type(16)));
 
 enum {
-    /// Packed blocks of 32 weights, the three forms the kernel reads. Every stored format is
+    /// Packed blocks of 32 weights, the four forms the kernel reads. Every stored format is
     /// repacked into one of them when the model loads, with its scales widened (and for K-quants
     /// multiplied out: d·scale and dmin·min are exact) to float32, so that the kernel broadcasts
     /// them straight from memory: converting half-precision scales in the loop cost about a
@@ -29,11 +30,14 @@ enum {
     /// nibble); weight fma(d, q, m). Q4_1 (m as stored) and Q4_K (d·scale, −dmin·min: the stored
     /// formula d·q − m rounds once, exactly as fma(d, q, −m)).
     PACKED_NIBBLES = 24,
-    /// BYTES: float32 d, 32 signed bytes; weight q·d. Q8_0, and Q4_0 as q − 8 (its d·(q − 8)).
+    /// BYTES: float32 d, 32 signed bytes; weight q·d. Q8_0, and Q4_0 and Q5_0 as q − 8 and q − 16.
     PACKED_BYTES = 36,
     /// BYTES_TWO_SCALES: float32 d for elements 0-15, another for 16-31, 32 signed bytes. Q6_K,
     /// whose scales change every 16 weights (weight (d·scale)·(q − 32), one rounding).
     PACKED_BYTES_TWO_SCALES = 40,
+    /// BYTES_OFFSET: float32 d, float32 m, 32 unsigned bytes; weight fma(d, q, m). Q5_1 and Q5_K
+    /// (5-bit values; d·q is exact, as for the nibbles).
+    PACKED_BYTES_OFFSET = 40,
     /// As in small_batch.c: accumulators for 12 rows of two weight streams fill AVX-512's
     /// registers, AVX2's hold 4.
     GROUP_ROWS = 12,
@@ -48,8 +52,9 @@ enum {
 
 long speculators_quantized_block_weights(int format) {
     switch (format) {
-    case SPECULATORS_QUANT_Q4_1: case SPECULATORS_QUANT_Q8_0: case SPECULATORS_QUANT_Q4_0: return 32;
-    case SPECULATORS_QUANT_Q4_K: case SPECULATORS_QUANT_Q6_K: return 256;
+    case SPECULATORS_QUANT_Q4_1: case SPECULATORS_QUANT_Q8_0: case SPECULATORS_QUANT_Q4_0:
+    case SPECULATORS_QUANT_Q5_0: case SPECULATORS_QUANT_Q5_1: return 32;
+    case SPECULATORS_QUANT_Q4_K: case SPECULATORS_QUANT_Q6_K: case SPECULATORS_QUANT_Q5_K: return 256;
     default: return 0;
     }
 }
@@ -61,6 +66,9 @@ long speculators_quantized_stored_block_bytes(int format) {
     case SPECULATORS_QUANT_Q4_0: return 18;
     case SPECULATORS_QUANT_Q4_K: return 144;
     case SPECULATORS_QUANT_Q6_K: return 210;
+    case SPECULATORS_QUANT_Q5_0: return 22;
+    case SPECULATORS_QUANT_Q5_1: return 24;
+    case SPECULATORS_QUANT_Q5_K: return 176;
     default: return 0;
     }
 }
@@ -68,8 +76,9 @@ long speculators_quantized_stored_block_bytes(int format) {
 int speculators_quantized_kind(int format) {
     switch (format) {
     case SPECULATORS_QUANT_Q4_1: case SPECULATORS_QUANT_Q4_K: return SPECULATORS_PACKED_NIBBLES;
-    case SPECULATORS_QUANT_Q8_0: case SPECULATORS_QUANT_Q4_0: return SPECULATORS_PACKED_BYTES;
+    case SPECULATORS_QUANT_Q8_0: case SPECULATORS_QUANT_Q4_0: case SPECULATORS_QUANT_Q5_0: return SPECULATORS_PACKED_BYTES;
     case SPECULATORS_QUANT_Q6_K: return SPECULATORS_PACKED_BYTES_TWO_SCALES;
+    case SPECULATORS_QUANT_Q5_1: case SPECULATORS_QUANT_Q5_K: return SPECULATORS_PACKED_BYTES_OFFSET;
     default: return -1;
     }
 }
@@ -79,6 +88,7 @@ long speculators_quantized_packed_block_bytes(int kind) {
     case SPECULATORS_PACKED_NIBBLES: return PACKED_NIBBLES;
     case SPECULATORS_PACKED_BYTES: return PACKED_BYTES;
     case SPECULATORS_PACKED_BYTES_TWO_SCALES: return PACKED_BYTES_TWO_SCALES;
+    case SPECULATORS_PACKED_BYTES_OFFSET: return PACKED_BYTES_OFFSET;
     default: return 0;
     }
 }
@@ -95,6 +105,13 @@ static void pack_nibbles(unsigned char *out, float d, float m, const unsigned ch
     memcpy(out, &d, 4);
     memcpy(out + 4, &m, 4);
     for (int j = 0; j < 16; j++) out[8 + j] = (unsigned char)(q[j] | q[j + 16] << 4);
+}
+
+/// A bytes-with-offset block from 32 values `q` (0..31), `d` and `m`.
+static void pack_bytes_offset(unsigned char *out, float d, float m, const unsigned char *q) {
+    memcpy(out, &d, 4);
+    memcpy(out + 4, &m, 4);
+    memcpy(out + 8, q, 32);
 }
 
 /// Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 packed bytes.
@@ -137,6 +154,45 @@ void speculators_quantized_pack_row(int format, const void *stored, long k, void
             for (int j = 0; j < 16; j++) {
                 o[4 + j] = (unsigned char)(signed char)((s[2 + j] & 0x0F) - 8);
                 o[20 + j] = (unsigned char)(signed char)((s[2 + j] >> 4) - 8);
+            }
+        }
+        break;
+    case SPECULATORS_QUANT_Q5_0:
+        for (long b = 0; b < blocks; b++) {
+            const unsigned char *s = in + 22 * b;
+            unsigned char *o = out + PACKED_BYTES * b;
+            const float d = widen_half(s);
+            const uint32_t qh = (uint32_t)s[2] | (uint32_t)s[3] << 8 | (uint32_t)s[4] << 16 | (uint32_t)s[5] << 24;
+            memcpy(o, &d, 4);
+            for (int j = 0; j < 16; j++) {
+                o[4 + j] = (unsigned char)(signed char)(((s[6 + j] & 0x0F) | ((qh >> j) & 1) << 4) - 16);
+                o[20 + j] = (unsigned char)(signed char)(((s[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
+            }
+        }
+        break;
+    case SPECULATORS_QUANT_Q5_1:
+        for (long b = 0; b < blocks; b++) {
+            const unsigned char *s = in + 24 * b;
+            const uint32_t qh = (uint32_t)s[4] | (uint32_t)s[5] << 8 | (uint32_t)s[6] << 16 | (uint32_t)s[7] << 24;
+            for (int j = 0; j < 16; j++) {
+                q[j] = (unsigned char)((s[8 + j] & 0x0F) | ((qh >> j) & 1) << 4);
+                q[j + 16] = (unsigned char)((s[8 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+            }
+            pack_bytes_offset(out + PACKED_BYTES_OFFSET * b, widen_half(s), widen_half(s + 2), q);
+        }
+        break;
+    case SPECULATORS_QUANT_Q5_K:
+        for (long super = 0; super < k / 256; super++) {
+            const unsigned char *s = in + 176 * super;
+            const float d = widen_half(s), dmin = widen_half(s + 2);
+            const unsigned char *qh = s + 16;
+            for (int j = 0; j < 8; j++) {
+                int scale, min;
+                scale_min_k4(j, s + 4, &scale, &min);
+                const unsigned char *bytes = s + 48 + 32 * (j / 2);
+                for (int l = 0; l < 32; l++)
+                    q[l] = (unsigned char)((j % 2 ? bytes[l] >> 4 : bytes[l] & 0x0F) | ((qh[l] >> j) & 1) << 4);
+                pack_bytes_offset(out + PACKED_BYTES_OFFSET * (8 * super + j), d * (float)scale, -(dmin * (float)min), q);
             }
         }
         break;
@@ -195,6 +251,16 @@ INLINE void dequantize(const unsigned char *row, long b, const int kind, v16 *lo
         const u16 q = __builtin_convertvector(bytes, u16);
         *lo = __builtin_elementwise_fma((v16)d, __builtin_convertvector(q & 15, v16), (v16)m);
         *hi = __builtin_elementwise_fma((v16)d, __builtin_convertvector(q >> 4, v16), (v16)m);
+    } else if (kind == SPECULATORS_PACKED_BYTES_OFFSET) {
+        const unsigned char *block = row + b * PACKED_BYTES_OFFSET;
+        float d, m;
+        memcpy(&d, block, 4);
+        memcpy(&m, block + 4, 4);
+        u8x16 first, second;
+        memcpy(&first, block + 8, 16);
+        memcpy(&second, block + 24, 16);
+        *lo = __builtin_elementwise_fma((v16)d, __builtin_convertvector(first, v16), (v16)m);
+        *hi = __builtin_elementwise_fma((v16)d, __builtin_convertvector(second, v16), (v16)m);
     } else {
         const int two = kind == SPECULATORS_PACKED_BYTES_TWO_SCALES;
         const unsigned char *block = row + b * (two ? PACKED_BYTES_TWO_SCALES : PACKED_BYTES);
@@ -212,7 +278,8 @@ INLINE void dequantize(const unsigned char *row, long b, const int kind, v16 *lo
 
 INLINE long packed_bytes(const int kind) {
     return kind == SPECULATORS_PACKED_NIBBLES ? PACKED_NIBBLES
-         : kind == SPECULATORS_PACKED_BYTES ? PACKED_BYTES : PACKED_BYTES_TWO_SCALES;
+         : kind == SPECULATORS_PACKED_BYTES ? PACKED_BYTES
+         : kind == SPECULATORS_PACKED_BYTES_TWO_SCALES ? PACKED_BYTES_TWO_SCALES : PACKED_BYTES_OFFSET;
 }
 
 /// `R` input rows against `W` weight rows (`row_stride` bytes apart), as small_batch.c's block.
@@ -309,8 +376,12 @@ INLINE void product(const float *x, long rows, long ldx, const unsigned char *we
         case SPECULATORS_PACKED_BYTES:                                                                        \
             product(x, rows, ldx, w, k, begin, end, y, ldy, SPECULATORS_PACKED_BYTES, GROUP_LIMIT, STREAMS);   \
             break;                                                                                            \
-        default:                                                                                              \
+        case SPECULATORS_PACKED_BYTES_TWO_SCALES:                                                             \
             product(x, rows, ldx, w, k, begin, end, y, ldy, SPECULATORS_PACKED_BYTES_TWO_SCALES, GROUP_LIMIT, \
+                    STREAMS);                                                                                 \
+            break;                                                                                            \
+        default:                                                                                              \
+            product(x, rows, ldx, w, k, begin, end, y, ldy, SPECULATORS_PACKED_BYTES_OFFSET, GROUP_LIMIT,     \
                     STREAMS);                                                                                 \
             break;                                                                                            \
         }                                                                                                     \
@@ -328,7 +399,8 @@ void speculators_quantized_dequantize(int kind, const void *packed, long blocks,
         switch (kind) {
         case SPECULATORS_PACKED_NIBBLES: dequantize(packed, b, SPECULATORS_PACKED_NIBBLES, &lo, &hi); break;
         case SPECULATORS_PACKED_BYTES: dequantize(packed, b, SPECULATORS_PACKED_BYTES, &lo, &hi); break;
-        default: dequantize(packed, b, SPECULATORS_PACKED_BYTES_TWO_SCALES, &lo, &hi); break;
+        case SPECULATORS_PACKED_BYTES_TWO_SCALES: dequantize(packed, b, SPECULATORS_PACKED_BYTES_TWO_SCALES, &lo, &hi); break;
+        default: dequantize(packed, b, SPECULATORS_PACKED_BYTES_OFFSET, &lo, &hi); break;
         }
         store16(out + 32 * b, lo);
         store16(out + 32 * b + 16, hi);
@@ -338,7 +410,7 @@ void speculators_quantized_dequantize(int kind, const void *packed, long blocks,
 void speculators_quantized_batch_using(int isa, const float *x, long rows, long ldx, const void *packed, int kind,
                                        long k, long column_begin, long column_end, float *y, long ldy) {
     if (rows <= 0 || column_end <= column_begin || k <= 0 || k % 32 != 0) return;
-    if (kind < SPECULATORS_PACKED_NIBBLES || kind > SPECULATORS_PACKED_BYTES_TWO_SCALES) return;
+    if (kind < SPECULATORS_PACKED_NIBBLES || kind > SPECULATORS_PACKED_BYTES_OFFSET) return;
 #if defined(__x86_64__)
     switch (speculators_isa_for(isa)) {
     case 2: avx512(x, rows, ldx, packed, kind, k, column_begin, column_end, y, ldy); return;

@@ -179,7 +179,7 @@ public final class GGUFFile: TensorSource {
         try loadQuantized(name, rowOrder: nil)
     }
 
-    /// Keeps a Q4_0, Q4_1, Q8_0, Q4_K or Q6_K matrix in its blocks; `rowOrder` as for
+    /// Keeps a matrix stored in one of `QuantizedWeights.Format`'s formats in its blocks; `rowOrder` as for
     /// `loadFloat32(_:rowOrder:)`.
     func loadQuantized(_ name: String, rowOrder: (@Sendable (Int) -> Int)?) throws -> QuantizedWeights? {
         let found = try record(name)
@@ -190,6 +190,9 @@ public final class GGUFFile: TensorSource {
         case .q4_0: format = .q4_0
         case .q4_K: format = .q4_K
         case .q6_K: format = .q6_K
+        case .q5_0: format = .q5_0
+        case .q5_1: format = .q5_1
+        case .q5_K: format = .q5_K
         default: return nil
         }
         guard found.dimensions.count == 2 else { return nil }

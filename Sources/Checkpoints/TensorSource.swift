@@ -67,7 +67,7 @@ public protocol TensorSource: Sendable {
     func loadInt64(_ name: String) throws -> [Int64]
     /// A BOOL tensor.
     func loadBool(_ name: String) throws -> [Bool]
-    /// A matrix stored in Q4_0, Q4_1, Q8_0, Q4_K or Q6_K blocks, kept in them (`QuantizedWeights`) with the rows in
+    /// A matrix stored in blocks with an exact on-the-fly form (`QuantizedWeights.Format`), kept in them (`QuantizedWeights`) with the rows in
     /// the order `loadFloat32` gives; nil for any other tensor or source.
     func loadQuantized(_ name: String) throws -> QuantizedWeights?
     /// Free-form string metadata (safetensors `__metadata__`; GGUF scalar key-values rendered as text).

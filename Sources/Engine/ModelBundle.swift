@@ -37,8 +37,8 @@ public final class ModelBundle: @unchecked Sendable {
     }
 
     /// Loads `path`: a `.gguf` file or a folder with config.json, safetensors and tokenizer.json.
-    /// With `quantizedWeights`, the verifier computes from the matrices the file keeps in Q4_0,
-    /// Q4_1, Q8_0, Q4_K or Q6_K blocks (`TransformerModel.loadQuantizedWeights`); a checkpoint without any is an error.
+    /// With `quantizedWeights`, the verifier computes from the matrices the file keeps in blocks
+    /// with an exact on-the-fly form (`QuantizedWeights.Format`) (`TransformerModel.loadQuantizedWeights`); a checkpoint without any is an error.
     public static func load(path: URL, name: String? = nil, quantizedWeights: Bool = false) throws -> ModelBundle {
         let servedName = name ?? path.deletingPathExtension().lastPathComponent
         let source = try openCheckpoint(path)
@@ -107,10 +107,10 @@ extension Eagle3DraftModel {
 }
 
 /// Quantised weights were asked for, but the checkpoint stores no matrix in blocks with an exact
-/// on-the-fly form (Q4_0, Q4_1, Q8_0, Q4_K, Q6_K).
+/// on-the-fly form (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K).
 public struct QuantizedWeightsUnavailable: Error, CustomStringConvertible {
     public let checkpoint: String
     public var description: String {
-        "\(checkpoint): quantized weights were requested, but no matrix is stored in Q4_0, Q4_1, Q8_0, Q4_K or Q6_K blocks (the formats with an exact on-the-fly form); use the float32 weights"
+        "\(checkpoint): quantized weights were requested, but no matrix is stored in Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K blocks (the formats with an exact on-the-fly form); use the float32 weights"
     }
 }

@@ -67,7 +67,7 @@ extension TransformerModel {
 
 extension TransformerModel {
     /// Reads the matrices `source` stores in blocks with an exact on-the-fly form (a GGUF
-    /// verifier's Q4_0, Q4_1, Q8_0, Q4_K or Q6_K matrices; `QuantizedWeights`) and computes
+    /// verifier's Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K matrices; `QuantizedWeights`) and computes
     /// float32 rows from them from now on (`useQuantizedWeights`): bit-identical results from a
     /// fifth of the bytes. A fused projection uses blocks only when all its parts pack to one form
     /// (Q4_1 and Q4_K do, Q4_K and Q6_K do not); other matrices stay float32. Returns how many matrices have blocks (0 for a

@@ -1,6 +1,7 @@
 import CMatmul
 
-/// A weight matrix kept in the GGUF blocks it was stored in (Q4_1, Q8_0, Q4_0, Q4_K or Q6_K),
+/// A weight matrix kept in the GGUF blocks it was stored in (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K,
+/// Q5_K or Q6_K),
 /// for products that dequantise it exactly on the fly.
 ///
 /// In each of these formats a weight is a small integer times a half-precision scale, plus an
@@ -21,8 +22,11 @@ public final class QuantizedWeights: @unchecked Sendable {
         case q4_0 = 2
         case q4_K = 3
         case q6_K = 4
+        case q5_0 = 5
+        case q5_1 = 6
+        case q5_K = 7
 
-        public var name: String { ["Q4_1", "Q8_0", "Q4_0", "Q4_K", "Q6_K"][Int(rawValue)] }
+        public var name: String { ["Q4_1", "Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q5_0", "Q5_1", "Q5_K"][Int(rawValue)] }
         /// Weights per stored block (32, or 256 for the K-quants).
         public var blockWeights: Int { speculators_quantized_block_weights(rawValue) }
         /// Bytes per stored block as a GGUF file stores it.

@@ -2,8 +2,8 @@
 // quantized_batch.c and Tensors/QuantizedWeights.swift).
 //
 // A GGUF file stores most of a model's matrices in blocks of weights with half-precision scales.
-// In Q4_1 (d·q + m), Q8_0 (d·q), Q4_0 (d·(q − 8)), Q4_K ((d·scale)·q − dmin·min) and Q6_K
-// ((d·scale)·(q − 32)), with q a small integer, every product of a scale and an integer is exact
+// In Q4_1 and Q5_1 (d·q + m), Q8_0 (d·q), Q4_0 and Q5_0 (d·(q − 8), d·(q − 16)), Q4_K and Q5_K
+// ((d·scale)·q − dmin·min) and Q6_K ((d·scale)·(q − 32)), with q a small integer, every product of a scale and an integer is exact
 // in float32 but the last, so each weight is one correctly rounded float32 operation: the kernel
 // repeats it (fma(d, q, m) or q·d with the exact parts precomputed) and gets exactly the float32
 // values the loader's dequantisation stores. It then accumulates precisely as
@@ -24,15 +24,20 @@ enum {
     SPECULATORS_QUANT_Q4_0 = 2,
     SPECULATORS_QUANT_Q4_K = 3,
     SPECULATORS_QUANT_Q6_K = 4,
+    SPECULATORS_QUANT_Q5_0 = 5,
+    SPECULATORS_QUANT_Q5_1 = 6,
+    SPECULATORS_QUANT_Q5_K = 7,
 };
 
 /// Packed forms the kernel reads, one per stored format (`speculators_quantized_kind`): 4-bit
-/// values with a scale and an offset (Q4_1, Q4_K), signed bytes with a scale (Q8_0, Q4_0), and
-/// signed bytes with a scale per 16 (Q6_K).
+/// values with a scale and an offset (Q4_1, Q4_K), signed bytes with a scale (Q8_0, Q4_0, Q5_0),
+/// signed bytes with a scale per 16 (Q6_K), and unsigned bytes with a scale and an offset (Q5_1,
+/// Q5_K).
 enum {
     SPECULATORS_PACKED_NIBBLES = 0,
     SPECULATORS_PACKED_BYTES = 1,
     SPECULATORS_PACKED_BYTES_TWO_SCALES = 2,
+    SPECULATORS_PACKED_BYTES_OFFSET = 3,
 };
 
 /// Weights per stored block (32, or 256 for K-quants), bytes per stored block, and the packed

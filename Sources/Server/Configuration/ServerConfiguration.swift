@@ -87,7 +87,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// only when the draft is sure enough of it for the verifier row to pay (`ConfidenceCalibration`).
     /// Off by default (see `SpeculativeEngine.Configuration.confidenceGate`).
     public var confidenceGate = false
-    /// Compute from the verifier's Q4_0/Q4_1/Q8_0/Q4_K/Q6_K blocks, dequantised exactly on the fly (a GGUF
+    /// Compute from the verifier's Q4_x/Q5_x/Q8_0/Q4_K/Q5_K/Q6_K blocks, dequantised exactly on the fly (a GGUF
     /// verifier's; `QuantizedWeights`): bit-identical outputs from a fifth of the bytes. Off by
     /// default: the float32 weights are what the benchmarks' ratios are defined on.
     public var quantizedWeights = false
