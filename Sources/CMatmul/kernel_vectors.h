@@ -27,6 +27,24 @@ enum { LANES = 16 };
 // only where the target has FMA, and the portable variant would then round differently.
 #pragma clang fp contract(off)
 
+/// `B(take)` with `take` (1 to 12 rows, more taken as 12) as a compile-time constant, so that
+/// the streaming kernels' blocks keep their accumulators in registers.
+#define FOR_ROW_COUNT(take, B)           \
+    switch (take) {                      \
+    case 1: B(1); break;                 \
+    case 2: B(2); break;                 \
+    case 3: B(3); break;                 \
+    case 4: B(4); break;                 \
+    case 5: B(5); break;                 \
+    case 6: B(6); break;                 \
+    case 7: B(7); break;                 \
+    case 8: B(8); break;                 \
+    case 9: B(9); break;                 \
+    case 10: B(10); break;               \
+    case 11: B(11); break;               \
+    default: B(12); break;               \
+    }
+
 INLINE v16 load16(const float *p) {
     v16 v;
     memcpy(&v, p, sizeof v);

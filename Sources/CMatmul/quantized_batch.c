@@ -107,6 +107,12 @@ static void pack_nibbles(unsigned char *out, float d, float m, const unsigned ch
     for (int j = 0; j < 16; j++) out[8 + j] = (unsigned char)(q[j] | q[j + 16] << 4);
 }
 
+/// A bytes block from 32 signed values `q` and `d`.
+static void pack_bytes(unsigned char *out, float d, const signed char *q) {
+    memcpy(out, &d, 4);
+    memcpy(out + 4, q, 32);
+}
+
 /// A bytes-with-offset block from 32 values `q` (0..31), `d` and `m`.
 static void pack_bytes_offset(unsigned char *out, float d, float m, const unsigned char *q) {
     memcpy(out, &d, 4);
@@ -130,6 +136,7 @@ void speculators_quantized_pack_row(int format, const void *stored, long k, void
     unsigned char *out = packed;
     const long blocks = k / 32;
     unsigned char q[32];
+    signed char v[32];
     switch (format) {
     case SPECULATORS_QUANT_Q4_1:
         for (long b = 0; b < blocks; b++) {
@@ -140,34 +147,26 @@ void speculators_quantized_pack_row(int format, const void *stored, long k, void
         break;
     case SPECULATORS_QUANT_Q8_0:
         for (long b = 0; b < blocks; b++) {
-            const float d = widen_half(in + 34 * b);
-            memcpy(out + PACKED_BYTES * b, &d, 4);
-            memcpy(out + PACKED_BYTES * b + 4, in + 34 * b + 2, 32);
+            memcpy(v, in + 34 * b + 2, 32);
+            pack_bytes(out + PACKED_BYTES * b, widen_half(in + 34 * b), v);
         }
         break;
     case SPECULATORS_QUANT_Q4_0:
         for (long b = 0; b < blocks; b++) {
             const unsigned char *s = in + 18 * b;
-            unsigned char *o = out + PACKED_BYTES * b;
-            const float d = widen_half(s);
-            memcpy(o, &d, 4);
-            for (int j = 0; j < 16; j++) {
-                o[4 + j] = (unsigned char)(signed char)((s[2 + j] & 0x0F) - 8);
-                o[20 + j] = (unsigned char)(signed char)((s[2 + j] >> 4) - 8);
-            }
+            for (int j = 0; j < 16; j++) v[j] = (signed char)((s[2 + j] & 0x0F) - 8), v[j + 16] = (signed char)((s[2 + j] >> 4) - 8);
+            pack_bytes(out + PACKED_BYTES * b, widen_half(s), v);
         }
         break;
     case SPECULATORS_QUANT_Q5_0:
         for (long b = 0; b < blocks; b++) {
             const unsigned char *s = in + 22 * b;
-            unsigned char *o = out + PACKED_BYTES * b;
-            const float d = widen_half(s);
             const uint32_t qh = (uint32_t)s[2] | (uint32_t)s[3] << 8 | (uint32_t)s[4] << 16 | (uint32_t)s[5] << 24;
-            memcpy(o, &d, 4);
             for (int j = 0; j < 16; j++) {
-                o[4 + j] = (unsigned char)(signed char)(((s[6 + j] & 0x0F) | ((qh >> j) & 1) << 4) - 16);
-                o[20 + j] = (unsigned char)(signed char)(((s[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
+                v[j] = (signed char)(((s[6 + j] & 0x0F) | ((qh >> j) & 1) << 4) - 16);
+                v[j + 16] = (signed char)(((s[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
             }
+            pack_bytes(out + PACKED_BYTES * b, widen_half(s), v);
         }
         break;
     case SPECULATORS_QUANT_Q5_1:
@@ -333,20 +332,7 @@ INLINE void product(const float *x, long rows, long ldx, const unsigned char *we
             for (long j = tile_start; j < tile_end; j++) {
                 const long ahead = j + PREFETCH_UNITS < units ? j + PREFETCH_UNITS : units - 1;
                 const unsigned char *prefetch = g == 0 ? first + ahead * row_bytes : 0;
-                switch (take) {
-                case 1: BLOCK(1); break;
-                case 2: BLOCK(2); break;
-                case 3: BLOCK(3); break;
-                case 4: BLOCK(4); break;
-                case 5: BLOCK(5); break;
-                case 6: BLOCK(6); break;
-                case 7: BLOCK(7); break;
-                case 8: BLOCK(8); break;
-                case 9: BLOCK(9); break;
-                case 10: BLOCK(10); break;
-                case 11: BLOCK(11); break;
-                default: BLOCK(12); break;
-                }
+                FOR_ROW_COUNT(take, BLOCK);
             }
         }
     }

@@ -156,20 +156,7 @@ INLINE void product(const float *x, long rows, long ldx, const char *weight, lon
                     prefetch = first + ahead * row_bytes;
                 }
                 const char *unit = first + j * row_bytes;
-                switch (take) {
-                case 1: BLOCK(1); break;
-                case 2: BLOCK(2); break;
-                case 3: BLOCK(3); break;
-                case 4: BLOCK(4); break;
-                case 5: BLOCK(5); break;
-                case 6: BLOCK(6); break;
-                case 7: BLOCK(7); break;
-                case 8: BLOCK(8); break;
-                case 9: BLOCK(9); break;
-                case 10: BLOCK(10); break;
-                case 11: BLOCK(11); break;
-                default: BLOCK(12); break;
-                }
+                FOR_ROW_COUNT(take, BLOCK);
             }
         }
     }
