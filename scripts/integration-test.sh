@@ -43,12 +43,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for _ in $(seq 300); do
-  grep -q "^Serving " "$LOG.out" 2>/dev/null && break
-  kill -0 "$PID" 2>/dev/null || { cat "$LOG.err" >&2; echo "integration-test: the server exited" >&2; exit 1; }
-  sleep 0.2
-done
-grep -q "^Serving " "$LOG.out" || { cat "$LOG.err" >&2; echo "integration-test: no 'Serving' line after 60 s" >&2; exit 1; }
+# Waits (at most 60 s) for the server $PID to print its "Serving" line.
+wait_until_serving() {
+  for _ in $(seq 300); do
+    grep -q "^Serving " "$LOG.out" 2>/dev/null && return 0
+    kill -0 "$PID" 2>/dev/null || { cat "$LOG.err" >&2; echo "integration-test: the server exited" >&2; exit 1; }
+    sleep 0.2
+  done
+  cat "$LOG.err" >&2; echo "integration-test: no 'Serving' line after 60 s" >&2; exit 1
+}
+wait_until_serving
 cat "$LOG.out"
 
 fail() { echo "FAIL: $*" >&2; tail -20 "$LOG.err" >&2; exit 1; }
@@ -81,8 +85,8 @@ timeout 900 python3 Tests/Integration/service_checks.py --port "$PORT" --model "
 
 grep -q "SpecDecoding metrics" "$LOG.err" || fail "no 'SpecDecoding metrics' log line"
 
-# Greedy completions of a few prompts (prompt ids, token ids out), to compare with the server
-# computing from the GGUF's quantised blocks below.
+# Greedy completion texts of a few prompts, to compare with the server computing from the GGUF's
+# quantised blocks below.
 greedy() { # port
   for prompt in "The capital of France is" "def fibonacci(n):" "Write a haiku about the sea."; do
     "${CURL[@]}" "http://127.0.0.1:$1/v1/completions" -H 'Content-Type: application/json' \
@@ -102,11 +106,7 @@ if [[ $MODEL == *.gguf ]]; then
   "$BIN" serve --host 127.0.0.1 --port "$PORT" --model "$MODEL" --served-model-name "$NAME" \
     --speculator "$DRAFT" --num-speculative-tokens "$K" --quantized-weights --threads 2 >"$LOG.out" 2>"$LOG.err" &
   PID=$!
-  for _ in $(seq 300); do
-    grep -q "^Serving " "$LOG.out" 2>/dev/null && break
-    kill -0 "$PID" 2>/dev/null || { cat "$LOG.err" >&2; fail "the --quantized-weights server exited"; }
-    sleep 0.2
-  done
+  wait_until_serving
   grep -q 'weights=quantized' "$LOG.err" || fail "the --quantized-weights server does not log quantised weights"
   [[ $(greedy "$PORT") == "$EXPECTED" ]] || fail "--quantized-weights changed greedy completions"
   echo "ok   --quantized-weights serves the same greedy completions"
