@@ -31,7 +31,7 @@ struct BenchVerifierCommand: ParsableCommand {
         // Decode and the verification passes run on a token sequence of their own, long enough
         // for every pass below whatever --prompt-tokens is.
         let context = (0..<(264 + batchSequences)).map { ($0 * 7919 + 13) % vocab }
-        let weightBytes = Double(weightFloatsReadPerToken(model)) * 4
+        let weightBytes = Double(readBytesPerToken(model, fromBlocks: false))
 
         report("model: \(bundle.path.path) (\(model.config.architecture.rawValue), \(model.config.layerCount) layers, f32 weights \(String(format: "%.0f", weightBytes / 1e6)) MB read per token)")
         report("threads: \(pool.threadCount), BLAS kernel: \(BLAS.coreName), matrix-product kernel: \(SmallBatchProduct.instructionSet)")
@@ -53,7 +53,7 @@ struct BenchVerifierCommand: ParsableCommand {
         formBytes[.screened] = weightBytes - Double(model.head.weight.count) * 4 + Double(model.screenedHead?.packedBytes ?? 0)
         if forms.contains(.quantized) {
             select(.quantized)
-            formBytes[.quantized] = Double(readBytesPerToken(model))
+            formBytes[.quantized] = Double(readBytesPerToken(model, fromBlocks: true))
             select(.float32)
         }
 
@@ -194,20 +194,14 @@ struct BenchVerifierCommand: ParsableCommand {
         }
     }
 
-    /// Bytes one decode step streams with the model's current weights (blocks where in use).
-    func readBytesPerToken(_ model: TransformerModel) -> Int {
-        func bytes(_ linear: Linear) -> Int { linear.quantized?.packedBytes ?? linear.weight.count * 4 }
+    /// Bytes one decode step streams: every layer's matrices and the head, as float32 or (with
+    /// `fromBlocks`) from their quantised blocks where they have them.
+    func readBytesPerToken(_ model: TransformerModel, fromBlocks: Bool) -> Int {
+        func bytes(_ linear: Linear) -> Int {
+            (fromBlocks ? linear.quantized?.packedBytes : nil) ?? linear.weight.count * 4
+        }
         return model.layers.reduce(bytes(model.head)) { total, layer in
             total + bytes(layer.qkv) + bytes(layer.output) + bytes(layer.gateUp) + bytes(layer.down)
         }
-    }
-
-    /// Floats of weights one decode step streams from memory (every layer, the head).
-    func weightFloatsReadPerToken(_ model: TransformerModel) -> Int {
-        var total = model.head.weight.count
-        for layer in model.layers {
-            total += layer.qkv.weight.count + layer.output.weight.count + layer.gateUp.weight.count + layer.down.weight.count
-        }
-        return total
     }
 }
