@@ -6,7 +6,7 @@
 # Knobs (environment): CONCURRENCY (8), DURATION seconds per round (60), ROUNDS (2), PORT (8011),
 # SPECULATOR (the config's default), K (adaptive), MAX_BATCH (= CONCURRENCY), BIN, and MODES
 # ("plain draft"; add "gate" for the draft with the confidence gate on, also against plain), and
-# SERVE_ARGS, extra `serve` arguments for every mode (e.g. --quantized-weights).
+# SERVE_ARGS, extra `serve` arguments for every mode (e.g. --no-quantized-weights: float32 weights).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

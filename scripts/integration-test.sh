@@ -100,15 +100,19 @@ kill -TERM "$PID"
 for _ in $(seq 150); do kill -0 "$PID" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$PID" 2>/dev/null && fail "the server did not stop within 30 s of SIGTERM"
 wait "$PID" || true
+cp "$LOG.err" "$LOG.err.default"
 
 if [[ $MODEL == *.gguf ]]; then
-  # --quantized-weights: the same text, token for token (the logits have the same bits).
+  # The server above computed from the GGUF's quantised blocks (the default); with
+  # --no-quantized-weights it computes from float32 weights: the same text, token for token
+  # (the logits have the same bits).
+  grep -q 'weights=quantized' "$LOG.err.default" || fail "the default server does not log quantised weights"
   "$BIN" serve --host 127.0.0.1 --port "$PORT" --model "$MODEL" --served-model-name "$NAME" \
-    --speculator "$DRAFT" --num-speculative-tokens "$K" --quantized-weights --threads 2 >"$LOG.out" 2>"$LOG.err" &
+    --speculator "$DRAFT" --num-speculative-tokens "$K" --no-quantized-weights --threads 2 >"$LOG.out" 2>"$LOG.err" &
   PID=$!
   wait_until_serving
-  grep -q 'weights=quantized' "$LOG.err" || fail "the --quantized-weights server does not log quantised weights"
-  [[ $(greedy "$PORT") == "$EXPECTED" ]] || fail "--quantized-weights changed greedy completions"
-  echo "ok   --quantized-weights serves the same greedy completions"
+  grep -q 'weights=float32' "$LOG.err" || fail "the --no-quantized-weights server does not log float32 weights"
+  [[ $(greedy "$PORT") == "$EXPECTED" ]] || fail "float32 weights changed greedy completions"
+  echo "ok   quantised (default) and float32 weights serve the same greedy completions"
 fi
 echo "integration: all checks passed"

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Checkpoints
 import Models
 import Tokenizers
@@ -37,11 +40,18 @@ public final class ModelBundle: @unchecked Sendable {
     }
 
     /// Loads `path`: a `.gguf` file or a folder with config.json, safetensors and tokenizer.json.
-    /// With `quantizedWeights`, the verifier computes from the matrices the file keeps in blocks
-    /// with an exact on-the-fly form (`QuantizedWeights.Format`) (`TransformerModel.loadQuantizedWeights`); a checkpoint without any is an error.
-    public static func load(path: URL, name: String? = nil, quantizedWeights: Bool = false) throws -> ModelBundle {
+    /// `weights` says whether the verifier computes from the matrices the file keeps in blocks
+    /// with an exact on-the-fly form (`QuantizedWeights.Format`; `TransformerModel.loadQuantizedWeights`):
+    /// `.quantized` fails on a checkpoint without any, `.automatic` then stays float32. With
+    /// `releaseFloat32`, the layers' float32 copies of those matrices are dropped
+    /// (`TransformerModel.releaseFloat32LayerWeights`): serving needs only the blocks; benchmarks,
+    /// which compare both forms, keep them.
+    public static func load(path: URL, name: String? = nil, weights: VerifierWeights = .float32,
+                            releaseFloat32: Bool = false) throws -> ModelBundle {
         let servedName = name ?? path.deletingPathExtension().lastPathComponent
         let source = try openCheckpoint(path)
+        let verifier: TransformerModel
+        let tokenizer: Tokenizer
         if let gguf = (source as? GGUFHuggingFaceView)?.gguf {
             let fields = try gguf.tokenizerMetadata()
             let vocabulary = GGUFTokenizerVocabulary(
@@ -52,20 +62,18 @@ public final class ModelBundle: @unchecked Sendable {
                 eomTokenId: gguf.ggufMetadata["tokenizer.ggml.eom_token_id"]?.intValue,
                 paddingTokenId: fields.paddingTokenId, unknownTokenId: fields.unknownTokenId,
                 addBosToken: fields.addBosToken, addEosToken: fields.addEosToken, chatTemplate: fields.chatTemplate)
-            let verifier = try TransformerModel.load(gguf: gguf)
-            if quantizedWeights { try requireQuantizedWeights(verifier, from: source) }
-            return ModelBundle(name: servedName, path: path, verifier: verifier, tokenizer: try Tokenizer(gguf: vocabulary))
+            verifier = try TransformerModel.load(gguf: gguf)
+            tokenizer = try Tokenizer(gguf: vocabulary)
+        } else {
+            verifier = try TransformerModel.load(config: ModelConfig(huggingFaceFolder: path), weights: source)
+            tokenizer = try Tokenizer(folder: path)
         }
-        let verifier = try TransformerModel.load(config: ModelConfig(huggingFaceFolder: path), weights: source)
-        if quantizedWeights { try requireQuantizedWeights(verifier, from: source) }
-        return ModelBundle(name: servedName, path: path, verifier: verifier, tokenizer: try Tokenizer(folder: path))
-    }
-
-    /// Switches `verifier` to the quantised blocks of `source`, failing when it has none.
-    private static func requireQuantizedWeights(_ verifier: TransformerModel, from source: TensorSource) throws {
-        guard try verifier.loadQuantizedWeights(from: source) > 0 else {
-            throw QuantizedWeightsUnavailable(checkpoint: source.description)
+        if weights != .float32 {
+            let matrices = try verifier.loadQuantizedWeights(from: source)
+            if matrices == 0, weights == .quantized { throw QuantizedWeightsUnavailable(checkpoint: source.description) }
+            if releaseFloat32, verifier.releaseFloat32LayerWeights() > 0 { returnFreedMemory() }
         }
+        return ModelBundle(name: servedName, path: path, verifier: verifier, tokenizer: tokenizer)
     }
 
     /// Reads the verifier's quantised blocks from the checkpoint again and computes from them
@@ -83,6 +91,29 @@ public final class ModelBundle: @unchecked Sendable {
     public func textStream() -> any TextStream {
         DetokenizerStream(detokenizer: StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true))
     }
+}
+
+/// Which weights a verifier computes from.
+public enum VerifierWeights: String, Sendable, CaseIterable {
+    /// The quantised blocks when the checkpoint stores matrices in a format with an exact
+    /// on-the-fly form (a GGUF file's Q4_0…Q6_K), float32 otherwise: the same outputs bit for bit
+    /// either way, so serving takes the blocks' fifth of the bytes per token.
+    case automatic = "auto"
+    /// The quantised blocks; loading fails when the checkpoint has none.
+    case quantized
+    /// Float32 weights throughout (what the benchmarks' ratio targets are defined on).
+    case float32
+}
+
+/// Gives the allocator's free pages back to the system (the float32 matrices released after
+/// loading lie among live allocations, where `free` alone keeps them).
+/// glibc's `malloc_trim`, which Swift's Glibc module does not export, is looked up by name.
+func returnFreedMemory() {
+    #if canImport(Glibc)
+    typealias MallocTrim = @convention(c) (Int) -> Int32
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+    _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
+    #endif
 }
 
 /// Adapts the tokenizer's streaming detokenizer to the engine.

@@ -110,11 +110,8 @@ extension Eagle3DraftModel {
             head = Linear(weight: try weights.loadFloat32(names.lmHead, expectedShape: [vd, h]))
         } else {
             let rows = selectedRows ?? Array(0..<v)
-            let verifierHead = verifier.head.weight
             let restricted = Tensor(zeros: [vd, h])
-            for (slot, row) in rows.enumerated() {
-                (restricted.base + slot * h).update(from: verifierHead.base + row * h, count: h)
-            }
+            for (slot, row) in rows.enumerated() { verifier.head.copyRow(row, to: restricted.base + slot * h) }
             head = Linear(weight: restricted)
         }
         // Draft passes are bound by memory: matrices stored as bf16 (the usual draft checkpoint)

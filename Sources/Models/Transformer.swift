@@ -58,7 +58,7 @@ public final class TransformerModel: @unchecked Sendable {
         defer { lock.unlock() }
         if head.quantized != nil { return false }
         // A head with a bias (none of the supported families has one) is not screened.
-        if screenedHead == nil, head.bias == nil { screenedHead = ScreenedArgmaxHead(weight: head.weight) }
+        if screenedHead == nil, head.bias == nil, let weight = head.weight { screenedHead = ScreenedArgmaxHead(weight: weight) }
         return screenedHead != nil
     }
 
@@ -91,7 +91,7 @@ public final class TransformerModel: @unchecked Sendable {
     /// Results are bit-identical either way (`QuantizedWeights`); only the bytes read differ.
     /// Without blocks (`quantizedMatrixCount` 0) this changes nothing. Not while a forward runs.
     public func useQuantizedWeights(_ enabled: Bool) {
-        guard let blocks = quantizedBlocks else { return }
+        guard let blocks = quantizedBlocks, enabled || !releasedFloat32 else { return }
         layers = zip(layers, blocks.layers).map { layer, parts in
             var layer = layer
             layer.qkv = layer.qkv.usingQuantized(enabled ? parts[0] : nil)
@@ -102,6 +102,31 @@ public final class TransformerModel: @unchecked Sendable {
         }
         head = head.usingQuantized(enabled ? blocks.head : nil)
         usesQuantizedWeights = enabled && quantizedMatrixCount > 0
+    }
+
+    /// Whether `releaseFloat32LayerWeights()` dropped the layers' float32 matrices.
+    public private(set) var releasedFloat32 = false
+
+    /// Drops the float32 copies of the layer matrices that compute from quantised blocks, for
+    /// serving: SmolLM2's layers then take 87 MB instead of 425 (the embedding, which is also the
+    /// tied head, keeps its float32 rows: token lookups and drafts read them). Outputs keep their
+    /// bits. Only with quantised weights in use and where their kernel is the fastest for every
+    /// pass (AVX-512; elsewhere passes of many rows are faster from float32). Afterwards
+    /// `useQuantizedWeights(false)` and bfloat16 packing no longer apply to those matrices.
+    /// Returns the bytes released. Not while a forward runs.
+    @discardableResult
+    public func releaseFloat32LayerWeights() -> Int {
+        guard usesQuantizedWeights, QuantizedWeights.fastestUpToRows == Int.max else { return 0 }
+        var released = 0
+        layers = layers.map { layer in
+            layer.mappingLinears { linear in
+                let lean = linear.releasingFloat32()
+                if lean.weight == nil, let weight = linear.weight { released += weight.count * MemoryLayout<Float>.stride }
+                return lean
+            }
+        }
+        releasedFloat32 = releasedFloat32 || released > 0
+        return released
     }
 
     public init(config: ModelConfig, embedding: Tensor, layers: [DecoderLayerWeights], finalNorm: Tensor,

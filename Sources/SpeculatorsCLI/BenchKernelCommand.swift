@@ -62,7 +62,7 @@ struct BenchKernelCommand: ParsableCommand {
         var input = [Float](repeating: 0, count: widest * maxIn)
         for i in input.indices { input[i] = Float((i * 7919) % 1000) / 1000 - 0.5 }
         var output = [Float](repeating: 0, count: widest * maxOut)
-        let parameters = linears.reduce(0) { $0 + $1.weight.count }
+        let parameters = linears.reduce(0) { $0 + $1.outFeatures * $1.inFeatures }
 
         func pass(_ m: Int) {
             input.withUnsafeBufferPointer { x in
@@ -98,7 +98,7 @@ struct BenchKernelCommand: ParsableCommand {
         // Bytes a pass streams per weight: float32, bfloat16 copies (drafts), or quantised blocks
         // (`--quantized-weights`), averaged over the matrices.
         let streamed = linears.reduce(0.0) { total, linear in
-            total + Double(linear.quantized?.packedBytes ?? linear.weight.count * (linear.halfWeight == nil ? 4 : 2))
+            total + Double(linear.quantized?.packedBytes ?? linear.outFeatures * linear.inFeatures * (linear.halfWeight == nil ? 4 : 2))
         }
         let bytesPerWeight = cached ? 4.0 : streamed / Double(parameters)
         for isa in isas {

@@ -50,7 +50,7 @@ struct BenchVerifierCommand: ParsableCommand {
         if try bundle.loadQuantizedWeights() > 0 { forms.append(.quantized) }
         func select(_ form: WeightForm) { model.useQuantizedWeights(form == .quantized) }
         var formBytes: [WeightForm: Double] = [.float32: weightBytes]
-        formBytes[.screened] = weightBytes - Double(model.head.weight.count) * 4 + Double(model.screenedHead?.packedBytes ?? 0)
+        formBytes[.screened] = weightBytes - Double(model.head.outFeatures * model.head.inFeatures) * 4 + Double(model.screenedHead?.packedBytes ?? 0)
         if forms.contains(.quantized) {
             select(.quantized)
             formBytes[.quantized] = Double(readBytesPerToken(model, fromBlocks: true))
@@ -198,7 +198,7 @@ struct BenchVerifierCommand: ParsableCommand {
     /// `fromBlocks`) from their quantised blocks where they have them.
     func readBytesPerToken(_ model: TransformerModel, fromBlocks: Bool) -> Int {
         func bytes(_ linear: Linear) -> Int {
-            (fromBlocks ? linear.quantized?.packedBytes : nil) ?? linear.weight.count * 4
+            (fromBlocks ? linear.quantized?.packedBytes : nil) ?? linear.outFeatures * linear.inFeatures * 4
         }
         return model.layers.reduce(bytes(model.head)) { total, layer in
             total + bytes(layer.qkv) + bytes(layer.output) + bytes(layer.gateUp) + bytes(layer.down)

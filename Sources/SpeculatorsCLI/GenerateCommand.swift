@@ -34,7 +34,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let bundle = try models.loadBundle()
+        let bundle = try models.loadBundle(forServing: true)
         let draft = try models.loadDraft(for: bundle)
         let text = prompt == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : prompt
         let promptIds = try PromptEncoding.encode(text, chat: chat, bundle: bundle)

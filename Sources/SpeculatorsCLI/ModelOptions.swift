@@ -15,16 +15,23 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Flag(help: "Compute from the GGUF verifier's Q4_x/Q5_x/Q8_0/Q4_K/Q5_K/Q6_K blocks, dequantised exactly on the fly: the same outputs bit for bit, a fifth of the bytes per token.")
-    var quantizedWeights = false
+    @Flag(inversion: .prefixedNo,
+          help: "Compute from the GGUF verifier's Q4_x/Q5_x/Q8_0/Q4_K/Q5_K/Q6_K blocks, dequantised exactly on the fly: the same outputs bit for bit, a fifth of the bytes per token. Default: generate uses them whenever the file has them, the benchmarks use float32 weights.")
+    var quantizedWeights: Bool?
 
     func validate() throws {
         try requireOption(threads >= 1, "--threads must be at least 1, got \(threads)")
     }
 
-    func loadBundle() throws -> ModelBundle {
+    /// The verifier as `--quantized-weights` asks. Without the flag, a command that serves
+    /// tokens (`forServing`) takes the quantised blocks whenever the file has them and keeps no
+    /// float32 copies; benchmarks take float32 weights, the form their ratio targets are defined
+    /// on, and with the flag keep both forms to compare them.
+    func loadBundle(forServing: Bool = false) throws -> ModelBundle {
         BLAS.configure()
-        return try ModelBundle.load(path: URL(fileURLWithPath: model), quantizedWeights: quantizedWeights)
+        let weights = quantizedWeights.map { $0 ? VerifierWeights.quantized : .float32 }
+            ?? (forServing ? .automatic : .float32)
+        return try ModelBundle.load(path: URL(fileURLWithPath: model), weights: weights, releaseFloat32: forServing)
     }
 
     func loadDraft(for bundle: ModelBundle) throws -> Eagle3DraftModel? {

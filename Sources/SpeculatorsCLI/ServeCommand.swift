@@ -24,7 +24,7 @@ struct ServeCommand: ParsableCommand {
           help: "With adaptive k, let requests at plain decoding draft one token verified only when the draft is sure of it.")
     var confidenceGate: Bool?
     @Flag(inversion: .prefixedNo,
-          help: "Compute from the GGUF verifier's Q4_x/Q5_x/Q8_0/Q4_K/Q5_K/Q6_K blocks, dequantised exactly on the fly: the same outputs bit for bit, a fifth of the bytes per token.")
+          help: "Compute from the GGUF verifier's Q4_x/Q5_x/Q8_0/Q4_K/Q5_K/Q6_K blocks, dequantised exactly on the fly: the same outputs bit for bit, a fifth of the bytes per token and of the memory. Default: the config's quantized_weights (\"auto\": whenever the file has such blocks).")
     var quantizedWeights: Bool?
     @Option(help: "Bearer key required on /v1/* (health and metrics stay open). Default: $VLLM_API_KEY, which keeps the key out of the process list.")
     var apiKey: String?

@@ -4,7 +4,9 @@
 /// the weights: decoding is bound by memory bandwidth, and this is what keeps both cores'
 /// loads busy.
 public struct Linear: Sendable {
-    public let weight: Tensor
+    /// The float32 weights `[outFeatures, inFeatures]`; nil once `releasingFloat32()` left only
+    /// the quantised blocks (serving a GGUF verifier: a fifth of the memory).
+    public let weight: Tensor?
     public let bias: Tensor?
     /// The same weights as bfloat16, when they are all exact bfloat16 values (see
     /// `preferringBFloat16()`): the streaming kernel then reads half the bytes for the same result.
@@ -15,8 +17,8 @@ public struct Linear: Sendable {
     /// float32 rows then read a fifth of the bytes for bit-identical results (passes of more rows
     /// than `QuantizedWeights.fastestUpToRows` still use the float32 weights).
     public let quantized: QuantizedWeights?
-    public var outFeatures: Int { weight.shape[0] }
-    public var inFeatures: Int { weight.shape[1] }
+    public let outFeatures: Int
+    public let inFeatures: Int
 
     public init(weight: Tensor, bias: Tensor? = nil) {
         precondition(weight.shape.count == 2, "Linear weight must be 2-D")
@@ -26,12 +28,16 @@ public struct Linear: Sendable {
         halfWeight = nil
         packedHalf = nil
         quantized = nil
+        outFeatures = weight.shape[0]
+        inFeatures = weight.shape[1]
     }
 
-    private init(weight: Tensor, bias: Tensor?, halfWeight: BFloat16Weights?, packedHalf: BFloat16PackedWeights?,
-                 quantized: QuantizedWeights?) {
+    private init(weight: Tensor?, bias: Tensor?, halfWeight: BFloat16Weights?, packedHalf: BFloat16PackedWeights?,
+                 quantized: QuantizedWeights?, outFeatures: Int, inFeatures: Int) {
         self.weight = weight
         self.bias = bias
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
         self.halfWeight = halfWeight
         self.packedHalf = packedHalf
         self.quantized = quantized
@@ -39,10 +45,40 @@ public struct Linear: Sendable {
 
     /// This layer computing its float32 rows from `blocks` (nil: from the float32 weights again).
     /// `blocks` must hold these very weights (the loader makes both from one tensor); a matrix of
-    /// another shape is ignored.
+    /// another shape is ignored, and so is nil once the float32 weights were released.
     public func usingQuantized(_ blocks: QuantizedWeights?) -> Linear {
         if let blocks, blocks.rows != outFeatures || blocks.columns != inFeatures { return self }
-        return Linear(weight: weight, bias: bias, halfWeight: halfWeight, packedHalf: packedHalf, quantized: blocks)
+        if blocks == nil, weight == nil { return self }
+        return Linear(weight: weight, bias: bias, halfWeight: halfWeight, packedHalf: packedHalf, quantized: blocks,
+                      outFeatures: outFeatures, inFeatures: inFeatures)
+    }
+
+    /// This layer without its float32 weights (and their bfloat16 copies), computing every row
+    /// from its quantised blocks; unchanged without blocks. The results keep their bits
+    /// (`QuantizedWeights`); what goes is the memory (4 bytes a weight against 0.75-1.25) and the
+    /// float32 kernel that beats the blocks' on CPUs without AVX-512 for passes of more than
+    /// `QuantizedWeights.fastestUpToRows` rows (those then take the blocks' kernel too).
+    public func releasingFloat32() -> Linear {
+        guard quantized != nil, weight != nil else { return self }
+        return Linear(weight: nil, bias: bias, halfWeight: nil, packedHalf: nil, quantized: quantized,
+                      outFeatures: outFeatures, inFeatures: inFeatures)
+    }
+
+    /// Row `row` of the weights (output feature `row`), from the float32 weights or, once those
+    /// were released, from the blocks: the same values either way.
+    public func copyRow(_ row: Int, to destination: UnsafeMutablePointer<Float>) {
+        precondition(row >= 0 && row < outFeatures, "row \(row) out of 0..<\(outFeatures)")
+        if let weight {
+            destination.update(from: weight.base + row * inFeatures, count: inFeatures)
+        } else if let quantized {
+            quantized.dequantizeRow(row, into: destination)
+        }
+    }
+
+    /// The float32 weights, or an error saying that `purpose` needs them when they were released.
+    public func requireFloat32(for purpose: String) throws -> Tensor {
+        guard let weight else { throw Float32WeightsReleased(purpose: purpose) }
+        return weight
     }
 
     /// This layer with a bfloat16 copy of its weights for the streaming kernel, if every weight
@@ -50,15 +86,17 @@ public struct Linear: Sendable {
     /// bit-identical either way; decode and verification rows read half the bytes. Used for
     /// drafts, whose checkpoints are usually bf16 and whose passes are bound by memory.
     public func preferringBFloat16() -> Linear {
-        guard halfWeight == nil, let half = BFloat16Weights(exactly: weight) else { return self }
-        return Linear(weight: weight, bias: bias, halfWeight: half, packedHalf: packedHalf, quantized: quantized)
+        guard halfWeight == nil, let weight, let half = BFloat16Weights(exactly: weight) else { return self }
+        return Linear(weight: weight, bias: bias, halfWeight: half, packedHalf: packedHalf, quantized: quantized,
+                      outFeatures: outFeatures, inFeatures: inFeatures)
     }
 
     /// This layer with its weights also packed as bfloat16 for `gemmPrecision` bf16 rows (half
     /// the float32 weights' memory again). Unchanged on a CPU without AVX-512 BF16.
     public func packingBFloat16() -> Linear {
-        guard packedHalf == nil, let packed = BFloat16PackedWeights(weight: weight) else { return self }
-        return Linear(weight: weight, bias: bias, halfWeight: halfWeight, packedHalf: packed, quantized: quantized)
+        guard packedHalf == nil, let weight, let packed = BFloat16PackedWeights(weight: weight) else { return self }
+        return Linear(weight: weight, bias: bias, halfWeight: halfWeight, packedHalf: packed, quantized: quantized,
+                      outFeatures: outFeatures, inFeatures: inFeatures)
     }
 
     /// Writes `rows × outFeatures` values to `output` (leading dimension `ldOutput`).
@@ -78,22 +116,23 @@ public struct Linear: Sendable {
     ) {
         let n = outFeatures, k = inFeatures
         let lda = ldInput ?? k, ldc = ldOutput ?? n
-        let w = UnsafePointer(weight.base)
-        let bfloat16Rows = gemmPrecision.effective == .bfloat16
+        // Without float32 weights (released) every row takes the blocks' kernel.
+        let bfloat16Rows = gemmPrecision.effective == .bfloat16 && weight != nil
         let small = bfloat16Rows ? min(rows, invariantRows ?? (rows <= SmallBatchProduct.maxRows ? rows : 0)) : rows
         pool.parallelRanges(n, alignment: rows > small ? 32 : 16) { range in
             if small > 0 {
-                if let quantized, small <= QuantizedWeights.fastestUpToRows {
+                if let quantized, small <= QuantizedWeights.fastestUpToRows || weight == nil {
                     quantized.multiply(input, rows: small, ldx: lda, columns: range, output: output, ldy: ldc)
                 } else if let halfWeight {
                     SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: UnsafePointer(halfWeight.base), k: k,
                                                columns: range, output: output, ldy: ldc)
-                } else {
-                    SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: w, k: k, columns: range,
-                                               output: output, ldy: ldc)
+                } else if let weight {
+                    SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: UnsafePointer(weight.base), k: k,
+                                               columns: range, output: output, ldy: ldc)
                 }
             }
-            if rows > small {
+            if rows > small, let weight {
+                let w = UnsafePointer(weight.base)
                 for segment in gemmSegments ?? [small..<rows] where !segment.isEmpty {
                     let x = input + segment.lowerBound * lda
                     if let packedHalf {
@@ -114,5 +153,14 @@ public struct Linear: Sendable {
                 }
             }
         }
+    }
+}
+
+/// Float32 weights were asked of a layer that computes from its quantised blocks only
+/// (`Linear.releasingFloat32()`).
+public struct Float32WeightsReleased: Error, CustomStringConvertible {
+    public let purpose: String
+    public var description: String {
+        "\(purpose) needs float32 weights, but this model keeps its matrices only as quantised blocks; load it without releasing them"
     }
 }

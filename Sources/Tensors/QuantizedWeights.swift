@@ -95,12 +95,16 @@ public final class QuantizedWeights: @unchecked Sendable {
 
     /// The float32 values of row `row`, as the kernel computes them.
     public func dequantizedRow(_ row: Int) -> [Float] {
-        precondition(row >= 0 && row < rows, "row \(row) out of 0..<\(rows)")
-        return [Float](unsafeUninitializedCapacity: columns) { buffer, count in
-            speculators_quantized_dequantize(format.kind, packed + row * rowBytes, columns / Self.blockSize,
-                                             buffer.baseAddress)
+        [Float](unsafeUninitializedCapacity: columns) { buffer, count in
+            if let base = buffer.baseAddress { dequantizeRow(row, into: base) }
             count = columns
         }
+    }
+
+    /// Writes the `columns` float32 values of row `row`, as the kernel computes them, to `destination`.
+    public func dequantizeRow(_ row: Int, into destination: UnsafeMutablePointer<Float>) {
+        precondition(row >= 0 && row < rows, "row \(row) out of 0..<\(rows)")
+        speculators_quantized_dequantize(format.kind, packed + row * rowBytes, columns / Self.blockSize, destination)
     }
 
     /// The most rows a pass should take from the blocks rather than from the float32 weights

@@ -92,10 +92,10 @@ struct SmolLM2Tests {
         #expect(try run(draft: draft, k: nil) == plain, "adaptive k differs from plain greedy decoding")
     }
 
-    @Test("Computed from the GGUF's Q4_1 and Q8_0 blocks, every logit has the float32 weights' bits, and speculative decoding emits the same tokens")
+    @Test("Computed from the GGUF's Q4_1 and Q8_0 blocks, with or without the float32 copies, every logit has the float32 weights' bits, and speculative decoding emits the same tokens")
     func quantizedWeights() throws {
         let bundle = try SmolLM2.requireBundle()
-        let quantized = try ModelBundle.load(path: SmolLM2.modelURL, quantizedWeights: true)
+        let quantized = try ModelBundle.load(path: SmolLM2.modelURL, weights: .quantized)
         let model = quantized.verifier, vocab = model.config.vocabSize
         // Every layer's four matrices are Q4_1 and the tied head (the embedding) is Q8_0.
         #expect(model.usesQuantizedWeights && model.quantizedMatrixCount == 4 * model.config.layerCount + 1)
@@ -105,16 +105,34 @@ struct SmolLM2Tests {
                 UnsafeBufferPointer(start: output.logits(request: 0, row: row), count: vocab).map(\.bitPattern)
             }
         }
-        for item in try SmolLM2.cases().prefix(3) {
-            let prompt = try #require(item["prompt_ids"] as? [Int])
-            let plainCache = try bundle.verifier.makeCache(capacity: prompt.count + 8)
-            let quantizedCache = try model.makeCache(capacity: prompt.count + 8)
-            // The prompt (a prefill chunk), then a verification-sized chunk and one decode row.
-            for chunk in [prompt, [504, 6376, 314, 4461, 30], [657]] {
-                #expect(try logits(bundle.verifier, plainCache, chunk) == logits(model, quantizedCache, chunk),
-                        "case \(item["id"] ?? "?"), chunk of \(chunk.count)")
+        func compareLogits(_ form: String) throws {
+            for item in try SmolLM2.cases().prefix(3) {
+                let prompt = try #require(item["prompt_ids"] as? [Int])
+                let plainCache = try bundle.verifier.makeCache(capacity: prompt.count + 8)
+                let quantizedCache = try model.makeCache(capacity: prompt.count + 8)
+                // The prompt (a prefill chunk), then a verification-sized chunk and one decode row.
+                for chunk in [prompt, [504, 6376, 314, 4461, 30], [657]] {
+                    #expect(try logits(bundle.verifier, plainCache, chunk) == logits(model, quantizedCache, chunk),
+                            "\(form): case \(item["id"] ?? "?"), chunk of \(chunk.count)")
+                }
             }
         }
+        try compareLogits("float32 copies kept")
+        // Serving drops the layers' float32 copies (with AVX-512, where the blocks' kernel is the
+        // fastest for every pass); the tied embedding and head keep theirs.
+        let released = model.releaseFloat32LayerWeights()
+        if QuantizedWeights.fastestUpToRows == Int.max {
+            #expect(released == 4 * model.layers.reduce(0) { total, layer in
+                total + [layer.qkv, layer.output, layer.gateUp, layer.down].reduce(0) { $0 + $1.outFeatures * $1.inFeatures }
+            })
+            #expect(model.releasedFloat32 && model.layers.allSatisfy { $0.qkv.weight == nil && $0.down.weight == nil })
+            #expect(model.head.weight != nil)
+            model.useQuantizedWeights(false)
+            #expect(model.usesQuantizedWeights, "released float32 weights cannot be switched back to")
+        } else {
+            #expect(released == 0 && !model.releasedFloat32)
+        }
+        try compareLogits("float32 copies released")
         let draft = try Eagle3DraftModel.load(folder: SmolLM2.draftURL, verifier: model)
         let requests = try SmolLM2.cases().map { GenerationRequest(prompt: try #require($0["prompt_ids"] as? [Int]), maxTokens: 32) }
         func run(_ bundle: ModelBundle, draft: Eagle3DraftModel?) throws -> [[Int]] {

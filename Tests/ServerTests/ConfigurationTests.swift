@@ -96,7 +96,7 @@ struct ConfigurationTests {
         (#"{"max_model_len": 0}"#, "max_model_len", "must be an integer in 1..."),
         (#"{"max_batch": 1.5}"#, "max_batch", "must be an integer"),
         (#"{"metrics_log_interval_seconds": -1}"#, "metrics_log_interval_seconds", "non-negative"),
-        (#"{"quantized_weights": "yes"}"#, "quantized_weights", "must be true or false"),
+        (#"{"quantized_weights": "yes"}"#, "quantized_weights", "must be true, false or \"auto\""),
         (#"[1]"#, "(top level)", "must be a JSON object"),
         (#"{"port": 80,}"#, "(top level)",
          "is not valid JSON: Expecting property name enclosed in double quotes (line 1, column 13)"),
@@ -107,18 +107,27 @@ struct ConfigurationTests {
         #expect(e?.problem.contains(problem) == true, "got \(String(describing: e))")
     }
 
-    @Test("Quantised weights asked of a checkpoint without quantised matrices fail to load, saying so")
+    @Test("Quantised weights asked of a checkpoint without quantised matrices fail to load, saying so; by default (\"auto\") it loads with float32 weights; the key takes true, false or \"auto\"")
     func quantizedWeightsNeedBlocks() throws {
         var configuration = ServerConfiguration()
         configuration.model = Fixtures.directory.appendingPathComponent("tiny-llama").path
         configuration.speculator = nil
         configuration.numSpeculativeTokens = .fixed(0)
-        configuration.quantizedWeights = true
+        configuration.verifierWeights = .quantized
         #expect(throws: QuantizedWeightsUnavailable.self) {
             _ = try InferenceServer.load(configuration: configuration, logger: Logger(label: "test"))
         }
-        let decoded = try ServerConfiguration.decode(Data(#"{"quantized_weights": true}"#.utf8))
-        #expect(decoded.quantizedWeights)
+        // By default ("auto") such a checkpoint is served from its float32 weights.
+        configuration.verifierWeights = ServerConfiguration().verifierWeights
+        #expect(configuration.verifierWeights == .automatic)
+        let server = try InferenceServer.load(configuration: configuration, logger: Logger(label: "test"))
+        #expect(!server.service.model.bundle.verifier.usesQuantizedWeights)
+        for (json, weights) in [("true", VerifierWeights.quantized), ("false", .float32), (#""auto""#, .automatic)] {
+            let decoded = try ServerConfiguration.decode(Data(#"{"quantized_weights": \#(json)}"#.utf8))
+            #expect(decoded.verifierWeights == weights, "\(json)")
+            let encoded = try JSONEncoder().encode(decoded)
+            #expect(try ServerConfiguration.decode(encoded).verifierWeights == weights, "\(json) round trip")
+        }
     }
 
     @Test("A file error names the file")

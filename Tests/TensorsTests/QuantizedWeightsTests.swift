@@ -158,4 +158,35 @@ struct QuantizedWeightsTests {
         }
         #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
     }
+
+    @Test("A layer that released its float32 weights computes the same bits for any row count, reads its rows from the blocks, and says what needs the float32 weights")
+    func releasedFloat32() throws {
+        var random = TestRandom(state: 10)
+        let out = 40, k = 96
+        let bytes = Self.storedBlocks(.q4_1, rows: out, k: k, random: &random)
+        let values = Self.dequantized(.q4_1, bytes, count: out * k)
+        let plain = Linear(weight: Tensor(shape: [out, k], values: values))
+        #expect(plain.releasingFloat32().weight != nil, "a layer without blocks keeps its weights")
+        let lean = plain.usingQuantized(try Self.make(.q4_1, bytes, rows: out, k: k)).releasingFloat32()
+        #expect(lean.weight == nil && lean.quantized != nil && lean.outFeatures == out && lean.inFeatures == k)
+        #expect(lean.usingQuantized(nil).quantized != nil, "blocks are all a released layer has")
+        let pool = ThreadPool(threadCount: 2)
+        // Passes of more rows than `QuantizedWeights.fastestUpToRows` take the blocks too.
+        for rows in [1, 3, 9, 20] {
+            let input = random.values(rows * k)
+            var a = [Float](repeating: .nan, count: rows * out), b = a
+            input.withUnsafeBufferPointer { x in
+                a.withUnsafeMutableBufferPointer { plain.apply(x.baseAddress!, rows: rows, into: $0.baseAddress!, pool: pool) }
+                b.withUnsafeMutableBufferPointer { lean.apply(x.baseAddress!, rows: rows, into: $0.baseAddress!, pool: pool) }
+            }
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "rows \(rows)")
+        }
+        var row = [Float](repeating: .nan, count: k)
+        for index in [0, 17, out - 1] {
+            row.withUnsafeMutableBufferPointer { lean.copyRow(index, to: $0.baseAddress!) }
+            #expect(row.map(\.bitPattern) == values[(index * k)..<((index + 1) * k)].map(\.bitPattern))
+        }
+        let error = #expect(throws: Float32WeightsReleased.self) { try lean.requireFloat32(for: "training") }
+        #expect(error?.description.hasPrefix("training needs float32 weights") == true)
+    }
 }

@@ -167,9 +167,10 @@ struct TrainerLoopTests {
                     == Array(UnsafeBufferPointer(start: b.tensor.base, count: b.tensor.count)), "\(a.name)")
         }
         let h = verifier.config.hiddenSize
+        let verifierHead = try #require(verifier.head.weight)
         for (slot, id) in wide.enumerated() {
             #expect(Array(UnsafeBufferPointer(start: moved.frozen.lmHead.base + slot * h, count: h))
-                    == Array(UnsafeBufferPointer(start: verifier.head.weight.base + id * h, count: h)))
+                    == Array(UnsafeBufferPointer(start: verifierHead.base + id * h, count: h)))
         }
         // Logits over the ids both vocabularies hold are the same numbers.
         let samples = try TrainerFixtures.samples(verifier: verifier, lengths: [12])

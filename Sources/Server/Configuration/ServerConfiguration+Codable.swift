@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 // The JSON form of `ServerConfiguration`: snake_case keys as in config/server.json.
@@ -25,8 +26,7 @@ extension ServerConfiguration: Codable {
         }
         s.numSpeculativeTokens = try Self.decodeSpeculativeTokens(c)
         s.confidenceGate = try c.value("confidence_gate", Bool.self, expected: "true or false", default: s.confidenceGate)
-        s.quantizedWeights = try c.value("quantized_weights", Bool.self, expected: "true or false",
-                                         default: s.quantizedWeights)
+        s.verifierWeights = try Self.decodeVerifierWeights(c)
         s.maxBatch = try c.value("max_batch", Int.self, expected: "an integer", default: s.maxBatch)
         s.maxQueue = try c.value("max_queue", Int.self, expected: "an integer", default: s.maxQueue)
         if c.contains(ConfigKey("max_model_len")) {
@@ -58,6 +58,15 @@ extension ServerConfiguration: Codable {
                                  problem: "must be an integer, \"adaptive\", or null (take it from the speculator)")
     }
 
+    private static func decodeVerifierWeights(_ c: KeyedDecodingContainer<ConfigKey>) throws -> VerifierWeights {
+        let key = ConfigKey("quantized_weights")
+        guard c.contains(key) else { return ServerConfiguration().verifierWeights }
+        if let required = try? c.decode(Bool.self, forKey: key) { return required ? .quantized : .float32 }
+        if let s = try? c.decode(String.self, forKey: key), s == VerifierWeights.automatic.rawValue { return .automatic }
+        throw ConfigurationError(path: "quantized_weights",
+                                 problem: "must be true, false or \"auto\" (the blocks when the checkpoint has them)")
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: ConfigKey.self)
         try c.encode(host, forKey: ConfigKey("host"))
@@ -71,7 +80,11 @@ extension ServerConfiguration: Codable {
         case .adaptive: try c.encode("adaptive", forKey: ConfigKey("num_speculative_tokens"))
         }
         try c.encode(confidenceGate, forKey: ConfigKey("confidence_gate"))
-        try c.encode(quantizedWeights, forKey: ConfigKey("quantized_weights"))
+        switch verifierWeights {
+        case .automatic: try c.encode(VerifierWeights.automatic.rawValue, forKey: ConfigKey("quantized_weights"))
+        case .quantized: try c.encode(true, forKey: ConfigKey("quantized_weights"))
+        case .float32: try c.encode(false, forKey: ConfigKey("quantized_weights"))
+        }
         try c.encode(maxBatch, forKey: ConfigKey("max_batch"))
         try c.encode(maxQueue, forKey: ConfigKey("max_queue"))
         try c.encode(maxModelLen, forKey: ConfigKey("max_model_len"))

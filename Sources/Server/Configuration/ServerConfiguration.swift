@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Logging
 
@@ -87,10 +88,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// only when the draft is sure enough of it for the verifier row to pay (`ConfidenceCalibration`).
     /// Off by default (see `SpeculativeEngine.Configuration.confidenceGate`).
     public var confidenceGate = false
-    /// Compute from the verifier's Q4_x/Q5_x/Q8_0/Q4_K/Q5_K/Q6_K blocks, dequantised exactly on the fly (a GGUF
-    /// verifier's; `QuantizedWeights`): bit-identical outputs from a fifth of the bytes. Off by
-    /// default: the float32 weights are what the benchmarks' ratios are defined on.
-    public var quantizedWeights = false
+    /// Whether the verifier computes from its Q4_x/Q5_x/Q8_0/Q4_K/Q5_K/Q6_K blocks (a GGUF
+    /// file's), dequantised exactly on the fly (`QuantizedWeights`): bit-identical outputs from a
+    /// fifth of the bytes per token and of the layers' memory. By default it does whenever the
+    /// checkpoint has such blocks (`quantized_weights`: "auto"); `true` requires them, `false`
+    /// keeps float32 weights (the form the benchmarks' ratio targets are defined on).
+    public var verifierWeights = VerifierWeights.automatic
     /// Requests decoded together per engine step.
     public var maxBatch = 8
     /// Requests waiting beyond the batch; more are answered 503.

@@ -49,7 +49,7 @@ extension ServerConfiguration {
             }
         }
         if let v = overrides.confidenceGate { s.confidenceGate = v }
-        if let v = overrides.quantizedWeights { s.quantizedWeights = v }
+        if let v = overrides.quantizedWeights { s.verifierWeights = v ? .quantized : .float32 }
         if let v = overrides.maxBatch { s.maxBatch = v }
         if let v = overrides.maxQueue { s.maxQueue = v }
         if let v = overrides.maxModelLen { s.maxModelLen = v }

@@ -110,15 +110,17 @@ extension TrainableDraft {
             c.base.update(from: t.base, count: t.count)
             return c
         }
-        let layers = model.layers.enumerated().map { index, l in
+        let layers = try model.layers.enumerated().map { index, l in
             DraftLayerTensors(inputNorm: copy(l.inputNorm), hiddenNorm: index == 0 ? copy(model.hiddenNorm) : nil,
-                              qkv: copy(l.qkv.weight), output: copy(l.output.weight),
-                              postAttentionNorm: copy(l.postAttentionNorm), gateUp: copy(l.gateUp.weight),
-                              down: copy(l.down.weight))
+                              qkv: copy(try l.qkv.requireFloat32(for: "training")),
+                              output: copy(try l.output.requireFloat32(for: "training")),
+                              postAttentionNorm: copy(l.postAttentionNorm),
+                              gateUp: copy(try l.gateUp.requireFloat32(for: "training")),
+                              down: copy(try l.down.requireFloat32(for: "training")))
         }
-        let weights = DraftTrainables(fc: copy(model.fc.weight), inputNorm: model.inputNorm.map(copy),
+        let weights = DraftTrainables(fc: copy(try model.fc.requireFloat32(for: "training")), inputNorm: model.inputNorm.map(copy),
                                       fcNorms: model.fcNorms.map(copy), layers: layers, norm: copy(model.finalNorm))
-        let frozen = FrozenDraftTensors(embedding: model.embedding, lmHead: model.head.weight,
+        let frozen = FrozenDraftTensors(embedding: model.embedding, lmHead: try model.head.requireFloat32(for: "training"),
                                         verifierNorm: verifier.finalNorm,
                                         verifierHead: restrictedHead(verifier, rows: model.draftToTarget))
         let draft = TrainableDraft(config: model.config, weights: weights, frozen: frozen, draftToTarget: model.draftToTarget)
@@ -151,7 +153,7 @@ extension TrainableDraft {
         let h = verifier.config.hiddenSize
         let head = Tensor(zeros: [rows.count, h])
         for (slot, row) in rows.enumerated() {
-            (head.base + slot * h).update(from: verifier.head.weight.base + row * h, count: h)
+            verifier.head.copyRow(row, to: head.base + slot * h)
         }
         return head
     }
