@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Checkpoints
 import Models
 import Tokenizers
@@ -43,13 +40,14 @@ public final class ModelBundle: @unchecked Sendable {
     /// `weights` says whether the verifier computes from the matrices the file keeps in blocks
     /// with an exact on-the-fly form (`QuantizedWeights.Format`; `TransformerModel.loadQuantizedWeights`):
     /// `.quantized` fails on a checkpoint without any, `.automatic` then stays float32. With
-    /// `releaseFloat32`, the layers' float32 copies of those matrices are dropped
-    /// (`TransformerModel.releaseFloat32LayerWeights`): serving needs only the blocks; benchmarks,
-    /// which compare both forms, keep them.
+    /// `releaseFloat32`, those layer matrices are read as blocks alone, never as float32
+    /// (`TransformerModel.load(config:weights:blocksOnly:)`): serving needs only the blocks;
+    /// benchmarks, which compare both forms, keep both.
     public static func load(path: URL, name: String? = nil, weights: VerifierWeights = .float32,
                             releaseFloat32: Bool = false) throws -> ModelBundle {
         let servedName = name ?? path.deletingPathExtension().lastPathComponent
         let source = try openCheckpoint(path)
+        let blocksOnly = weights != .float32 && releaseFloat32
         let verifier: TransformerModel
         let tokenizer: Tokenizer
         if let gguf = (source as? GGUFHuggingFaceView)?.gguf {
@@ -62,16 +60,16 @@ public final class ModelBundle: @unchecked Sendable {
                 eomTokenId: gguf.ggufMetadata["tokenizer.ggml.eom_token_id"]?.intValue,
                 paddingTokenId: fields.paddingTokenId, unknownTokenId: fields.unknownTokenId,
                 addBosToken: fields.addBosToken, addEosToken: fields.addEosToken, chatTemplate: fields.chatTemplate)
-            verifier = try TransformerModel.load(gguf: gguf)
+            verifier = try TransformerModel.load(gguf: gguf, blocksOnly: blocksOnly)
             tokenizer = try Tokenizer(gguf: vocabulary)
         } else {
-            verifier = try TransformerModel.load(config: ModelConfig(huggingFaceFolder: path), weights: source)
+            verifier = try TransformerModel.load(config: ModelConfig(huggingFaceFolder: path), weights: source,
+                                                 blocksOnly: blocksOnly)
             tokenizer = try Tokenizer(folder: path)
         }
         if weights != .float32 {
-            let matrices = try verifier.loadQuantizedWeights(from: source)
+            let matrices = blocksOnly ? verifier.quantizedMatrixCount : try verifier.loadQuantizedWeights(from: source)
             if matrices == 0, weights == .quantized { throw QuantizedWeightsUnavailable(checkpoint: source.description) }
-            if releaseFloat32, verifier.releaseFloat32LayerWeights() > 0 { returnFreedMemory() }
         }
         return ModelBundle(name: servedName, path: path, verifier: verifier, tokenizer: tokenizer)
     }
@@ -103,17 +101,6 @@ public enum VerifierWeights: String, Sendable, CaseIterable {
     case quantized
     /// Float32 weights throughout (what the benchmarks' ratio targets are defined on).
     case float32
-}
-
-/// Gives the allocator's free pages back to the system (the float32 matrices released after
-/// loading lie among live allocations, where `free` alone keeps them).
-/// glibc's `malloc_trim`, which Swift's Glibc module does not export, is looked up by name.
-func returnFreedMemory() {
-    #if canImport(Glibc)
-    typealias MallocTrim = @convention(c) (Int) -> Int32
-    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
-    _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
-    #endif
 }
 
 /// Adapts the tokenizer's streaming detokenizer to the engine.

@@ -45,7 +45,7 @@ extension ModelConfig {
 
 extension TransformerModel {
     /// Loads a verifier from a GGUF file (dequantised to float32).
-    public static func load(gguf: GGUFFile) throws -> TransformerModel {
-        try load(config: ModelConfig(gguf: gguf), weights: gguf.huggingFaceView())
+    public static func load(gguf: GGUFFile, blocksOnly: Bool = false) throws -> TransformerModel {
+        try load(config: ModelConfig(gguf: gguf), weights: gguf.huggingFaceView(), blocksOnly: blocksOnly)
     }
 }

@@ -104,8 +104,11 @@ public final class TransformerModel: @unchecked Sendable {
         usesQuantizedWeights = enabled && quantizedMatrixCount > 0
     }
 
-    /// Whether `releaseFloat32LayerWeights()` dropped the layers' float32 matrices.
-    public private(set) var releasedFloat32 = false
+    /// Whether some layer matrices have no float32 weights (`releaseFloat32LayerWeights()`, or
+    /// loaded as blocks alone).
+    public var releasedFloat32: Bool {
+        layers.contains { [$0.qkv, $0.output, $0.gateUp, $0.down].contains { $0.weight == nil } }
+    }
 
     /// Drops the float32 copies of the layer matrices that compute from quantised blocks, for
     /// serving: SmolLM2's layers then take 87 MB instead of 425 (the embedding, which is also the
@@ -125,7 +128,6 @@ public final class TransformerModel: @unchecked Sendable {
                 return lean
             }
         }
-        releasedFloat32 = releasedFloat32 || released > 0
         return released
     }
 

@@ -14,10 +14,16 @@ extension TransformerModel {
         return try load(config: config, weights: source)
     }
 
-    /// Builds the model from tensors named as Hugging Face names them.
-    public static func load(config: ModelConfig, weights: TensorSource) throws -> TransformerModel {
+    /// Builds the model from tensors named as Hugging Face names them. With `blocksOnly`, each
+    /// layer matrix stored in blocks with an exact on-the-fly form is read as those blocks alone,
+    /// never as float32 (serving a GGUF verifier: its layers take a fifth of the memory, at load
+    /// too); the model then computes from them (`usesQuantizedWeights`, `releasedFloat32`), and
+    /// the head from its blocks as well. Ignored where the blocks' kernel is not the fastest for
+    /// every pass (without AVX-512), as for `releaseFloat32LayerWeights()`.
+    public static func load(config: ModelConfig, weights: TensorSource, blocksOnly: Bool = false) throws -> TransformerModel {
         let h = config.hiddenSize, i = config.intermediateSize
         let names = HuggingFaceNames.self
+        let leanLayers = blocksOnly && QuantizedWeights.fastestUpToRows == Int.max
         let embedding = try weights.loadFloat32(names.embedding, expectedShape: [config.vocabSize, h])
         var layers: [DecoderLayerWeights] = []
         layers.reserveCapacity(config.layerCount)
@@ -26,31 +32,33 @@ extension TransformerModel {
             func load(_ name: String, _ shape: [Int]) throws -> Tensor {
                 try weights.loadFloat32(layer + name, expectedShape: shape)
             }
-            let q = try load(names.qProj, [config.qWidth, h])
-            let k = try load(names.kProj, [config.kvWidth, h])
-            let v = try load(names.vProj, [config.kvWidth, h])
+            /// The fused projection of `parts` from its blocks alone, or from float32 weights.
+            func linear(_ parts: [(String, [Int])], bias: Tensor? = nil) throws -> Linear {
+                if leanLayers, let blocks = try quantizedBlocks(parts.map { (layer + $0.0, $0.1) }, from: weights) {
+                    return Linear(blocks: blocks, bias: bias)
+                }
+                return Linear(weight: stack(try parts.map { try load($0.0, $0.1) }), bias: bias)
+            }
             var qkvBias: Tensor?
             if config.qkvBias {
                 qkvBias = stack([try load(names.qBias, [config.qWidth]), try load(names.kBias, [config.kvWidth]),
                                  try load(names.vBias, [config.kvWidth])])
             }
             let oBias = config.outputBias ? try load(names.oBias, [h]) : nil
-            let gate = try load(names.gateProj, [i, h])
-            let up = try load(names.upProj, [i, h])
-            let down = try load(names.downProj, [h, i])
             if config.mlpBias {
                 throw ModelConfigError.invalid(source: weights.description, key: "mlp_bias",
                                                problem: "true is not supported (no MLP biases)")
             }
             layers.append(DecoderLayerWeights(
                 inputNorm: try load(names.inputNorm, [h]),
-                qkv: Linear(weight: stack([q, k, v]), bias: qkvBias),
+                qkv: try linear([(names.qProj, [config.qWidth, h]), (names.kProj, [config.kvWidth, h]),
+                                 (names.vProj, [config.kvWidth, h])], bias: qkvBias),
                 qNorm: config.qkNorm ? try load(names.qNorm, [config.headDim]) : nil,
                 kNorm: config.qkNorm ? try load(names.kNorm, [config.headDim]) : nil,
-                output: Linear(weight: try load(names.oProj, [h, config.qWidth]), bias: oBias),
+                output: try linear([(names.oProj, [h, config.qWidth])], bias: oBias),
                 postAttentionNorm: try load(names.postAttentionNorm, [h]),
-                gateUp: Linear(weight: stack([gate, up])),
-                down: Linear(weight: down)))
+                gateUp: try linear([(names.gateProj, [i, h]), (names.upProj, [i, h])]),
+                down: try linear([(names.downProj, [h, i])])))
         }
         let norm = try weights.loadFloat32(names.finalNorm, expectedShape: [h])
         let head: Linear
@@ -61,8 +69,26 @@ extension TransformerModel {
         } else {
             throw CheckpointError.missingTensor(file: weights.description, tensor: names.lmHead)
         }
-        return TransformerModel(config: config, embedding: embedding, layers: layers, finalNorm: norm, head: head)
+        let model = TransformerModel(config: config, embedding: embedding, layers: layers, finalNorm: norm, head: head)
+        if blocksOnly { try model.loadQuantizedWeights(from: weights) }
+        return model
     }
+}
+
+/// The blocks of the matrices `parts` (name and expected `[rows, columns]`), stacked into one
+/// fused projection, or nil unless every part is stored in a format with an exact on-the-fly
+/// form and all pack to one form (Q4_1 and Q4_K do, Q4_K and Q6_K do not).
+func quantizedBlocks(_ parts: [(name: String, shape: [Int])], from source: TensorSource) throws -> QuantizedWeights? {
+    var found: [QuantizedWeights] = []
+    for (name, shape) in parts {
+        guard let blocks = try source.loadQuantized(name) else { return nil }
+        guard [blocks.rows, blocks.columns] == shape else {
+            throw CheckpointError.shapeMismatch(file: source.description, tensor: name, expected: shape,
+                                                actual: [blocks.rows, blocks.columns])
+        }
+        found.append(blocks)
+    }
+    return found.count == 1 ? found.first : QuantizedWeights.stacking(found)
 }
 
 extension TransformerModel {
@@ -70,26 +96,27 @@ extension TransformerModel {
     /// verifier's Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K matrices; `QuantizedWeights`) and computes
     /// float32 rows from them from now on (`useQuantizedWeights`): bit-identical results from a
     /// fifth of the bytes. A fused projection uses blocks only when all its parts pack to one form
-    /// (Q4_1 and Q4_K do, Q4_K and Q6_K do not); other matrices stay float32. Returns how many matrices have blocks (0 for a
-    /// safetensors checkpoint, which changes nothing).
+    /// (Q4_1 and Q4_K do, Q4_K and Q6_K do not); other matrices stay float32, and matrices read
+    /// as blocks alone (`load(config:weights:blocksOnly:)`) keep theirs. Returns how many
+    /// matrices have blocks (0 for a safetensors checkpoint, which changes nothing).
     @discardableResult
     public func loadQuantizedWeights(from source: TensorSource) throws -> Int {
         let names = HuggingFaceNames.self
-        func blocks(_ parts: [String]) throws -> QuantizedWeights? {
-            let found = try parts.map { try source.loadQuantized($0) }
-            let present = found.compactMap { $0 }
-            guard present.count == found.count else { return nil }
-            return present.count == 1 ? present[0] : QuantizedWeights.stacking(present)
-        }
-        let layerBlocks = try (0..<config.layerCount).map { index -> [QuantizedWeights?] in
+        let h = config.hiddenSize, i = config.intermediateSize
+        let layerBlocks = try layers.enumerated().map { index, weights -> [QuantizedWeights?] in
             let layer = names.layer(index)
-            return [try blocks([names.qProj, names.kProj, names.vProj].map { layer + $0 }),
-                    try blocks([layer + names.oProj]),
-                    try blocks([names.gateProj, names.upProj].map { layer + $0 }),
-                    try blocks([layer + names.downProj])]
+            func blocks(_ linear: Linear, _ parts: [(String, [Int])]) throws -> QuantizedWeights? {
+                if let kept = linear.quantized, linear.weight == nil { return kept }
+                return try quantizedBlocks(parts.map { (layer + $0.0, $0.1) }, from: source)
+            }
+            return [try blocks(weights.qkv, [(names.qProj, [config.qWidth, h]), (names.kProj, [config.kvWidth, h]),
+                                             (names.vProj, [config.kvWidth, h])]),
+                    try blocks(weights.output, [(names.oProj, [h, config.qWidth])]),
+                    try blocks(weights.gateUp, [(names.gateProj, [i, h]), (names.upProj, [i, h])]),
+                    try blocks(weights.down, [(names.downProj, [h, i])])]
         }
         let headName = source.contains(names.lmHead) ? names.lmHead : names.embedding
-        setQuantizedBlocks(layers: layerBlocks, head: try blocks([headName]))
+        setQuantizedBlocks(layers: layerBlocks, head: try quantizedBlocks([(headName, [config.vocabSize, h])], from: source))
         useQuantizedWeights(true)
         return quantizedMatrixCount
     }

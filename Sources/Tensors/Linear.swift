@@ -32,6 +32,13 @@ public struct Linear: Sendable {
         inFeatures = weight.shape[1]
     }
 
+    /// A layer that computes from `blocks` alone (no float32 weights; see `releasingFloat32()`).
+    public init(blocks: QuantizedWeights, bias: Tensor? = nil) {
+        precondition(bias == nil || bias?.count == blocks.rows, "Linear bias size mismatch")
+        self.init(weight: nil, bias: bias, halfWeight: nil, packedHalf: nil, quantized: blocks,
+                  outFeatures: blocks.rows, inFeatures: blocks.columns)
+    }
+
     private init(weight: Tensor?, bias: Tensor?, halfWeight: BFloat16Weights?, packedHalf: BFloat16PackedWeights?,
                  quantized: QuantizedWeights?, outFeatures: Int, inFeatures: Int) {
         self.weight = weight

@@ -105,7 +105,7 @@ struct SmolLM2Tests {
                 UnsafeBufferPointer(start: output.logits(request: 0, row: row), count: vocab).map(\.bitPattern)
             }
         }
-        func compareLogits(_ form: String) throws {
+        func compareLogits(_ form: String, _ model: TransformerModel) throws {
             for item in try SmolLM2.cases().prefix(3) {
                 let prompt = try #require(item["prompt_ids"] as? [Int])
                 let plainCache = try bundle.verifier.makeCache(capacity: prompt.count + 8)
@@ -117,7 +117,7 @@ struct SmolLM2Tests {
                 }
             }
         }
-        try compareLogits("float32 copies kept")
+        try compareLogits("float32 copies kept", model)
         // Serving drops the layers' float32 copies (with AVX-512, where the blocks' kernel is the
         // fastest for every pass); the tied embedding and head keep theirs.
         let released = model.releaseFloat32LayerWeights()
@@ -132,8 +132,13 @@ struct SmolLM2Tests {
         } else {
             #expect(released == 0 && !model.releasedFloat32)
         }
-        try compareLogits("float32 copies released")
-        let draft = try Eagle3DraftModel.load(folder: SmolLM2.draftURL, verifier: model)
+        try compareLogits("float32 copies released", model)
+        // What serving loads: the layers read as blocks alone, never as float32.
+        let lean = try ModelBundle.load(path: SmolLM2.modelURL, weights: .automatic, releaseFloat32: true)
+        #expect(lean.verifier.quantizedMatrixCount == model.quantizedMatrixCount)
+        #expect(lean.verifier.releasedFloat32 == (QuantizedWeights.fastestUpToRows == Int.max))
+        try compareLogits("loaded as blocks alone", lean.verifier)
+        let draft = try Eagle3DraftModel.load(folder: SmolLM2.draftURL, verifier: lean.verifier)
         let requests = try SmolLM2.cases().map { GenerationRequest(prompt: try #require($0["prompt_ids"] as? [Int]), maxTokens: 32) }
         func run(_ bundle: ModelBundle, draft: Eagle3DraftModel?) throws -> [[Int]] {
             let engine = SpeculativeEngine(
@@ -143,7 +148,7 @@ struct SmolLM2Tests {
                 pool: TinyModels.pool, makeTextStream: { bundle.textStream() })
             return try TinyModels.run(engine, requests).map(\.tokens)
         }
-        #expect(try run(quantized, draft: draft) == run(bundle, draft: nil))
+        #expect(try run(lean, draft: draft) == run(bundle, draft: nil))
     }
 
     @Test("The screened head picks the float32 head's token at every greedy step, with bit-identical candidate logits")
