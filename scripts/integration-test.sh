@@ -83,6 +83,8 @@ echo "ok   curl checks"
 timeout 900 python3 Tests/Integration/service_checks.py --port "$PORT" --model "$NAME" --pid "$PID" \
   --spec-decode --k "$K" || fail "service checks"
 
+# The line is periodic (--metrics-log-interval 5): wait up to one interval past the checks.
+for _ in $(seq 35); do grep -q "SpecDecoding metrics" "$LOG.err" && break; sleep 0.2; done
 grep -q "SpecDecoding metrics" "$LOG.err" || fail "no 'SpecDecoding metrics' log line"
 
 # Greedy completion texts of a few prompts, to compare with the server computing from the GGUF's
