@@ -47,20 +47,25 @@ struct BenchVerifierCommand: ParsableCommand {
         // on the fly (`--quantized-weights`). All give the same tokens.
         var forms: [WeightForm] = [.float32]
         if model.enableArgmaxScreening() { forms.append(.screened) }
-        if try bundle.loadQuantizedWeights() > 0 { forms.append(.quantized) }
-        func select(_ form: WeightForm) { model.useQuantizedWeights(form == .quantized) }
+        if try bundle.loadQuantizedWeights() > 0 {
+            forms.append(.quantized)
+            if forms.contains(.screened) { forms.append(.quantizedScreened) }
+        }
+        func select(_ form: WeightForm) { model.useQuantizedWeights(form.quantized) }
         var formBytes: [WeightForm: Double] = [.float32: weightBytes]
         formBytes[.screened] = weightBytes - Double(model.head.outFeatures * model.head.inFeatures) * 4 + Double(model.screenedHead?.packedBytes ?? 0)
         if forms.contains(.quantized) {
             select(.quantized)
             formBytes[.quantized] = Double(readBytesPerToken(model, fromBlocks: true))
+            formBytes[.quantizedScreened] = (formBytes[.quantized] ?? 0) - Double(model.head.quantized?.packedBytes ?? 0)
+                + Double(model.screenedHead?.packedBytes ?? 0)
             select(.float32)
         }
 
         // Prefill, with the float32 weights and (taking turns) the quantised blocks.
         var prefill: [WeightForm: [Double]] = [:]
         for _ in 0..<max(1, runs / 2) {
-            for form in forms where form != .screened {
+            for form in forms where !form.argmaxOnly {
                 select(form)
                 let cache = try model.makeCache(capacity: promptTokens + 8)
                 let start = now()
@@ -145,10 +150,10 @@ struct BenchVerifierCommand: ParsableCommand {
         let bandwidth = median(bandwidths)
         report(String(format: "memory bandwidth (%d threads, around each decode run, median): %.1f GB/s -> f32 decode ceiling %.1f tok/s",
                      pool.threadCount, bandwidth / 1e9, bandwidth / weightBytes))
-        for form in forms where form != .screened {
+        for form in forms where !form.argmaxOnly {
             let times = prefill[form] ?? [1]
             report(String(format: "prefill %d tokens, %@: %.1f tok/s (median of %d)", promptTokens,
-                         form == .quantized ? form.label : "float32 weights", Double(promptTokens) / median(times), times.count))
+                         form.quantized ? form.label : "float32 weights", Double(promptTokens) / median(times), times.count))
         }
         for form in forms {
             let time = median(decode[form] ?? [1]), bytes = formBytes[form] ?? weightBytes
@@ -183,13 +188,15 @@ struct BenchVerifierCommand: ParsableCommand {
     /// How a measured pass computes: the float32 weights with the whole head, with the screened
     /// head for greedy rows, or from the checkpoint's quantised blocks.
     enum WeightForm: Hashable {
-        case float32, screened, quantized
-        var argmaxOnly: Bool { self == .screened }
+        case float32, screened, quantized, quantizedScreened
+        var argmaxOnly: Bool { self == .screened || self == .quantizedScreened }
+        var quantized: Bool { self == .quantized || self == .quantizedScreened }
         var label: String {
             switch self {
             case .float32: return "float32 head"
             case .screened: return "greedy, screened head"
             case .quantized: return "quantized weights (exact)"
+            case .quantizedScreened: return "quantized weights, greedy, screened head"
             }
         }
     }

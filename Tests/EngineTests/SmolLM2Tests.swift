@@ -138,6 +138,7 @@ struct SmolLM2Tests {
         #expect(lean.verifier.quantizedMatrixCount == model.quantizedMatrixCount)
         #expect(lean.verifier.releasedFloat32 == (QuantizedWeights.fastestUpToRows == Int.max))
         try compareLogits("loaded as blocks alone", lean.verifier)
+        try compareScreenedRows(lean.verifier, bundle.verifier)
         let draft = try Eagle3DraftModel.load(folder: SmolLM2.draftURL, verifier: lean.verifier)
         let requests = try SmolLM2.cases().map { GenerationRequest(prompt: try #require($0["prompt_ids"] as? [Int]), maxTokens: 32) }
         func run(_ bundle: ModelBundle, draft: Eagle3DraftModel?) throws -> [[Int]] {
@@ -149,6 +150,31 @@ struct SmolLM2Tests {
             return try TinyModels.run(engine, requests).map(\.tokens)
         }
         #expect(try run(lean, draft: draft) == run(bundle, draft: nil))
+    }
+
+    /// With a quantised head, greedy passes of at least 8 rows are screened in bfloat16 (fewer
+    /// are not), and keep the float32 head's tokens and candidate logits.
+    func compareScreenedRows(_ model: TransformerModel, _ float32: TransformerModel) throws {
+        guard model.enableArgmaxScreening() else { return }
+        let vocab = model.config.vocabSize
+        let prompts = try SmolLM2.cases().prefix(8).map { try #require($0["prompt_ids"] as? [Int]) }
+        for sequences in [4, 8] {
+            let requests = { (model: TransformerModel, argmaxOnly: Bool) in
+                try prompts.prefix(sequences).map {
+                    TransformerModel.Request(cache: try model.makeCache(capacity: $0.count), tokens: $0, logits: .last,
+                                             argmaxOnly: argmaxOnly)
+                }
+            }
+            let screened = try model.forward(try requests(model, true), pool: TinyModels.pool)
+            let exact = try float32.forward(try requests(float32, false), pool: TinyModels.pool)
+            #expect(screened.screenedRows == (sequences >= 8 ? sequences : 0), "\(sequences) rows")
+            for s in 0..<sequences {
+                let fast = UnsafeBufferPointer(start: screened.logits(request: s, row: 0), count: vocab)
+                let full = UnsafeBufferPointer(start: exact.logits(request: s, row: 0), count: vocab)
+                #expect(Kernels.argmax(Array(fast), count: vocab) == Kernels.argmax(Array(full), count: vocab))
+                #expect(zip(fast, full).allSatisfy { $0 == -.infinity || $0.bitPattern == $1.bitPattern })
+            }
+        }
     }
 
     @Test("The screened head picks the float32 head's token at every greedy step, with bit-identical candidate logits")
