@@ -40,14 +40,14 @@ public final class ModelBundle: @unchecked Sendable {
     /// `weights` says whether the verifier computes from the matrices the file keeps in blocks
     /// with an exact on-the-fly form (`QuantizedWeights.Format`; `TransformerModel.loadQuantizedWeights`):
     /// `.quantized` fails on a checkpoint without any, `.automatic` then stays float32. With
-    /// `releaseFloat32`, those layer matrices are read as blocks alone, never as float32
+    /// `blocksOnly`, those layer matrices are read as blocks alone, never as float32
     /// (`TransformerModel.load(config:weights:blocksOnly:)`): serving needs only the blocks;
     /// benchmarks, which compare both forms, keep both.
     public static func load(path: URL, name: String? = nil, weights: VerifierWeights = .float32,
-                            releaseFloat32: Bool = false) throws -> ModelBundle {
+                            blocksOnly: Bool = false) throws -> ModelBundle {
         let servedName = name ?? path.deletingPathExtension().lastPathComponent
         let source = try openCheckpoint(path)
-        let blocksOnly = weights != .float32 && releaseFloat32
+        let blocksOnly = weights != .float32 && blocksOnly
         let verifier: TransformerModel
         let tokenizer: Tokenizer
         if let gguf = (source as? GGUFHuggingFaceView)?.gguf {

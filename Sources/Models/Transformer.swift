@@ -96,9 +96,10 @@ public final class TransformerModel: @unchecked Sendable {
 
     /// Computes float32 rows from the quantised blocks (`enabled`) or from the float32 weights.
     /// Results are bit-identical either way (`QuantizedWeights`); only the bytes read differ.
-    /// Without blocks (`quantizedMatrixCount` 0) this changes nothing. Not while a forward runs.
+    /// Without blocks (`quantizedMatrixCount` 0), or disabling with layers that have only blocks
+    /// (`hasBlocksOnlyLayers`), this changes nothing. Not while a forward runs.
     public func useQuantizedWeights(_ enabled: Bool) {
-        guard let blocks = quantizedBlocks, enabled || !releasedFloat32 else { return }
+        guard let blocks = quantizedBlocks, enabled || !hasBlocksOnlyLayers else { return }
         layers = zip(layers, blocks.layers).map { layer, parts in
             var layer = layer
             layer.qkv = layer.qkv.usingQuantized(enabled ? parts[0] : nil)
@@ -111,31 +112,10 @@ public final class TransformerModel: @unchecked Sendable {
         usesQuantizedWeights = enabled && quantizedMatrixCount > 0
     }
 
-    /// Whether some layer matrices have no float32 weights (`releaseFloat32LayerWeights()`, or
-    /// loaded as blocks alone).
-    public var releasedFloat32: Bool {
+    /// Whether some layer matrices were read as quantised blocks alone, with no float32 weights
+    /// (`load(config:weights:blocksOnly:)`).
+    public var hasBlocksOnlyLayers: Bool {
         layers.contains { [$0.qkv, $0.output, $0.gateUp, $0.down].contains { $0.weight == nil } }
-    }
-
-    /// Drops the float32 copies of the layer matrices that compute from quantised blocks, for
-    /// serving: SmolLM2's layers then take 87 MB instead of 425 (the embedding, which is also the
-    /// tied head, keeps its float32 rows: token lookups and drafts read them). Outputs keep their
-    /// bits. Only with quantised weights in use and where their kernel is the fastest for every
-    /// pass (AVX-512; elsewhere passes of many rows are faster from float32). Afterwards
-    /// `useQuantizedWeights(false)` and bfloat16 packing no longer apply to those matrices.
-    /// Returns the bytes released. Not while a forward runs.
-    @discardableResult
-    public func releaseFloat32LayerWeights() -> Int {
-        guard usesQuantizedWeights, QuantizedWeights.fastestUpToRows == Int.max else { return 0 }
-        var released = 0
-        layers = layers.map { layer in
-            layer.mappingLinears { linear in
-                let lean = linear.releasingFloat32()
-                if lean.weight == nil, let weight = linear.weight { released += weight.count * MemoryLayout<Float>.stride }
-                return lean
-            }
-        }
-        return released
     }
 
     public init(config: ModelConfig, embedding: Tensor, layers: [DecoderLayerWeights], finalNorm: Tensor,

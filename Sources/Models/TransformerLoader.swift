@@ -17,9 +17,9 @@ extension TransformerModel {
     /// Builds the model from tensors named as Hugging Face names them. With `blocksOnly`, each
     /// layer matrix stored in blocks with an exact on-the-fly form is read as those blocks alone,
     /// never as float32 (serving a GGUF verifier: its layers take a fifth of the memory, at load
-    /// too); the model then computes from them (`usesQuantizedWeights`, `releasedFloat32`), and
+    /// too); the model then computes from them (`usesQuantizedWeights`, `hasBlocksOnlyLayers`), and
     /// the head from its blocks as well. Ignored where the blocks' kernel is not the fastest for
-    /// every pass (without AVX-512), as for `releaseFloat32LayerWeights()`.
+    /// every pass (without AVX-512): there the float32 weights stay beside the blocks.
     public static func load(config: ModelConfig, weights: TensorSource, blocksOnly: Bool = false) throws -> TransformerModel {
         let h = config.hiddenSize, i = config.intermediateSize
         let names = HuggingFaceNames.self

@@ -31,7 +31,7 @@ struct ModelOptions: ParsableArguments {
         BLAS.configure()
         let weights = quantizedWeights.map { $0 ? VerifierWeights.quantized : .float32 }
             ?? (forServing ? .automatic : .float32)
-        return try ModelBundle.load(path: URL(fileURLWithPath: model), weights: weights, releaseFloat32: forServing)
+        return try ModelBundle.load(path: URL(fileURLWithPath: model), weights: weights, blocksOnly: forServing)
     }
 
     func loadDraft(for bundle: ModelBundle) throws -> Eagle3DraftModel? {

@@ -4,8 +4,8 @@
 /// the weights: decoding is bound by memory bandwidth, and this is what keeps both cores'
 /// loads busy.
 public struct Linear: Sendable {
-    /// The float32 weights `[outFeatures, inFeatures]`; nil once `releasingFloat32()` left only
-    /// the quantised blocks (serving a GGUF verifier: a fifth of the memory).
+    /// The float32 weights `[outFeatures, inFeatures]`; nil for a layer made from quantised
+    /// blocks alone (`init(blocks:bias:)`: serving a GGUF verifier, a fifth of the memory).
     public let weight: Tensor?
     public let bias: Tensor?
     /// The same weights as bfloat16, when they are all exact bfloat16 values (see
@@ -32,7 +32,10 @@ public struct Linear: Sendable {
         inFeatures = weight.shape[1]
     }
 
-    /// A layer that computes from `blocks` alone (no float32 weights; see `releasingFloat32()`).
+    /// A layer that computes every row from `blocks` alone, with no float32 weights: the same
+    /// bits (`QuantizedWeights`) from 0.75-1.25 bytes a weight instead of 4. On CPUs without
+    /// AVX-512 passes of more than `QuantizedWeights.fastestUpToRows` rows would be faster from
+    /// float32 weights; they take the blocks' kernel too.
     public init(blocks: QuantizedWeights, bias: Tensor? = nil) {
         precondition(bias == nil || bias?.count == blocks.rows, "Linear bias size mismatch")
         self.init(weight: nil, bias: bias, halfWeight: nil, packedHalf: nil, quantized: blocks,
@@ -52,7 +55,7 @@ public struct Linear: Sendable {
 
     /// This layer computing its float32 rows from `blocks` (nil: from the float32 weights again).
     /// `blocks` must hold these very weights (the loader makes both from one tensor); a matrix of
-    /// another shape is ignored, and so is nil once the float32 weights were released.
+    /// another shape is ignored, and so is nil for a layer made from blocks alone.
     public func usingQuantized(_ blocks: QuantizedWeights?) -> Linear {
         if let blocks, blocks.rows != outFeatures || blocks.columns != inFeatures { return self }
         if blocks == nil, weight == nil { return self }
@@ -60,19 +63,8 @@ public struct Linear: Sendable {
                       outFeatures: outFeatures, inFeatures: inFeatures)
     }
 
-    /// This layer without its float32 weights (and their bfloat16 copies), computing every row
-    /// from its quantised blocks; unchanged without blocks. The results keep their bits
-    /// (`QuantizedWeights`); what goes is the memory (4 bytes a weight against 0.75-1.25) and the
-    /// float32 kernel that beats the blocks' on CPUs without AVX-512 for passes of more than
-    /// `QuantizedWeights.fastestUpToRows` rows (those then take the blocks' kernel too).
-    public func releasingFloat32() -> Linear {
-        guard quantized != nil, weight != nil else { return self }
-        return Linear(weight: nil, bias: bias, halfWeight: nil, packedHalf: nil, quantized: quantized,
-                      outFeatures: outFeatures, inFeatures: inFeatures)
-    }
-
-    /// Row `row` of the weights (output feature `row`), from the float32 weights or, once those
-    /// were released, from the blocks: the same values either way.
+    /// Row `row` of the weights (output feature `row`), from the float32 weights or, for a layer
+    /// made from blocks alone, from the blocks: the same values either way.
     public func copyRow(_ row: Int, to destination: UnsafeMutablePointer<Float>) {
         precondition(row >= 0 && row < outFeatures, "row \(row) out of 0..<\(outFeatures)")
         if let weight {
@@ -164,7 +156,7 @@ public struct Linear: Sendable {
 }
 
 /// Float32 weights were asked of a layer that computes from its quantised blocks only
-/// (`Linear.releasingFloat32()`).
+/// (`Linear.init(blocks:bias:)`).
 public struct Float32WeightsReleased: Error, CustomStringConvertible {
     public let purpose: String
     public var description: String {

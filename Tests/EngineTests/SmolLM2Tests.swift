@@ -92,7 +92,7 @@ struct SmolLM2Tests {
         #expect(try run(draft: draft, k: nil) == plain, "adaptive k differs from plain greedy decoding")
     }
 
-    @Test("Computed from the GGUF's Q4_1 and Q8_0 blocks, with or without the float32 copies, every logit has the float32 weights' bits, and speculative decoding emits the same tokens")
+    @Test("Computed from the GGUF's Q4_1 and Q8_0 blocks, with or without float32 copies, every logit has the float32 weights' bits, and speculative decoding emits the same tokens")
     func quantizedWeights() throws {
         let bundle = try SmolLM2.requireBundle()
         let quantized = try ModelBundle.load(path: SmolLM2.modelURL, weights: .quantized)
@@ -118,25 +118,19 @@ struct SmolLM2Tests {
             }
         }
         try compareLogits("float32 copies kept", model)
-        // Serving drops the layers' float32 copies (with AVX-512, where the blocks' kernel is the
-        // fastest for every pass); the tied embedding and head keep theirs.
-        let released = model.releaseFloat32LayerWeights()
-        if QuantizedWeights.fastestUpToRows == Int.max {
-            #expect(released == 4 * model.layers.reduce(0) { total, layer in
-                total + [layer.qkv, layer.output, layer.gateUp, layer.down].reduce(0) { $0 + $1.outFeatures * $1.inFeatures }
-            })
-            #expect(model.releasedFloat32 && model.layers.allSatisfy { $0.qkv.weight == nil && $0.down.weight == nil })
-            #expect(model.head.weight != nil)
-            model.useQuantizedWeights(false)
-            #expect(model.usesQuantizedWeights, "released float32 weights cannot be switched back to")
-        } else {
-            #expect(released == 0 && !model.releasedFloat32)
-        }
-        try compareLogits("float32 copies released", model)
-        // What serving loads: the layers read as blocks alone, never as float32.
-        let lean = try ModelBundle.load(path: SmolLM2.modelURL, weights: .automatic, releaseFloat32: true)
+        // What serving loads: the layers read as blocks alone, never as float32 (with AVX-512,
+        // where the blocks' kernel is the fastest for every pass); the tied embedding and head
+        // keep their float32 rows.
+        let lean = try ModelBundle.load(path: SmolLM2.modelURL, weights: .automatic, blocksOnly: true)
         #expect(lean.verifier.quantizedMatrixCount == model.quantizedMatrixCount)
-        #expect(lean.verifier.releasedFloat32 == (QuantizedWeights.fastestUpToRows == Int.max))
+        let withoutFloat32 = QuantizedWeights.fastestUpToRows == Int.max
+        #expect(lean.verifier.hasBlocksOnlyLayers == withoutFloat32)
+        #expect(lean.verifier.layers.allSatisfy { ($0.qkv.weight == nil) == withoutFloat32 && ($0.down.weight == nil) == withoutFloat32 })
+        #expect(lean.verifier.head.weight != nil)
+        if withoutFloat32 {
+            lean.verifier.useQuantizedWeights(false)
+            #expect(lean.verifier.usesQuantizedWeights, "layers without float32 weights cannot switch back to them")
+        }
         try compareLogits("loaded as blocks alone", lean.verifier)
         try compareScreenedRows(lean.verifier, bundle.verifier)
         let draft = try Eagle3DraftModel.load(folder: SmolLM2.draftURL, verifier: lean.verifier)

@@ -34,7 +34,7 @@ struct QuantizedLoadingTests {
             // Without AVX-512 the float32 rows stay beside the blocks.
             #expect(linears.map { $0.weight == nil } == expected[index].map { $0 && kernelTakesAllPasses }, "layer \(index)")
         }
-        #expect(lean.releasedFloat32 == kernelTakesAllPasses)
+        #expect(lean.hasBlocksOnlyLayers == kernelTakesAllPasses)
         #expect(lean.head.quantized != nil && lean.head.weight != nil, "the head keeps float32 rows for drafts")
 
         let vocab = float32.config.vocabSize

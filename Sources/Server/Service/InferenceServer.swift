@@ -85,7 +85,7 @@ public final class InferenceServer: Sendable {
         let started = monotonicSeconds()
         let bundle = try ModelBundle.load(path: URL(fileURLWithPath: configuration.model),
                                           name: configuration.effectiveServedModelName,
-                                          weights: configuration.verifierWeights, releaseFloat32: true)
+                                          weights: configuration.verifierWeights, blocksOnly: true)
         let draft = try configuration.speculator.map {
             try Eagle3DraftModel.load(folder: URL(fileURLWithPath: $0), verifier: bundle.verifier)
         }
@@ -98,7 +98,7 @@ public final class InferenceServer: Sendable {
             "k": "\(server.service.model.maxSpeculativeTokens.map(String.init) ?? "0")",
             "policy": "\(configuration.numSpeculativeTokens)", "threads": "\(threads)",
             "kernels": "\(SmallBatchProduct.instructionSet)", "blas": "\(BLAS.coreName)",
-            "weights": "\(bundle.verifier.usesQuantizedWeights ? "quantized (\(bundle.verifier.quantizedMatrixCount) matrices\(bundle.verifier.releasedFloat32 ? ", no float32 copies" : ""))" : "float32")",
+            "weights": "\(bundle.verifier.usesQuantizedWeights ? "quantized (\(bundle.verifier.quantizedMatrixCount) matrices\(bundle.verifier.hasBlocksOnlyLayers ? ", no float32 copies" : ""))" : "float32")",
             "max_model_len": "\(server.service.model.maxModelLen)", "max_batch": "\(configuration.maxBatch)",
             "max_queue": "\(configuration.maxQueue)",
             "seconds": "\(String(format: "%.2f", monotonicSeconds() - started))",
