@@ -3,7 +3,8 @@
 http://127.0.0.1:8000/metrics) with the real parser of the Python prometheus_client, then checks
 what the project promises about it:
 
-  * every vLLM core metric family is present (and, with --spec-decode, the speculative-decoding
+  * every vLLM core metric family is present, with the process collector's (resident memory,
+    CPU seconds, ...) that prometheus_client serves by default (and, with --spec-decode, the speculative-decoding
     counters, with per-position series 0..k-1 when --k is given);
   * every vllm:* sample carries model_name (equal to --model when given) and engine labels;
   * histograms: buckets ascending, cumulative counts non-decreasing, a +Inf bucket equal to
@@ -25,6 +26,8 @@ CORE = [
     "vllm:time_to_first_token_seconds", "vllm:inter_token_latency_seconds",
     "vllm:e2e_request_latency_seconds", "vllm:request_queue_time_seconds",
     "vllm:request_prefill_time_seconds", "vllm:request_decode_time_seconds",
+    "process_virtual_memory_bytes", "process_resident_memory_bytes", "process_start_time_seconds",
+    "process_cpu_seconds", "process_open_fds", "process_max_fds",
 ]
 SPEC = [
     "vllm:spec_decode_num_drafts", "vllm:spec_decode_num_draft_tokens",

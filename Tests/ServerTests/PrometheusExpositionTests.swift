@@ -146,3 +146,56 @@ struct PrometheusExpositionTests {
         #expect(family.allSeries.count == 8 && family.allSeries.allSatisfy { $0.series.value == 10 })
     }
 }
+
+@Suite("The process collector's families in /metrics")
+struct ProcessMetricsTests {
+    @Test("They are read from /proc as prometheus_client reads them and written in its text")
+    func parsedAndWritten() throws {
+        // A command name with a space and a parenthesis, as /proc allows.
+        let stat = "4242 (spec (ulators) S 1 4242 4242 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 3 0 12345 1234567890 1000 "
+            + "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+        let boot = "cpu  1 2 3 4\nintr 5\nctxt 6\nbtime 1700000000\nprocesses 7\n"
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n"
+            + "Max open files            1024                 1048576              files\n"
+        // The expected text is what prometheus_client 0.26's ProcessCollector(proc=DIR) rendered
+        // (generate_latest) from these three files in a DIR whose self/fd held 12 entries, with
+        // 100 clock ticks a second and 4096-byte pages.
+        let metrics = try #require(ProcessMetrics.parse(stat: stat, bootStat: boot, limits: limits, openFileDescriptors: 12,
+                                                        ticksPerSecond: 100, pageSize: 4096))
+        #expect(metrics.exposition == """
+            # HELP process_virtual_memory_bytes Virtual memory size in bytes.
+            # TYPE process_virtual_memory_bytes gauge
+            process_virtual_memory_bytes 1.23456789e+09
+            # HELP process_resident_memory_bytes Resident memory size in bytes.
+            # TYPE process_resident_memory_bytes gauge
+            process_resident_memory_bytes 4.096e+06
+            # HELP process_start_time_seconds Start time of the process since unix epoch in seconds.
+            # TYPE process_start_time_seconds gauge
+            process_start_time_seconds 1.70000012345e+09
+            # HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
+            # TYPE process_cpu_seconds_total counter
+            process_cpu_seconds_total 2.0
+            # HELP process_open_fds Number of open file descriptors.
+            # TYPE process_open_fds gauge
+            process_open_fds 12.0
+            # HELP process_max_fds Maximum number of open file descriptors.
+            # TYPE process_max_fds gauge
+            process_max_fds 1024.0
+
+            """)
+        #expect(ProcessMetrics.parse(stat: "4242 (truncated", bootStat: boot, limits: nil, openFileDescriptors: 0,
+                                     ticksPerSecond: 100, pageSize: 4096) == nil)
+        #expect(ProcessMetrics.parse(stat: stat, bootStat: "cpu 1\n", limits: nil, openFileDescriptors: 0,
+                                     ticksPerSecond: 100, pageSize: 4096) == nil)
+    }
+
+    @Test("This process's values are plausible: resident memory, CPU time, a start time in the past")
+    func currentProcess() throws {
+        let metrics = try #require(ProcessMetrics.current())
+        let now = Date().timeIntervalSince1970
+        #expect(metrics.residentMemoryBytes > 1_000_000 && metrics.virtualMemoryBytes >= metrics.residentMemoryBytes)
+        #expect(metrics.cpuSeconds >= 0 && metrics.openFileDescriptors >= 3)
+        #expect(metrics.startTimeSeconds <= now + 1 && metrics.startTimeSeconds > now - 86_400)
+        #expect((metrics.maxFileDescriptors ?? 0) >= metrics.openFileDescriptors)
+    }
+}

@@ -56,6 +56,7 @@ struct ServiceErrorTests {
         #expect(allowed.status == 200)
         #expect(health.status == 200)
         #expect(metrics.status == 200)
+        #expect(metrics.text.hasPrefix("# HELP process_virtual_memory_bytes"), "the process collector's families come first")
     }
 
     @Test("a full queue answers 503 with Retry-After, and the queued work still completes")

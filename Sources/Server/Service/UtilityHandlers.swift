@@ -24,9 +24,11 @@ extension InferenceService {
         sendJSON(ServiceResponses.loadBody(inFlightRequests: inFlightRequests), to: responder)
     }
 
+    /// The process collector's families first, as prometheus_client serves them, then the service's.
     func metricsText(_ request: HTTPRequest, _ responder: HTTPResponder) {
+        let text = (ProcessMetrics.current()?.exposition ?? "") + telemetry.metrics.exposition()
         responder.send(HTTPResponse(status: .ok, headers: ["Content-Type": MetricsRegistry.contentType],
-                                    body: Array(telemetry.metrics.exposition().utf8)))
+                                    body: Array(text.utf8)))
     }
 
     func tokenize(_ request: HTTPRequest, _ responder: HTTPResponder) {
