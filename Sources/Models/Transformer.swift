@@ -66,7 +66,8 @@ public final class TransformerModel: @unchecked Sendable {
     /// (SmolLM2's Q8_0 head: 32 MB) read fewer bytes than the bfloat16 screen (57 MB), but cost
     /// dequantisation arithmetic per row group, which the screen's `vdpbf16ps` products do not:
     /// with quantised layers (`bench verifier`, 3 runs), 1/2/4-row passes were 2-7% slower
-    /// screened, 8 rows 1-4% faster, 8 sequences × 1/2/4 rows 3%/4%/6-7% faster.
+    /// screened, 8 rows 1-4% faster, 8 sequences × 1/2/4 rows 3%/4%/6-7% faster; with memory in
+    /// its slow state (36 GB/s), 8 rows were 2% slower and 16/32 rows still 2%/6% faster.
     static let screenedRowsWithQuantizedHead = 8
 
     /// Drops `screenedHead`: every row gets the float32 head again (benchmarks compare both).

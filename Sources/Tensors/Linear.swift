@@ -15,7 +15,7 @@ public struct Linear: Sendable {
     public let packedHalf: BFloat16PackedWeights?
     /// The same weights in the GGUF blocks they were stored in (`usingQuantized(_:)`):
     /// float32 rows then read a fifth of the bytes for bit-identical results (passes of more rows
-    /// than `QuantizedWeights.fastestUpToRows` still use the float32 weights).
+    /// than `QuantizedWeights.fastestUpToRows` still use the float32 weights when there are any).
     public let quantized: QuantizedWeights?
     public let outFeatures: Int
     public let inFeatures: Int
@@ -74,9 +74,10 @@ public struct Linear: Sendable {
         }
     }
 
-    /// The float32 weights, or an error saying that `purpose` needs them when they were released.
+    /// The float32 weights, or an error saying that `purpose` needs them when the layer has only
+    /// blocks.
     public func requireFloat32(for purpose: String) throws -> Tensor {
-        guard let weight else { throw Float32WeightsReleased(purpose: purpose) }
+        guard let weight else { throw Float32WeightsUnavailable(purpose: purpose) }
         return weight
     }
 
@@ -115,7 +116,7 @@ public struct Linear: Sendable {
     ) {
         let n = outFeatures, k = inFeatures
         let lda = ldInput ?? k, ldc = ldOutput ?? n
-        // Without float32 weights (released) every row takes the blocks' kernel.
+        // A layer made from blocks alone takes the blocks' kernel for every row.
         let bfloat16Rows = gemmPrecision.effective == .bfloat16 && weight != nil
         let small = bfloat16Rows ? min(rows, invariantRows ?? (rows <= SmallBatchProduct.maxRows ? rows : 0)) : rows
         pool.parallelRanges(n, alignment: rows > small ? 32 : 16) { range in
@@ -155,11 +156,11 @@ public struct Linear: Sendable {
     }
 }
 
-/// Float32 weights were asked of a layer that computes from its quantised blocks only
+/// Float32 weights were asked of a layer that has only its quantised blocks
 /// (`Linear.init(blocks:bias:)`).
-public struct Float32WeightsReleased: Error, CustomStringConvertible {
+public struct Float32WeightsUnavailable: Error, CustomStringConvertible {
     public let purpose: String
     public var description: String {
-        "\(purpose) needs float32 weights, but this model keeps its matrices only as quantised blocks; load it without releasing them"
+        "\(purpose) needs float32 weights, but this model keeps its matrices only as quantised blocks; load it with float32 weights (--no-quantized-weights)"
     }
 }

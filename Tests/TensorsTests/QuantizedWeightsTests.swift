@@ -185,7 +185,7 @@ struct QuantizedWeightsTests {
             row.withUnsafeMutableBufferPointer { lean.copyRow(index, to: $0.baseAddress!) }
             #expect(row.map(\.bitPattern) == values[(index * k)..<((index + 1) * k)].map(\.bitPattern))
         }
-        let error = #expect(throws: Float32WeightsReleased.self) { try lean.requireFloat32(for: "training") }
+        let error = #expect(throws: Float32WeightsUnavailable.self) { try lean.requireFloat32(for: "training") }
         #expect(error?.description.hasPrefix("training needs float32 weights") == true)
     }
 }
