@@ -86,23 +86,30 @@ INLINE void scores_of(const float *q, const float *keys, long count, long head_d
 }
 
 #if defined(__x86_64__)
-/// The same, sixteen keys at a time with their sums reduced together: the chains of
+/// `scores_of` for every query head sharing these keys (`q_head_stride` apart, scores `stride`
+/// apart), sixteen keys at a time with their sums reduced together: the chains of
 /// `score_chain` and the sums of `reduce16`, written with intrinsics (clang will not inline a
-/// function returning a 16-lane vector into this one).
+/// function returning a 16-lane vector into this one). Each block of sixteen keys is read from
+/// L2 once and serves all heads from L1 (one head at a time read every key from L2 per head).
 SPECULATORS_AVX512 static inline __attribute__((always_inline)) void
-scores_of_wide(const float *q, const float *keys, long count, long head_dim, float scale, float *scores) {
+scores_of_heads_wide(const float *q, long q_head_stride, long heads, const float *keys, long count, long head_dim,
+                     float scale, float *scores, long stride) {
     long j = 0;
     for (; j + LANES <= count; j += LANES) {
-        __m512 acc[LANES];
-        for (int t = 0; t < LANES; t++) {
-            const float *key = keys + (j + t) * head_dim;
-            acc[t] = _mm512_setzero_ps();
-            for (long d = 0; d < head_dim; d += LANES)
-                acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(q + d), _mm512_loadu_ps(key + d), acc[t]);
+        for (long h = 0; h < heads; h++) {
+            const float *query = q + h * q_head_stride;
+            __m512 acc[LANES];
+            for (int t = 0; t < LANES; t++) {
+                const float *key = keys + (j + t) * head_dim;
+                acc[t] = _mm512_setzero_ps();
+                for (long d = 0; d < head_dim; d += LANES)
+                    acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(query + d), _mm512_loadu_ps(key + d), acc[t]);
+            }
+            _mm512_storeu_ps(scores + h * stride + j, _mm512_mul_ps(reduce_sixteen(acc), _mm512_set1_ps(scale)));
         }
-        _mm512_storeu_ps(scores + j, _mm512_mul_ps(reduce_sixteen(acc), _mm512_set1_ps(scale)));
     }
-    scores_of(q, keys + j * head_dim, count - j, head_dim, scale, scores + j);
+    for (long h = 0; h < heads; h++)
+        scores_of(q + h * q_head_stride, keys + j * head_dim, count - j, head_dim, scale, scores + h * stride + j);
 }
 #endif
 
@@ -202,7 +209,11 @@ INLINE void finish(long heads, const float *values, long count, long head_dim, f
 static void attend_portable(PARAMETERS) { ATTEND(scores_of) }
 #if defined(__x86_64__)
 SPECULATORS_AVX2 static void attend_avx2(PARAMETERS) { ATTEND(scores_of) }
-SPECULATORS_AVX512 static void attend_avx512(PARAMETERS) { ATTEND(scores_of_wide) }
+SPECULATORS_AVX512 static void attend_avx512(PARAMETERS) {
+    const long stride = (count + LANES - 1) & ~(long)(LANES - 1);
+    scores_of_heads_wide(q, q_head_stride, heads, keys, count, head_dim, scale, scores, stride);
+    finish(heads, values, count, head_dim, scores, stride, out, out_head_stride);
+}
 #endif
 
 void speculators_attend_using(int code, PARAMETERS) {
