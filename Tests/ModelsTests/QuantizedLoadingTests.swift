@@ -15,12 +15,12 @@ struct QuantizedLoadingTests {
     /// one packed form (the others stay float32).
     static let expectedBlocks: [String: [[Bool]]] = [
         // Layer 1: q/k Q4_K with v Q6_K do not stack; Q3_K and Q2_K stay float32; Q5_0 and Q8_0 stack.
-        "tiny-llama-mixed.gguf": [[true, true, true, true], [false, false, true, false]],
-        "tiny-qwen2-mixed.gguf": [[true, true, true, true], [true, true, true, true]],
+        "tiny-llama-mixed-gguf.bin": [[true, true, true, true], [false, false, true, false]],
+        "tiny-qwen2-mixed-gguf.bin": [[true, true, true, true], [true, true, true, true]],
     ]
 
     @Test("Every logit has the float32 model's bits, prefill, verification and decode rows alike, and float32 stays where no exact form exists",
-          arguments: ["tiny-llama-mixed.gguf", "tiny-qwen2-mixed.gguf"])
+          arguments: ["tiny-llama-mixed-gguf.bin", "tiny-qwen2-mixed-gguf.bin"])
     func blocksOnly(file: String) throws {
         let url = Fixtures.root.appendingPathComponent(file)
         let float32 = try TransformerModel.load(gguf: GGUFFile(url: url))
