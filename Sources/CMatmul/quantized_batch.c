@@ -120,6 +120,18 @@ static void pack_bytes_offset(unsigned char *out, float d, float m, const unsign
     memcpy(out + 8, q, 32);
 }
 
+/// The 32 values (0..31) of a Q5_0 or Q5_1 block: element j's low four bits are the low nibble of
+/// `nibbles[j]` (j < 16) or the high nibble of `nibbles[j - 16]`, its fifth bit is bit j of the
+/// little-endian 32-bit `high_bits`.
+static void five_bit_values(const unsigned char *high_bits, const unsigned char *nibbles, unsigned char *q) {
+    const uint32_t qh = (uint32_t)high_bits[0] | (uint32_t)high_bits[1] << 8 | (uint32_t)high_bits[2] << 16
+        | (uint32_t)high_bits[3] << 24;
+    for (int j = 0; j < 16; j++) {
+        q[j] = (unsigned char)((nibbles[j] & 0x0F) | ((qh >> j) & 1) << 4);
+        q[j + 16] = (unsigned char)((nibbles[j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
+    }
+}
+
 /// Q4_K's 6-bit scale and min of sub-block j (0..7) from its 12 packed bytes.
 static void scale_min_k4(int j, const unsigned char *scales, int *scale, int *min) {
     if (j < 4) {
@@ -161,22 +173,15 @@ void speculators_quantized_pack_row(int format, const void *stored, long k, void
     case SPECULATORS_QUANT_Q5_0:
         for (long b = 0; b < blocks; b++) {
             const unsigned char *s = in + 22 * b;
-            const uint32_t qh = (uint32_t)s[2] | (uint32_t)s[3] << 8 | (uint32_t)s[4] << 16 | (uint32_t)s[5] << 24;
-            for (int j = 0; j < 16; j++) {
-                v[j] = (signed char)(((s[6 + j] & 0x0F) | ((qh >> j) & 1) << 4) - 16);
-                v[j + 16] = (signed char)(((s[6 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4) - 16);
-            }
+            five_bit_values(s + 2, s + 6, q);
+            for (int j = 0; j < 32; j++) v[j] = (signed char)(q[j] - 16);
             pack_bytes(out + PACKED_BYTES * b, widen_half(s), v);
         }
         break;
     case SPECULATORS_QUANT_Q5_1:
         for (long b = 0; b < blocks; b++) {
             const unsigned char *s = in + 24 * b;
-            const uint32_t qh = (uint32_t)s[4] | (uint32_t)s[5] << 8 | (uint32_t)s[6] << 16 | (uint32_t)s[7] << 24;
-            for (int j = 0; j < 16; j++) {
-                q[j] = (unsigned char)((s[8 + j] & 0x0F) | ((qh >> j) & 1) << 4);
-                q[j + 16] = (unsigned char)((s[8 + j] >> 4) | ((qh >> (j + 16)) & 1) << 4);
-            }
+            five_bit_values(s + 4, s + 8, q);
             pack_bytes_offset(out + PACKED_BYTES_OFFSET * b, widen_half(s), widen_half(s + 2), q);
         }
         break;
