@@ -10,7 +10,8 @@ public struct AdaptiveSpeculation: Sendable {
     public let pinned: Int?
     /// Exponentially weighted conditional acceptance per draft position.
     private(set) var acceptance: [Double]
-    private var observations: [Double]
+    /// Whether each position has been observed (never-observed ones borrow `estimate`).
+    private var observed: [Bool]
     private var stepsAtZero = 0
     /// Steps between probes while at k = 0: starts at `probeInterval` and doubles (up to
     /// `maxProbeInterval`) each time a probe ends with the request back at plain decoding, since a
@@ -23,16 +24,21 @@ public struct AdaptiveSpeculation: Sendable {
     /// The most a probe may be predicted to lose, as a share of `idleSeconds`
     /// (`SpeculationPlanner.affordableProbes`).
     public static let probeBudget = 0.02
-    /// Weight of the newest observation.
+    /// Weight of each observation, the first ones included: the prior is worth the ten or so
+    /// observations the estimate remembers. When the prior counted as four, the first few drafts
+    /// weighed up to a fifth each, and one bad opening stretch (one of six accepted) dropped a
+    /// lone request to plain decoding for the rest of a response whose drafts were accepted
+    /// 0.6 of the time afterwards. MT-Bench, quantised verifier, batch 1, against k = 1 in the
+    /// same run: adaptive 0.959 -> 0.982, with the confidence gate 0.989 -> 1.008; batch 8 within
+    /// noise (0.990-1.012x plain either way). One chat prompt, 256 tokens, 8 runs each: 4 of 8 runs
+    /// stopped drafting early before (475 tok/s mean), none after (572).
     static let smoothing = 0.1
-    /// How many observations the prior is worth.
-    static let priorWeight = 4.0
 
     public init(maxTokens: Int, pinned: Int?, prior: Double = 0.6) {
         self.maxTokens = max(0, maxTokens)
         self.pinned = pinned.map { max(0, min($0, max(0, maxTokens))) }
         acceptance = Array(repeating: prior, count: max(maxTokens, 1))
-        observations = Array(repeating: 0, count: max(maxTokens, 1))
+        observed = Array(repeating: false, count: max(maxTokens, 1))
     }
 
     /// Records a verification: `proposed` drafts, of which the first `accepted` matched.
@@ -41,12 +47,11 @@ public struct AdaptiveSpeculation: Sendable {
             // Position i only tells something if all earlier drafts were accepted.
             guard position <= accepted else { break }
             let hit: Double = position < accepted ? 1 : 0
-            if observations[position] == 0 { acceptance[position] = estimate(position) }
-            observations[position] += 1
-            // The prior counts as a few observations: one rejected probe must not read as
+            if !observed[position] { acceptance[position] = estimate(position) }
+            observed[position] = true
+            // The prior weighs as much as the window: one rejected probe must not read as
             // "never accepted", which kept requests at k = 0 while their probes backed off.
-            let weight = max(AdaptiveSpeculation.smoothing, 1 / (observations[position] + AdaptiveSpeculation.priorWeight))
-            acceptance[position] += weight * (hit - acceptance[position])
+            acceptance[position] += AdaptiveSpeculation.smoothing * (hit - acceptance[position])
         }
     }
 
@@ -68,7 +73,7 @@ public struct AdaptiveSpeculation: Sendable {
     /// k = 3 on MT-Bench); deeper drafts are seldom accepted more often than shallower ones.
     func estimate(_ position: Int) -> Double {
         var value = acceptance[0]
-        for p in 0...min(position, acceptance.count - 1) where observations[p] > 0 || p == 0 { value = acceptance[p] }
+        for p in 0...min(position, acceptance.count - 1) where observed[p] || p == 0 { value = acceptance[p] }
         return value
     }
 

@@ -122,6 +122,21 @@ struct SpeculationPlannerTests {
         #expect(controller.expectedTokens(k: 2) - controller.expectedTokens(k: 1) > 0)
     }
 
+    @Test("A bad opening stretch moves a request's acceptance estimate no faster than later drafts do")
+    func openingStretchWeighsLikeTheRest() {
+        // One of the first six drafts accepted (a response's opening on MT-Bench, say): the
+        // estimate stays above the rate a quantised batch-1 k = 1 step needs to pay
+        // (about 0.36), where counting the prior as four observations dropped it to 0.34.
+        var controller = AdaptiveSpeculation(maxTokens: 3, pinned: nil, prior: 0.6)
+        for accepted in [0, 1, 0, 0, 0, 0] { controller.record(proposed: 1, accepted: accepted) }
+        let afterOpening = controller.expectedTokens(k: 1) - 1
+        #expect(afterOpening > 0.38 && afterOpening < 0.39)
+        // Each later draft moves it by the same tenth of the gap.
+        let before = afterOpening
+        controller.record(proposed: 1, accepted: 1)
+        #expect(abs((controller.expectedTokens(k: 1) - 1) - (before + 0.1 * (1 - before))) < 1e-12)
+    }
+
     @Test("A batch that nobody drafts in checks one draft each when that is predicted to lose less than 10%")
     func costCheckTriesOneDraftEach() {
         // Four rows cost a plain step; eight cost 30% more (measured on a busy moment, say).
