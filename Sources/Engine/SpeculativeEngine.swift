@@ -44,8 +44,7 @@ public final class SpeculativeEngine {
         /// When plain decoding wins for a request, may it still draft one token and have it
         /// verified only if the draft is sure enough (`ConfidenceCalibration`)? Adaptive only:
         /// requests with a pinned k never are gated. Off by default: with the shipped SmolLM2 draft
-        /// it cost 1-5% at 1 and 4 requests once verification passes of up to four rows got
-        /// cheaper (config/README.md has the numbers).
+        /// it wins and loses by about as much (config/README.md has the numbers).
         public var confidenceGate: Bool
         /// Greedy rows without log-probabilities get their argmax from the verifier's bfloat16-
         /// screened head (`ScreenedArgmaxHead`: the same tokens, half the head's bytes read).
