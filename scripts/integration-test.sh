@@ -117,4 +117,14 @@ if [[ $MODEL == *.gguf ]]; then
   [[ $(greedy "$PORT") == "$EXPECTED" ]] || fail "float32 weights changed greedy completions"
   echo "ok   quantised (default) and float32 weights serve the same greedy completions"
 fi
+# `generate` end to end: adaptive speculation (pass costs calibrated first) and pinned k emit
+# exactly the tokens plain decoding does.
+generated() { # extra generate arguments...
+  "$BIN" generate --model "$MODEL" --speculator "$DRAFT" --prompt "Write a haiku about the sea." \
+    --max-tokens 48 --threads 2 --json "$@" | python3 -c 'import json, sys; print(json.load(sys.stdin)["output_ids"])'
+}
+PLAIN=$(generated --num-speculative-tokens 0) || fail "generate without speculation failed"
+[[ $(generated) == "$PLAIN" ]] || fail "generate with adaptive speculation changed the greedy tokens"
+[[ $(generated --num-speculative-tokens 3) == "$PLAIN" ]] || fail "generate with k = 3 changed the greedy tokens"
+echo "ok   generate: adaptive and k = 3 emit plain greedy decoding's tokens"
 echo "integration: all checks passed"
