@@ -53,10 +53,9 @@ struct GenerateCommand: ParsableCommand {
         if draft != nil, numSpeculativeTokens == nil {
             // Adaptive k weighs a draft pass against the verifier's, measured up front as the
             // server does at start (SmolLM2: 0.33 s from quantised blocks, 0.6 s in float32).
-            // Learnt only from the passes one
-            // request runs, drafting seldom started: one chat prompt, 256 tokens, quantised
-            // verifier, 10 runs each, 373 tok/s and no run drafting more than 32 of 256 tokens
-            // without, 507 tok/s and 7 runs drafting throughout with.
+            // Learnt only from the passes one request runs, drafting seldom started: one chat
+            // prompt, 256 tokens, quantised verifier, 10 runs each, 373 tok/s and no run drafting
+            // more than 32 of 256 tokens without, 507 tok/s and 7 runs drafting throughout with.
             try engine.calibrateCosts(maxRows: engine.configuration.maxSpeculativeTokens + 1)
         }
         try engine.add(request)
