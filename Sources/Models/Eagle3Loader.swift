@@ -109,10 +109,7 @@ extension Eagle3DraftModel {
         if weights.contains(names.lmHead) {
             head = Linear(weight: try weights.loadFloat32(names.lmHead, expectedShape: [vd, h]))
         } else {
-            let rows = selectedRows ?? Array(0..<v)
-            let restricted = Tensor(zeros: [vd, h])
-            for (slot, row) in rows.enumerated() { verifier.head.copyRow(row, to: restricted.base + slot * h) }
-            head = Linear(weight: restricted)
+            head = Linear(weight: verifier.head.rows(selectedRows ?? Array(0..<v)))
         }
         // Draft passes are bound by memory: matrices stored as bf16 (the usual draft checkpoint)
         // are streamed as bf16, with bit-identical results; float32 ones stay as they are.

@@ -21,7 +21,7 @@ extension TransformerModel {
     /// the head from its blocks as well. Ignored where the blocks' kernel is not the fastest for
     /// every pass (without AVX-512): there the float32 weights stay beside the blocks.
     public static func load(config: ModelConfig, weights: TensorSource, blocksOnly: Bool = false) throws -> TransformerModel {
-        let h = config.hiddenSize, i = config.intermediateSize
+        let h = config.hiddenSize
         let names = HuggingFaceNames.self
         let leanLayers = blocksOnly && QuantizedWeights.fastestUpToRows == Int.max
         let embedding = try weights.loadFloat32(names.embedding, expectedShape: [config.vocabSize, h])
@@ -32,12 +32,14 @@ extension TransformerModel {
             func load(_ name: String, _ shape: [Int]) throws -> Tensor {
                 try weights.loadFloat32(layer + name, expectedShape: shape)
             }
+            let matrices = LayerMatrices(config: config, layer: index)
             /// The fused projection of `parts` from its blocks alone, or from float32 weights.
-            func linear(_ parts: [(String, [Int])], bias: Tensor? = nil) throws -> Linear {
-                if leanLayers, let blocks = try quantizedBlocks(parts.map { (layer + $0.0, $0.1) }, from: weights) {
+            func linear(_ parts: [(name: String, shape: [Int])], bias: Tensor? = nil) throws -> Linear {
+                if leanLayers, let blocks = try quantizedBlocks(parts, from: weights) {
                     return Linear(blocks: blocks, bias: bias)
                 }
-                return Linear(weight: stack(try parts.map { try load($0.0, $0.1) }), bias: bias)
+                return Linear(weight: stack(try parts.map { try weights.loadFloat32($0.name, expectedShape: $0.shape) }),
+                              bias: bias)
             }
             var qkvBias: Tensor?
             if config.qkvBias {
@@ -51,14 +53,13 @@ extension TransformerModel {
             }
             layers.append(DecoderLayerWeights(
                 inputNorm: try load(names.inputNorm, [h]),
-                qkv: try linear([(names.qProj, [config.qWidth, h]), (names.kProj, [config.kvWidth, h]),
-                                 (names.vProj, [config.kvWidth, h])], bias: qkvBias),
+                qkv: try linear(matrices.qkv, bias: qkvBias),
                 qNorm: config.qkNorm ? try load(names.qNorm, [config.headDim]) : nil,
                 kNorm: config.qkNorm ? try load(names.kNorm, [config.headDim]) : nil,
-                output: try linear([(names.oProj, [h, config.qWidth])], bias: oBias),
+                output: try linear(matrices.output, bias: oBias),
                 postAttentionNorm: try load(names.postAttentionNorm, [h]),
-                gateUp: try linear([(names.gateProj, [i, h]), (names.upProj, [i, h])]),
-                down: try linear([(names.downProj, [h, i])])))
+                gateUp: try linear(matrices.gateUp),
+                down: try linear(matrices.down)))
         }
         let norm = try weights.loadFloat32(names.finalNorm, expectedShape: [h])
         let head: Linear
@@ -102,23 +103,40 @@ extension TransformerModel {
     @discardableResult
     public func loadQuantizedWeights(from source: TensorSource) throws -> Int {
         let names = HuggingFaceNames.self
-        let h = config.hiddenSize, i = config.intermediateSize
         let layerBlocks = try layers.enumerated().map { index, weights -> [QuantizedWeights?] in
-            let layer = names.layer(index)
-            func blocks(_ linear: Linear, _ parts: [(String, [Int])]) throws -> QuantizedWeights? {
+            let matrices = LayerMatrices(config: config, layer: index)
+            func blocks(_ linear: Linear, _ parts: [(name: String, shape: [Int])]) throws -> QuantizedWeights? {
                 if let kept = linear.quantized, linear.weight == nil { return kept }
-                return try quantizedBlocks(parts.map { (layer + $0.0, $0.1) }, from: source)
+                return try quantizedBlocks(parts, from: source)
             }
-            return [try blocks(weights.qkv, [(names.qProj, [config.qWidth, h]), (names.kProj, [config.kvWidth, h]),
-                                             (names.vProj, [config.kvWidth, h])]),
-                    try blocks(weights.output, [(names.oProj, [h, config.qWidth])]),
-                    try blocks(weights.gateUp, [(names.gateProj, [i, h]), (names.upProj, [i, h])]),
-                    try blocks(weights.down, [(names.downProj, [h, i])])]
+            return [try blocks(weights.qkv, matrices.qkv), try blocks(weights.output, matrices.output),
+                    try blocks(weights.gateUp, matrices.gateUp), try blocks(weights.down, matrices.down)]
         }
         let headName = source.contains(names.lmHead) ? names.lmHead : names.embedding
-        setQuantizedBlocks(layers: layerBlocks, head: try quantizedBlocks([(headName, [config.vocabSize, h])], from: source))
+        setQuantizedBlocks(layers: layerBlocks,
+                           head: try quantizedBlocks([(headName, [config.vocabSize, config.hiddenSize])], from: source))
         useQuantizedWeights(true)
         return quantizedMatrixCount
+    }
+}
+
+/// The checkpoint tensors (name and `[rows, columns]`) of one layer's four products, each fused
+/// projection's parts in the order they are stacked: what the float32 loader reads and what the
+/// quantised blocks are looked up by.
+struct LayerMatrices {
+    let qkv: [(name: String, shape: [Int])]
+    let output: [(name: String, shape: [Int])]
+    let gateUp: [(name: String, shape: [Int])]
+    let down: [(name: String, shape: [Int])]
+
+    init(config: ModelConfig, layer index: Int) {
+        let names = HuggingFaceNames.self, layer = names.layer(index)
+        let h = config.hiddenSize, i = config.intermediateSize
+        qkv = [(layer + names.qProj, [config.qWidth, h]), (layer + names.kProj, [config.kvWidth, h]),
+               (layer + names.vProj, [config.kvWidth, h])]
+        output = [(layer + names.oProj, [h, config.qWidth])]
+        gateUp = [(layer + names.gateProj, [i, h]), (layer + names.upProj, [i, h])]
+        down = [(layer + names.downProj, [h, i])]
     }
 }
 

@@ -74,6 +74,14 @@ public struct Linear: Sendable {
         }
     }
 
+    /// Rows `selection` of the weights, in that order (`[selection.count, inFeatures]`): a head
+    /// restricted to a draft's vocabulary.
+    public func rows(_ selection: [Int]) -> Tensor {
+        let selected = Tensor(zeros: [selection.count, inFeatures])
+        for (slot, row) in selection.enumerated() { copyRow(row, to: selected.base + slot * inFeatures) }
+        return selected
+    }
+
     /// The float32 weights, or an error saying that `purpose` needs them when the layer has only
     /// blocks.
     public func requireFloat32(for purpose: String) throws -> Tensor {

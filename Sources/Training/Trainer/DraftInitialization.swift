@@ -94,7 +94,7 @@ extension TrainableDraft {
             fc: linear(h, config.featureWidth), inputNorm: config.normBeforeFC ? norm(config.featureWidth) : nil,
             fcNorms: config.fcNorm ? config.auxiliaryLayerIds.map { _ in norm(config.targetHiddenSize) } : [],
             layers: layers, norm: norm(h))
-        let head = restrictedHead(verifier, rows: draftToTarget)
+        let head = verifier.head.rows(draftToTarget)
         let frozen = FrozenDraftTensors(embedding: verifier.embedding, lmHead: head,
                                         verifierNorm: verifier.finalNorm, verifierHead: head)
         let draft = TrainableDraft(config: config, weights: weights, frozen: frozen, draftToTarget: draftToTarget)
@@ -122,7 +122,7 @@ extension TrainableDraft {
                                       fcNorms: model.fcNorms.map(copy), layers: layers, norm: copy(model.finalNorm))
         let frozen = FrozenDraftTensors(embedding: model.embedding, lmHead: try model.head.requireFloat32(for: "training"),
                                         verifierNorm: verifier.finalNorm,
-                                        verifierHead: restrictedHead(verifier, rows: model.draftToTarget))
+                                        verifierHead: verifier.head.rows(model.draftToTarget))
         let draft = TrainableDraft(config: model.config, weights: weights, frozen: frozen, draftToTarget: model.draftToTarget)
         try draft.validate()
         return draft
@@ -140,7 +140,7 @@ extension TrainableDraft {
         }
         var config = self.config
         config.draftVocabSize = draftToTarget.count
-        let head = Self.restrictedHead(verifier, rows: draftToTarget)
+        let head = verifier.head.rows(draftToTarget)
         let frozen = FrozenDraftTensors(embedding: self.frozen.embedding, lmHead: head, verifierNorm: verifier.finalNorm,
                                         verifierHead: head)
         let draft = TrainableDraft(config: config, weights: weights, frozen: frozen, draftToTarget: draftToTarget)
@@ -148,13 +148,4 @@ extension TrainableDraft {
         return draft
     }
 
-    /// The verifier head's rows `rows`, in that order (`[rows.count, H]`).
-    static func restrictedHead(_ verifier: TransformerModel, rows: [Int]) -> Tensor {
-        let h = verifier.config.hiddenSize
-        let head = Tensor(zeros: [rows.count, h])
-        for (slot, row) in rows.enumerated() {
-            verifier.head.copyRow(row, to: head.base + slot * h)
-        }
-        return head
-    }
 }
