@@ -4,7 +4,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN = .build/release/speculators
 
-.PHONY: deps models build serve test bench bench-serve draft draft-budget interop clean
+.PHONY: deps models build serve test bench bench-serve draft draft-budget interop parity clean
 
 deps: ## system packages: OpenBLAS and zlib headers (apt, only when missing)
 	@missing=""; for p in libopenblas-dev zlib1g-dev; do \
@@ -47,6 +47,13 @@ draft-budget: build ## the reference draft's budget (193,670 tokens, 20 min) on 
 
 interop: build ## optional: the Python speculators library reads what we write (needs torch + speculators)
 	python3 scripts/interop/configs_roundtrip.py --binary $(BIN)
+
+VERIFIER ?= models/SmolLM2-135M-Instruct.Q4_1.gguf
+
+parity: models build ## optional: SmolLM2 against transformers on held-out prompts (needs torch, transformers, accelerate, gguf)
+	python3 scripts/parity/reference.py --gguf $(VERIFIER) --tokenizer Tests/TokenizersTests/Fixtures/smollm2-hf \
+	  --output runs/parity/reference.json
+	python3 scripts/parity/compare.py --binary $(BIN) --model $(VERIFIER) --speculator $(DRAFT) --reference runs/parity/reference.json
 
 clean:
 	rm -rf .build

@@ -24,6 +24,7 @@ done <<'CASES'
 --max-tokens must be at least 1 | generate --model none --prompt p --max-tokens 0
 --temperature must be 0 or more | generate --model none --prompt p --temperature=-1
 --num-speculative-tokens must be in [0, 32] | generate --model none --prompt p --num-speculative-tokens 40
+--top-logits needs --json | generate --model none --prompt p --top-logits 5
 --runs must be at least 1 | bench verifier --runs 0
 --rows takes comma-separated integers | bench kernel --rows 1,x
 --instruction-sets: unknown variant | bench kernel --instruction-sets avx3

@@ -127,4 +127,15 @@ PLAIN=$(generated --num-speculative-tokens 0) || fail "generate without speculat
 [[ $(generated) == "$PLAIN" ]] || fail "generate with adaptive speculation changed the greedy tokens"
 [[ $(generated --num-speculative-tokens 3) == "$PLAIN" ]] || fail "generate with k = 3 changed the greedy tokens"
 echo "ok   generate: adaptive and k = 3 emit plain greedy decoding's tokens"
+# --top-logits: the first position's largest logits, in order, led by the first greedy token.
+"$BIN" generate --model "$MODEL" --prompt "Write a haiku about the sea." --max-tokens 1 --threads 2 --json \
+  --top-logits 5 | python3 -c '
+import json, sys
+out = json.load(sys.stdin)
+top = out["first_position_top"]
+assert len(top["ids"]) == 5 and len(top["logits"]) == 5, top
+assert top["logits"] == sorted(top["logits"], reverse=True), top
+assert top["ids"][0] == out["output_ids"][0], (top, out["output_ids"])
+' || fail "generate --top-logits does not report the first position's largest logits"
+echo "ok   generate --top-logits: the first position's five largest logits, led by the greedy token"
 echo "integration: all checks passed"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Models
 import Tensors
 import Tokenizers
 
@@ -19,6 +20,10 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Random seed for sampled generation.") var seed: UInt64?
     @Option(help: "Draft tokens per step (0 = no speculation; default: adaptive).") var numSpeculativeTokens: Int?
     @Flag(help: "Print one JSON object instead of streaming text.") var json = false
+    @Option(help: ArgumentHelp(
+        "With --json: the N largest logits of the first generated position (the prompt's last row) as first_position_top (0 = none).",
+        discussion: "From a prefill of the prompt of its own with the full head, for checks against reference logits."))
+    var topLogits = 0
 
     func validate() throws {
         try requireOption(maxTokens >= 1, "--max-tokens must be at least 1, got \(maxTokens)")
@@ -31,6 +36,8 @@ struct GenerateCommand: ParsableCommand {
             try requireOption(numSpeculativeTokens == 0 || models.speculator != nil,
                               "--num-speculative-tokens \(numSpeculativeTokens) needs --speculator")
         }
+        try requireOption(topLogits >= 0, "--top-logits must be 0 or more, got \(topLogits)")
+        try requireOption(topLogits == 0 || json, "--top-logits needs --json")
     }
 
     func run() throws {
@@ -39,6 +46,8 @@ struct GenerateCommand: ParsableCommand {
         let text = prompt == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : prompt
         let promptIds = try PromptEncoding.encode(text, chat: chat, bundle: bundle)
         let pool = ThreadPool(threadCount: models.threads)
+        let firstPositionTop = topLogits > 0
+            ? try TopLogits.firstPosition(topLogits, prompt: promptIds, model: bundle.verifier, pool: pool) : nil
         let engine = SpeculativeEngine(
             verifier: bundle.verifier, draft: draft,
             // A pinned k may exceed the length the draft was configured with: the chain simply
@@ -87,7 +96,7 @@ struct GenerateCommand: ParsableCommand {
                 finishReason: last?.finish?.rawValue ?? "abort",
                 timings: .init(promptTokens: promptIds.count, completionTokens: output.count, prefillSeconds: prefillSeconds,
                                decodeSeconds: decodeSeconds, promptTokensPerSecond: promptRate, decodeTokensPerSecond: decodeRate),
-                speculation: draft == nil ? nil : .init(stats))
+                speculation: draft == nil ? nil : .init(stats), firstPositionTop: firstPositionTop)
             print(jsonString(result))
         } else {
             var summary = String(format: "\n\n[prompt %d tokens, %.1f tok/s; decode %d tokens, %.1f tok/s",
@@ -136,8 +145,29 @@ struct GenerateResult: Encodable {
     let finishReason: String
     let timings: Timings
     let speculation: SpeculationReport?
+    let firstPositionTop: TopLogits?
     enum CodingKeys: String, CodingKey {
         case promptIds = "prompt_ids", outputIds = "output_ids", text, finishReason = "finish_reason", timings, speculation
+        case firstPositionTop = "first_position_top"
+    }
+}
+
+/// The largest logits of one row, in the fixtures' `first_position_top5` form.
+struct TopLogits: Encodable {
+    let ids: [Int]
+    let logits: [Float]
+
+    /// The `count` largest logits of the prompt's last row, the distribution of the first generated
+    /// token (ties by lower id). From a prefill of its own with every logit computed (no argmax
+    /// screening), so that a check against reference logits sees the head's float32 values.
+    static func firstPosition(_ count: Int, prompt: [Int], model: TransformerModel, pool: ThreadPool) throws -> TopLogits {
+        guard !prompt.isEmpty else { throw CommandFailure("--top-logits: the prompt has no tokens") }
+        let cache = try model.makeCache(capacity: prompt.count)
+        let output = try model.forward([.init(cache: cache, tokens: prompt, logits: .last)], pool: pool)
+        let row = output.logits(request: 0, row: 0)
+        let ranked = (0..<output.vocabularySize).sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
+        let ids = Array(ranked.prefix(count))
+        return TopLogits(ids: ids, logits: ids.map { row[$0] })
     }
 }
 
