@@ -54,6 +54,7 @@ parity: models build ## optional: SmolLM2 against transformers on held-out promp
 	python3 scripts/parity/reference.py --gguf $(VERIFIER) --tokenizer Tests/TokenizersTests/Fixtures/smollm2-hf \
 	  --output runs/parity/reference.json
 	python3 scripts/parity/compare.py --binary $(BIN) --model $(VERIFIER) --speculator $(DRAFT) --reference runs/parity/reference.json
+	python3 scripts/parity/tokenizer.py --binary $(BIN) --model $(VERIFIER) --tokenizer Tests/TokenizersTests/Fixtures/smollm2-hf
 
 clean:
 	rm -rf .build
