@@ -15,17 +15,27 @@ extension SpeculativeEngine {
                 sequence.newLogprobs.append(logprob(of: token, in: logits[index], alternatives: count))
             }
             let generated = sequence.output.count
+            // vLLM's rules: EOS and stop ids count from the min_tokens-th token on, stop strings
+            // only in text after it (the ids cannot come earlier: `LogitProcessor` masks them).
             let stopsAllowed = generated >= request.minTokens
             if stopsAllowed, !request.ignoreEOS, configuration.eosTokenIds.contains(token) {
+                keepStopTokenText(token, of: sequence)
                 finish(sequence, .stop, reason: .eos)
             } else if stopsAllowed, request.stopTokenIds.contains(token) {
+                keepStopTokenText(token, of: sequence)
                 finish(sequence, .stop, reason: .token(token))
-            } else if let stop = sequence.text.append(token), stopsAllowed {
+            } else if let stop = sequence.text.append(token, checkStops: generated > request.minTokens) {
                 finish(sequence, .stop, reason: .string(stop))
             } else if generated >= request.maxTokens || sequence.length >= configuration.maxModelLength {
                 finish(sequence, .length, reason: nil)
             }
         }
+    }
+
+    /// The text of the EOS or stop token that ends a request goes into its output only with
+    /// `include_stop_str_in_output` (and, for a special token, without `skip_special_tokens`).
+    private func keepStopTokenText(_ token: Int, of sequence: SequenceState) {
+        if sequence.request.includeStopStringInOutput { _ = sequence.text.append(token, checkStops: false) }
     }
 
     private func finish(_ sequence: SequenceState, _ reason: FinishReason, reason stop: StopReason?) {

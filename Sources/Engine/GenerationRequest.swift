@@ -7,9 +7,15 @@ public struct GenerationRequest: Sendable {
     /// EOS and stop tokens are ignored until this many tokens were generated.
     public var minTokens: Int
     public var stopTokenIds: Set<Int>
-    /// Generation ends before the first occurrence of any of these strings (not included).
+    /// Generation ends at the first of these strings found in the output text (the text is cut
+    /// before it, or after it with `includeStopStringInOutput`).
     public var stopStrings: [String]
     public var ignoreEOS: Bool
+    /// Keep the matched stop string, or the text of the stop token or EOS that ended the request,
+    /// in the output text (vLLM's `include_stop_str_in_output`).
+    public var includeStopStringInOutput: Bool
+    /// Leave special tokens (`<|im_end|>`) out of the output text (vLLM's default).
+    public var skipSpecialTokens: Bool
     /// Return log-probabilities of each emitted token and this many alternatives.
     public var logprobs: Int?
     /// Pins the number of draft tokens per step (0 = plain decoding); nil lets the engine adapt.
@@ -17,6 +23,7 @@ public struct GenerationRequest: Sendable {
 
     public init(prompt: [Int], sampling: SamplingParameters = .greedy, maxTokens: Int, minTokens: Int = 0,
                 stopTokenIds: Set<Int> = [], stopStrings: [String] = [], ignoreEOS: Bool = false,
+                includeStopStringInOutput: Bool = false, skipSpecialTokens: Bool = true,
                 logprobs: Int? = nil, speculativeTokens: Int? = nil) {
         self.prompt = prompt
         self.sampling = sampling
@@ -25,6 +32,8 @@ public struct GenerationRequest: Sendable {
         self.stopTokenIds = stopTokenIds
         self.stopStrings = stopStrings
         self.ignoreEOS = ignoreEOS
+        self.includeStopStringInOutput = includeStopStringInOutput
+        self.skipSpecialTokens = skipSpecialTokens
         self.logprobs = logprobs
         self.speculativeTokens = speculativeTokens
     }
@@ -40,6 +49,15 @@ public struct GenerationRequest: Sendable {
         if !(s.topP > 0 && s.topP <= 1) { return "top_p must be in (0, 1], got \(s.topP)" }
         if s.topK < -1 { return "top_k must be -1 or 0 (all tokens) or at least 1, got \(s.topK)" }
         if !(s.minP >= 0 && s.minP <= 1) { return "min_p must be in [0, 1], got \(s.minP)" }
+        if !(s.repetitionPenalty.isFinite && s.repetitionPenalty > 0) {
+            return "repetition_penalty must be a finite number greater than zero, got \(s.repetitionPenalty)"
+        }
+        if !(s.presencePenalty >= -2 && s.presencePenalty <= 2) { return "presence_penalty must be in [-2, 2], got \(s.presencePenalty)" }
+        if !(s.frequencyPenalty >= -2 && s.frequencyPenalty <= 2) {
+            return "frequency_penalty must be in [-2, 2], got \(s.frequencyPenalty)"
+        }
+        if let bad = s.logitBias.first(where: { !$0.value.isFinite }) { return "logit_bias of token \(bad.key) is not a finite number" }
+        if let allowed = s.allowedTokenIds, allowed.isEmpty { return "allowed_token_ids must not be empty" }
         if let speculativeTokens, speculativeTokens < 0 {
             return "the number of speculative tokens must be non-negative, got \(speculativeTokens)"
         }

@@ -85,9 +85,9 @@ public final class ModelBundle: @unchecked Sendable {
         return try verifier.loadQuantizedWeights(from: openCheckpoint(path))
     }
 
-    /// A detokenizer for one request's output (special tokens such as EOS are not shown).
-    public func textStream() -> any TextStream {
-        DetokenizerStream(detokenizer: StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true))
+    /// A detokenizer for one request's output (special tokens such as EOS are left out unless asked).
+    public func textStream(skipSpecialTokens: Bool = true) -> any TextStream {
+        DetokenizerStream(detokenizer: StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: skipSpecialTokens))
     }
 }
 

@@ -12,18 +12,41 @@ public struct SamplingParameters: Sendable, Equatable {
     public var minP: Float
     /// Makes sampled requests reproducible (a fresh random seed when nil).
     public var seed: UInt64?
+    /// Divides positive logits and multiplies negative ones of every token in the prompt or the
+    /// output so far (1: off). The logit adjustments are applied as `LogitProcessor` says.
+    public var repetitionPenalty: Float
+    /// Subtracted once from the logit of every token the output holds (0: off; OpenAI's [-2, 2]).
+    public var presencePenalty: Float
+    /// Subtracted from a token's logit once per time the output holds it (0: off; [-2, 2]).
+    public var frequencyPenalty: Float
+    /// Added to the logits of these token ids.
+    public var logitBias: [Int: Float]
+    /// Only these token ids can be chosen (nil: all).
+    public var allowedTokenIds: [Int]?
 
-    public init(temperature: Float = 0, topP: Float = 1, topK: Int = 0, minP: Float = 0, seed: UInt64? = nil) {
+    public init(temperature: Float = 0, topP: Float = 1, topK: Int = 0, minP: Float = 0, seed: UInt64? = nil,
+                repetitionPenalty: Float = 1, presencePenalty: Float = 0, frequencyPenalty: Float = 0,
+                logitBias: [Int: Float] = [:], allowedTokenIds: [Int]? = nil) {
         self.temperature = temperature
         self.topP = topP
         self.topK = topK
         self.minP = minP
         self.seed = seed
+        self.repetitionPenalty = repetitionPenalty
+        self.presencePenalty = presencePenalty
+        self.frequencyPenalty = frequencyPenalty
+        self.logitBias = logitBias
+        self.allowedTokenIds = allowedTokenIds
     }
 
     public static let greedy = SamplingParameters()
 
     public var isGreedy: Bool { temperature <= 0 }
+
+    /// Whether any penalty, bias or token restriction changes the verifier's logits.
+    public var adjustsLogits: Bool {
+        repetitionPenalty != 1 || presencePenalty != 0 || frequencyPenalty != 0 || !logitBias.isEmpty || allowedTokenIds != nil
+    }
 }
 
 /// A small, fast, seedable generator (xoshiro256**), one per request so that a seeded request

@@ -7,6 +7,8 @@ import Synchronization
 final class SequenceState {
     let id: Int
     let request: GenerationRequest
+    /// The prompt's distinct token ids (for the repetition penalty), made when first needed.
+    lazy var promptTokens = Set(request.prompt)
     var verifierCache: KVCache?
     var draftCache: KVCache?
     /// Prompt tokens already in the verifier cache.
@@ -56,6 +58,10 @@ final class SequenceState {
     }
 
     var isPrefilling: Bool { prefilled < request.prompt.count }
+    /// Its next rows may be changed before a token is chosen (`LogitProcessor`): penalties, bias
+    /// or allowed tokens, or `min_tokens` still holding EOS and stop ids back. They then need
+    /// every logit (no argmax screening).
+    var adjustsNextRows: Bool { request.sampling.adjustsLogits || output.count < request.minTokens }
     var isFinished: Bool { finish != nil }
     /// Tokens in the sequence so far (prompt and output).
     var length: Int { request.prompt.count + output.count }

@@ -85,11 +85,14 @@ public final class SpeculativeEngine {
     public let draft: Eagle3DraftModel?
     public private(set) var configuration: Configuration
     public let pool: ThreadPool
-    let makeTextStream: () -> any TextStream
+    /// A text stream for a request; the argument says whether it leaves special tokens out.
+    let makeTextStream: (_ skipSpecialTokens: Bool) -> any TextStream
 
     var sequences: [SequenceState] = []
     private var nextId = 0
     var sampler: Sampler
+    /// Penalties, logit bias, allowed tokens and `min_tokens` applied to rows before choosing.
+    let logitProcessor: LogitProcessor
     /// Measured pass costs the planner chooses draft lengths from (see `calibrateCosts`).
     public internal(set) var costs: SpeculationCosts
     /// Totals over every finished request.
@@ -142,7 +145,8 @@ public final class SpeculativeEngine {
     var chainInputScratch: [Float] = []
 
     public init(verifier: TransformerModel, draft: Eagle3DraftModel?, configuration: Configuration,
-                pool: ThreadPool, costs: SpeculationCosts? = nil, makeTextStream: @escaping () -> any TextStream) {
+                pool: ThreadPool, costs: SpeculationCosts? = nil,
+                makeTextStream: @escaping (_ skipSpecialTokens: Bool) -> any TextStream) {
         self.verifier = verifier
         self.draft = draft
         var configuration = configuration
@@ -156,6 +160,7 @@ public final class SpeculativeEngine {
         self.pool = pool
         self.makeTextStream = makeTextStream
         sampler = Sampler(vocabularySize: verifier.config.vocabSize)
+        logitProcessor = LogitProcessor(vocabularySize: verifier.config.vocabSize)
         self.costs = costs ?? SpeculationCosts(maxRows: configuration.maxBatchTokens)
     }
 
@@ -169,8 +174,13 @@ public final class SpeculativeEngine {
     public func add(_ request: GenerationRequest) throws -> Int {
         guard !request.prompt.isEmpty else { throw EngineError.emptyPrompt }
         if let problem = request.problem { throw EngineError.invalidRequest(problem) }
-        if let bad = request.prompt.first(where: { $0 < 0 || $0 >= verifier.config.vocabSize }) {
-            throw EngineError.invalidToken(bad)
+        let vocabulary = 0..<verifier.config.vocabSize
+        if let bad = request.prompt.first(where: { !vocabulary.contains($0) }) { throw EngineError.invalidToken(bad) }
+        if let bad = request.sampling.logitBias.keys.first(where: { !vocabulary.contains($0) }) {
+            throw EngineError.invalidRequest("logit_bias names token id \(bad), outside the vocabulary (0..<\(vocabulary.upperBound))")
+        }
+        if let bad = request.sampling.allowedTokenIds?.first(where: { !vocabulary.contains($0) }) {
+            throw EngineError.invalidRequest("allowed_token_ids names token id \(bad), outside the vocabulary (0..<\(vocabulary.upperBound))")
         }
         let limit = configuration.maxModelLength
         guard request.prompt.count < limit else { throw EngineError.promptTooLong(tokens: request.prompt.count, limit: limit) }
@@ -182,7 +192,8 @@ public final class SpeculativeEngine {
         let pinned = request.speculativeTokens ?? configuration.speculativeTokens
         let state = SequenceState(
             id: nextId, request: request, verifierCache: verifierCache, draftCache: draftCache,
-            text: OutputText(stream: makeTextStream(), stopStrings: request.stopStrings),
+            text: OutputText(stream: makeTextStream(request.skipSpecialTokens), stopStrings: request.stopStrings,
+                             includeStopString: request.includeStopStringInOutput),
             controller: AdaptiveSpeculation(maxTokens: draft == nil ? 0 : configuration.maxSpeculativeTokens,
                                             pinned: draft == nil ? 0 : pinned, prior: acceptancePrior))
         nextId += 1

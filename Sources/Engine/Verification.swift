@@ -48,6 +48,7 @@ extension SpeculativeEngine {
             let logits: TransformerModel.LogitRows = item.isPrefill ? (item.completesPrompt ? .last : .none) : .all
             let request = item.sequence.request
             let argmaxOnly = configuration.argmaxScreening && request.sampling.isGreedy && request.logprobs == nil
+                && !item.sequence.adjustsNextRows
             return TransformerModel.Request(cache: item.cache, tokens: item.tokens, logits: logits, argmaxOnly: argmaxOnly)
         }
         let auxiliaryLayers = draft?.config.auxiliaryLayerIds ?? configuration.captureLayers
@@ -120,12 +121,23 @@ extension SpeculativeEngine {
         emit([token], logits: [UnsafePointer(logits)], for: sequence)
     }
 
-    /// Samples (or takes the argmax of) a row with the request's parameters.
-    func chooseToken(_ sequence: SequenceState, logits: UnsafePointer<Float>) -> Int {
+    /// Samples (or takes the argmax of) a row with the request's parameters; `pending` are the
+    /// tokens between its output so far and this row (accepted drafts).
+    func chooseToken(_ sequence: SequenceState, logits raw: UnsafePointer<Float>, pending: ArraySlice<Int> = []) -> Int {
         let parameters = sequence.request.sampling
+        let logits = processed(raw, for: sequence, pending: pending)
         if parameters.isGreedy { return Sampler.argmax(logits, count: verifier.config.vocabSize) }
         let distribution = sampler.distribution(logits, parameters)
         return Sampler.sample(distribution, using: &sequence.random)
+    }
+
+    /// The row the request chooses from: `raw` after its penalties, bias, allowed tokens and
+    /// `min_tokens` (`LogitProcessor`), with `pending` counted as output. Valid until the next call.
+    func processed(_ raw: UnsafePointer<Float>, for sequence: SequenceState, pending: ArraySlice<Int>) -> UnsafePointer<Float> {
+        guard sequence.adjustsNextRows else { return raw }
+        return logitProcessor.process(raw, request: sequence.request, promptTokens: sequence.promptTokens,
+                                      output: sequence.output, pending: pending,
+                                      stopTokenIds: sequence.request.stopTokenIds.union(configuration.eosTokenIds))
     }
 
     /// Checks the drafts of one sequence against its verifier rows and emits the accepted
@@ -139,8 +151,9 @@ extension SpeculativeEngine {
         var rows: [UnsafePointer<Float>] = []
         var accepted = 0
         for (position, draftToken) in drafts.enumerated() {
-            let logits = UnsafePointer(output.logits(request: index, row: position))
-            rows.append(logits)
+            let raw = UnsafePointer(output.logits(request: index, row: position))
+            rows.append(raw)
+            let logits = processed(raw, for: sequence, pending: drafts[..<position])
             if parameters.isGreedy {
                 let best = Sampler.argmax(logits, count: vocab)
                 emitted.append(best)
@@ -161,7 +174,7 @@ extension SpeculativeEngine {
         if accepted == drafts.count {
             let bonus = UnsafePointer(output.logits(request: index, row: drafts.count))
             rows.append(bonus)
-            emitted.append(chooseToken(sequence, logits: bonus))
+            emitted.append(chooseToken(sequence, logits: bonus, pending: drafts[...]))
         }
         if !drafts.isEmpty {
             audit.predictedTokens += sequence.predictedTokens

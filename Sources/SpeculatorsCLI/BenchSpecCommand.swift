@@ -172,7 +172,7 @@ struct BenchSpecCommand: ParsableCommand {
             configuration: .init(maxSpeculativeTokens: draft == nil ? 0 : max(k ?? 0, draft?.config.speculativeTokens ?? 0, 5),
                                  speculativeTokens: draft == nil ? 0 : k, maxModelLength: bundle.verifier.config.maxPositions,
                                  eosTokenIds: bundle.eosTokenIds, confidenceGate: gate),
-            pool: pool, costs: costs, makeTextStream: { bundle.textStream() })
+            pool: pool, costs: costs, makeTextStream: { bundle.textStream(skipSpecialTokens: $0) })
     }
 
     /// Runs every prompt with at most `batch` requests in flight (continuous batching).

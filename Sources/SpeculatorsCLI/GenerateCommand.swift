@@ -55,7 +55,7 @@ struct GenerateCommand: ParsableCommand {
             configuration: .init(maxSpeculativeTokens: max(draft?.config.speculativeTokens ?? 0, numSpeculativeTokens ?? 0),
                                  speculativeTokens: numSpeculativeTokens,
                                  maxModelLength: bundle.verifier.config.maxPositions, eosTokenIds: bundle.eosTokenIds),
-            pool: pool, makeTextStream: { bundle.textStream() })
+            pool: pool, makeTextStream: { bundle.textStream(skipSpecialTokens: $0) })
         let request = GenerationRequest(
             prompt: promptIds, sampling: SamplingParameters(temperature: temperature, topP: topP, topK: topK, seed: seed),
             maxTokens: maxTokens)

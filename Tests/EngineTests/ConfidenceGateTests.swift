@@ -133,7 +133,7 @@ struct ConfidenceGateTests {
             verifier: verifier, draft: sure,
             configuration: .init(maxSpeculativeTokens: 3, prefillChunk: 32, maxModelLength: 256, eosTokenIds: [],
                                  confidenceGate: gate),
-            pool: TinyModels.pool, costs: arithmeticBoundCosts(), makeTextStream: { BracketTextStream() })
+            pool: TinyModels.pool, costs: arithmeticBoundCosts(), makeTextStream: { _ in BracketTextStream() })
         engine.confidence = calibration
         return (engine, requests, plain)
     }

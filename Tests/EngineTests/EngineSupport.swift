@@ -51,7 +51,7 @@ enum TinyModels {
             configuration: .init(maxSpeculativeTokens: maxSpeculativeTokens, speculativeTokens: speculativeTokens,
                                  prefillChunk: 32, maxBatchTokens: 256, maxModelLength: 256, eosTokenIds: eos,
                                  draftRestartRows: draftRestartRows),
-            pool: pool, makeTextStream: { BracketTextStream() })
+            pool: pool, makeTextStream: { _ in BracketTextStream() })
     }
 
     /// Runs requests to completion and returns each one's tokens, text and final event.

@@ -75,7 +75,7 @@ struct SmolLM2Tests {
                 verifier: bundle.verifier, draft: draft,
                 configuration: .init(maxSpeculativeTokens: 5, speculativeTokens: k, maxModelLength: 2048,
                                      eosTokenIds: bundle.eosTokenIds),
-                pool: TinyModels.pool, makeTextStream: { bundle.textStream() })
+                pool: TinyModels.pool, makeTextStream: { bundle.textStream(skipSpecialTokens: $0) })
             let requests = try cases.map { GenerationRequest(prompt: try #require($0["prompt_ids"] as? [Int]), maxTokens: 48) }
             return try TinyModels.run(engine, requests).map(\.tokens)
         }
@@ -140,7 +140,7 @@ struct SmolLM2Tests {
                 verifier: bundle.verifier, draft: draft,
                 configuration: .init(maxSpeculativeTokens: 5, speculativeTokens: draft == nil ? nil : 3, maxModelLength: 2048,
                                      eosTokenIds: bundle.eosTokenIds),
-                pool: TinyModels.pool, makeTextStream: { bundle.textStream() })
+                pool: TinyModels.pool, makeTextStream: { bundle.textStream(skipSpecialTokens: $0) })
             return try TinyModels.run(engine, requests).map(\.tokens)
         }
         #expect(try run(lean, draft: draft) == run(bundle, draft: nil))

@@ -10,7 +10,7 @@ import Testing
             verifier: verifier, draft: nil,
             configuration: .init(maxSpeculativeTokens: 0, prefillChunk: 32, maxBatchTokens: 256, maxModelLength: maxModelLength,
                                  eosTokenIds: [], captureLayers: layers),
-            pool: TinyModels.pool, makeTextStream: { BracketTextStream() })
+            pool: TinyModels.pool, makeTextStream: { _ in BracketTextStream() })
     }
 
     /// Largest difference relative to `1 + |reference|` between the handed-over states and one forward
@@ -67,7 +67,7 @@ import Testing
         let drafting = SpeculativeEngine(
             verifier: verifier, draft: try TinyModels.draft(for: verifier),
             configuration: .init(maxModelLength: 256, eosTokenIds: [], captureLayers: [1]),
-            pool: TinyModels.pool, makeTextStream: { BracketTextStream() })
+            pool: TinyModels.pool, makeTextStream: { _ in BracketTextStream() })
         #expect(drafting.configuration.captureLayers.isEmpty)
         #expect(try TinyModels.run(drafting, [request]).first?.last.capturedStates == nil)
     }

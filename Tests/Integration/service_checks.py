@@ -121,6 +121,21 @@ def openai_checks(client, totals):
     check("".join(pieces) == chat.choices[0].message.content, "openai: streamed chat equals the non-streamed chat")
     totals.append(chat.usage)
 
+    # The client's own penalty and bias arguments, and vLLM's through extra_body: a greedy
+    # request whose every token is pushed towards one id, and one that may not repeat itself.
+    biased_id = 42
+    biased = client.completions.create(model=ARGS.model, prompt="The capital of France is", max_tokens=6, temperature=0,
+                                       logit_bias={str(biased_id): 100}, extra_body={"return_token_ids": True})
+    check(biased.choices[0].token_ids == [biased_id] * 6, f"openai: logit_bias ({biased.choices[0].token_ids})")
+    totals.append(biased.usage)
+    varied = client.completions.create(model=ARGS.model, prompt="The capital of France is", max_tokens=8, temperature=0,
+                                       frequency_penalty=2, presence_penalty=2,
+                                       extra_body={"repetition_penalty": 1.5, "return_token_ids": True})
+    ids = varied.choices[0].token_ids
+    check(len(ids) == varied.usage.completion_tokens and varied.choices[0].finish_reason in ("length", "stop"),
+          f"openai: penalties ({ids})")
+    totals.append(varied.usage)
+
     models = client.models.list()
     check([m.id for m in models.data] == [ARGS.model], "openai: models.list")
 

@@ -98,6 +98,36 @@ struct ServiceCompletionTests {
         #expect(choice["stop_reason"] as? String == stop)
     }
 
+    @Test("penalties, logit_bias, allowed_token_ids and include_stop_str_in_output reach the engine; logprobs stay raw")
+    func logitAndStopOptions() async throws {
+        let server = try TestServer()
+        func completion(_ extra: [String: Any]) throws -> [String: Any] {
+            let json = try server.post("/v1/completions", json: body([
+                "prompt": "abc", "max_tokens": 8, "temperature": 0, "ignore_eos": true, "return_token_ids": true,
+            ].merging(extra) { $1 })).json()
+            return try #require((json["choices"] as? [[String: Any]])?.first, "no choice in \(json)")
+        }
+        let plain = try #require(try completion([:])["token_ids"] as? [Int])
+        // A bias of 100 makes one token the choice everywhere; its logprob is still the raw one.
+        let biased = try completion(["logit_bias": ["42": 100], "logprobs": 0])
+        #expect(biased["token_ids"] as? [Int] == Array(repeating: 42, count: 8))
+        let raw = try #require((biased["logprobs"] as? [String: Any])?["token_logprobs"] as? [Double])
+        #expect(raw.count == 8 && raw.contains { $0 < -0.01 }, "logprobs of the unbiased rows: \(raw)")
+        let allowed = try #require(try completion(["allowed_token_ids": [7, 8, 9]])["token_ids"] as? [Int])
+        #expect(allowed.count == 8 && allowed.allSatisfy([7, 8, 9].contains))
+        let penalised = try #require(try completion(["frequency_penalty": 2, "presence_penalty": 2,
+                                                     "repetition_penalty": 1.5])["token_ids"] as? [Int])
+        #expect(penalised.count == 8 && Set(penalised).count == 8, "penalties this strong leave no repeat in these 8 tokens: \(penalised)")
+        #expect(penalised != plain || Set(plain).count == 8)
+        // The stop token's text stays in the output with include_stop_str_in_output.
+        let stopped = try completion(["stop_token_ids": [plain[2]], "include_stop_str_in_output": true, "return_token_ids": true])
+        let dropped = try completion(["stop_token_ids": [plain[2]]])
+        await server.stop()
+        let keptText = try #require(stopped["text"] as? String), droppedText = try #require(dropped["text"] as? String)
+        #expect(keptText.hasPrefix(droppedText) && keptText.count > droppedText.count)
+        #expect(stopped["finish_reason"] as? String == "stop" && stopped["stop_reason"] as? Int == plain[2])
+    }
+
     @Test("logprobs come back per token with the chosen token among the alternatives")
     func logprobs() async throws {
         let server = try TestServer()

@@ -16,7 +16,6 @@ extension InferenceService {
             try checkAccepting()
             try checkBody(request)
             decoded = try ChatCompletionRequest.decode(request.body, context: validation)
-            try EngineSupport.check(sampling: decoded.sampling, stop: decoded.stop, decoding: decoded.decoding)
             if decoded.toolsJSON != nil {
                 throw .badRequest("tools are not supported by this server's chat templates.", param: "tools")
             }
@@ -36,7 +35,7 @@ extension InferenceService {
         }
         let requests = (0..<decoded.n).map { j in
             EngineSupport.generationRequest(prompt: prompt, sampling: decoded.sampling, stop: decoded.stop,
-                                            maxTokens: budget, logprobs: decoded.topLogprobs,
+                                            decoding: decoded.decoding, maxTokens: budget, logprobs: decoded.topLogprobs,
                                             speculativeTokens: decoded.numSpeculativeTokens, choice: j)
         }
         // vLLM's chat `echo`: the reply starts with the last message when it is the assistant's.

@@ -36,7 +36,7 @@ extension InferenceService {
             (0..<prepared.request.n).map { j in
                 EngineSupport.generationRequest(
                     prompt: prepared.prompts[p].ids, sampling: prepared.request.sampling, stop: prepared.request.stop,
-                    maxTokens: prepared.budgets[p], logprobs: prepared.request.logprobs,
+                    decoding: prepared.request.decoding, maxTokens: prepared.budgets[p], logprobs: prepared.request.logprobs,
                     speculativeTokens: prepared.request.numSpeculativeTokens, choice: j)
             }
         }
@@ -51,7 +51,6 @@ extension InferenceService {
         try checkAccepting()
         try checkBody(request)
         let decoded = try CompletionRequest.decode(request.body, context: validation)
-        try EngineSupport.check(sampling: decoded.sampling, stop: decoded.stop, decoding: decoded.decoding)
         if decoded.promptLogprobs != nil {
             throw .badRequest("Prompt logprobs (prompt_logprobs, or echo together with logprobs) are not supported "
                               + "by this server.", param: "prompt_logprobs")

@@ -34,7 +34,7 @@ public final class InferenceServer: Sendable {
             verifier: bundle.verifier, draft: draft,
             configuration: .init(maxSpeculativeTokens: maxK, speculativeTokens: pinned, maxModelLength: maxModelLen,
                                  eosTokenIds: bundle.eosTokenIds, confidenceGate: configuration.confidenceGate),
-            pool: pool, makeTextStream: { bundle.textStream() })
+            pool: pool, makeTextStream: { bundle.textStream(skipSpecialTokens: $0) })
         if draft != nil, pinned == nil {
             // Adaptive draft lengths are planned from measured pass costs: measure them now
             // rather than learn them from the first minutes of traffic.

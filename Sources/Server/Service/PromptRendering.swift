@@ -57,47 +57,24 @@ extension ServedModel {
     }
 }
 
-/// Checks for request features this server's engine does not implement. They are refused
-/// rather than ignored whenever ignoring them would change the output.
+/// Turns a decoded request into the engine's requests. Every sampling, stop and detokenizer
+/// option of the spec reaches the engine except `spaces_between_special_tokens`, which has no
+/// effect, as in vLLM with a fast (byte-level) tokenizer: special tokens are joined without spaces.
 enum EngineSupport {
-    static func check(sampling: SamplingSettings, stop: StopSettings, decoding: DecodingOptions) throws(APIError) {
-        if sampling.repetitionPenalty != 1 {
-            throw .badRequest("repetition_penalty is not supported by this server; send 1 or omit it.",
-                              param: "repetition_penalty")
-        }
-        if sampling.presencePenalty != 0 {
-            throw .badRequest("presence_penalty is not supported by this server; send 0 or omit it.",
-                              param: "presence_penalty")
-        }
-        if sampling.frequencyPenalty != 0 {
-            throw .badRequest("frequency_penalty is not supported by this server; send 0 or omit it.",
-                              param: "frequency_penalty")
-        }
-        if !sampling.logitBias.isEmpty {
-            throw .badRequest("logit_bias is not supported by this server.", param: "logit_bias")
-        }
-        if sampling.allowedTokenIDs != nil {
-            throw .badRequest("allowed_token_ids is not supported by this server.", param: "allowed_token_ids")
-        }
-        if stop.includeStopStringInOutput {
-            throw .badRequest("include_stop_str_in_output is not supported by this server.",
-                              param: "include_stop_str_in_output")
-        }
-        if !decoding.skipSpecialTokens {
-            throw .badRequest("skip_special_tokens=false is not supported by this server.",
-                              param: "skip_special_tokens")
-        }
-    }
-
     /// The engine's request for one choice. Seeded requests with `n > 1` give choice `j` the
     /// seed `seed + j`, so the choices differ but the whole request is reproducible.
-    static func generationRequest(prompt: [Int], sampling: SamplingSettings, stop: StopSettings, maxTokens: Int,
-                                  logprobs: Int?, speculativeTokens: Int?, choice: Int) -> GenerationRequest {
+    static func generationRequest(prompt: [Int], sampling: SamplingSettings, stop: StopSettings, decoding: DecodingOptions,
+                                  maxTokens: Int, logprobs: Int?, speculativeTokens: Int?, choice: Int) -> GenerationRequest {
         let seed = sampling.seed.map { UInt64(bitPattern: $0 &+ Int64(choice)) }
-        let parameters = SamplingParameters(temperature: Float(sampling.temperature), topP: Float(sampling.topP),
-                                            topK: sampling.topK, minP: Float(sampling.minP), seed: seed)
+        let parameters = SamplingParameters(
+            temperature: Float(sampling.temperature), topP: Float(sampling.topP), topK: sampling.topK, minP: Float(sampling.minP),
+            seed: seed, repetitionPenalty: Float(sampling.repetitionPenalty), presencePenalty: Float(sampling.presencePenalty),
+            frequencyPenalty: Float(sampling.frequencyPenalty), logitBias: sampling.logitBias.mapValues { Float($0) },
+            allowedTokenIds: sampling.allowedTokenIDs)
         return GenerationRequest(prompt: prompt, sampling: parameters, maxTokens: maxTokens, minTokens: stop.minTokens,
                                  stopTokenIds: Set(stop.tokenIDs), stopStrings: stop.strings, ignoreEOS: stop.ignoreEOS,
+                                 includeStopStringInOutput: stop.includeStopStringInOutput,
+                                 skipSpecialTokens: decoding.skipSpecialTokens,
                                  logprobs: logprobs, speculativeTokens: speculativeTokens)
     }
 }

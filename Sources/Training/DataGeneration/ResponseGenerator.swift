@@ -34,7 +34,7 @@ public final class ResponseGenerator {
             configuration: .init(maxSpeculativeTokens: 0, speculativeTokens: 0, prefillChunk: prefillChunk,
                                  maxBatchTokens: max(maxBatchTokens, prefillChunk), maxModelLength: verifier.config.maxPositions,
                                  eosTokenIds: eosTokenIds, captureLayers: captureLayers),
-            pool: pool, makeTextStream: { SilentTextStream() })
+            pool: pool, makeTextStream: { _ in SilentTextStream() })
     }
 
     /// Generates a response for every prompt (results in prompt order). `sampling(i)` gives prompt i's
