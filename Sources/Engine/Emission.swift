@@ -43,7 +43,7 @@ extension SpeculativeEngine {
         sequence.stopReason = stop
     }
 
-    /// Log-softmax of the raw verifier logits at the emitted token, and the top alternatives.
+    /// Log-softmax of the raw verifier logits at the emitted token, its rank, and the top alternatives.
     func logprob(of token: Int, in logits: UnsafePointer<Float>, alternatives: Int) -> TokenLogprob {
         let vocab = verifier.config.vocabSize
         var maxLogit = -Float.infinity
@@ -51,6 +51,9 @@ extension SpeculativeEngine {
         var sum = 0.0
         for i in 0..<vocab { sum += Foundation.exp(Double(logits[i] - maxLogit)) }
         let logNormaliser = Float(Foundation.log(sum)) + maxLogit
+        let chosen = logits[token]
+        var rank = 0
+        for i in 0..<vocab where logits[i] >= chosen { rank += 1 }
         var top: [TokenLogprob.Alternative] = []
         if alternatives > 0 {
             var best: [(Int, Float)] = []
@@ -64,6 +67,6 @@ extension SpeculativeEngine {
             }
             top = best.map { .init(token: $0.0, logprob: $0.1 - logNormaliser) }
         }
-        return TokenLogprob(token: token, logprob: logits[token] - logNormaliser, top: top)
+        return TokenLogprob(token: token, logprob: chosen - logNormaliser, rank: max(rank, 1), top: top)
     }
 }

@@ -18,13 +18,16 @@ public struct GenerationRequest: Sendable {
     public var skipSpecialTokens: Bool
     /// Return log-probabilities of each emitted token and this many alternatives.
     public var logprobs: Int?
+    /// Return log-probabilities of each prompt token after the first (given the tokens before
+    /// it) and this many alternatives: vLLM's `prompt_logprobs`, and `echo` with `logprobs`.
+    public var promptLogprobs: Int?
     /// Pins the number of draft tokens per step (0 = plain decoding); nil lets the engine adapt.
     public var speculativeTokens: Int?
 
     public init(prompt: [Int], sampling: SamplingParameters = .greedy, maxTokens: Int, minTokens: Int = 0,
                 stopTokenIds: Set<Int> = [], stopStrings: [String] = [], ignoreEOS: Bool = false,
                 includeStopStringInOutput: Bool = false, skipSpecialTokens: Bool = true,
-                logprobs: Int? = nil, speculativeTokens: Int? = nil) {
+                logprobs: Int? = nil, promptLogprobs: Int? = nil, speculativeTokens: Int? = nil) {
         self.prompt = prompt
         self.sampling = sampling
         self.maxTokens = maxTokens
@@ -35,6 +38,7 @@ public struct GenerationRequest: Sendable {
         self.includeStopStringInOutput = includeStopStringInOutput
         self.skipSpecialTokens = skipSpecialTokens
         self.logprobs = logprobs
+        self.promptLogprobs = promptLogprobs
         self.speculativeTokens = speculativeTokens
     }
 
@@ -58,6 +62,8 @@ public struct GenerationRequest: Sendable {
         }
         if let bad = s.logitBias.first(where: { !$0.value.isFinite }) { return "logit_bias of token \(bad.key) is not a finite number" }
         if let allowed = s.allowedTokenIds, allowed.isEmpty { return "allowed_token_ids must not be empty" }
+        if let logprobs, logprobs < 0 { return "logprobs must be 0 or more, got \(logprobs)" }
+        if let promptLogprobs, promptLogprobs < 0 { return "prompt_logprobs must be 0 or more, got \(promptLogprobs)" }
         if let speculativeTokens, speculativeTokens < 0 {
             return "the number of speculative tokens must be non-negative, got \(speculativeTokens)"
         }
@@ -85,6 +91,9 @@ public enum StopReason: Sendable, Equatable {
 public struct TokenLogprob: Sendable, Equatable {
     public let token: Int
     public let logprob: Float
+    /// 1-based rank of `token`: how many tokens are at least as likely (vLLM's rule).
+    public let rank: Int
+    /// The most likely tokens, most likely first (rank = position + 1).
     public let top: [Alternative]
 
     public struct Alternative: Sendable, Equatable {
@@ -149,6 +158,9 @@ public struct GenerationEvent: Sendable {
     /// Text that became final this step (stop-string prefixes are held back until resolved).
     public let text: String
     public let logprobs: [TokenLogprob]
+    /// On the first event after the prompt ran, for requests that asked for `promptLogprobs`:
+    /// one entry per prompt token after the first.
+    public var promptLogprobs: [TokenLogprob]? = nil
     public let finish: FinishReason?
     public let stopReason: StopReason?
     /// Set on the finishing event.

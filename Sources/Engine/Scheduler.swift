@@ -224,9 +224,10 @@ extension GenerationEvent {
                         stats: SpeculationStats(), promptTokens: promptTokens, generatedTokens: 0)
     }
 
-    /// The same event under the scheduler's request id.
+    /// The same event under the scheduler's request id (every field carried over).
     func renumbered(_ id: Int) -> GenerationEvent {
-        GenerationEvent(requestId: id, tokens: tokens, text: text, logprobs: logprobs, finish: finish, stopReason: stopReason,
-                        stats: stats, promptTokens: promptTokens, generatedTokens: generatedTokens)
+        GenerationEvent(requestId: id, tokens: tokens, text: text, logprobs: logprobs, promptLogprobs: promptLogprobs,
+                        finish: finish, stopReason: stopReason, stats: stats, promptTokens: promptTokens,
+                        generatedTokens: generatedTokens, capturedStates: capturedStates)
     }
 }

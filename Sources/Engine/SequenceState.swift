@@ -44,6 +44,10 @@ final class SequenceState {
     /// Tokens emitted since the last event.
     var newTokens: [Int] = []
     var newLogprobs: [TokenLogprob] = []
+    /// Prompt positions scored so far (`GenerationRequest.promptLogprobs`), and whether they went
+    /// out on an event.
+    var promptLogprobs: [TokenLogprob] = []
+    var promptLogprobsSent = false
     var firstTokenEmitted = false
 
     init(id: Int, request: GenerationRequest, verifierCache: KVCache, draftCache: KVCache?, text: OutputText,

@@ -243,8 +243,15 @@ public final class SpeculativeEngine {
     func makeEvent(_ sequence: SequenceState, flush: Bool) -> GenerationEvent {
         let text = sequence.isFinished ? sequence.text.takeAll(flush: flush && sequence.finish != .abort)
                                        : sequence.text.takeReleasable()
+        var promptLogprobs: [TokenLogprob]?
+        if sequence.request.promptLogprobs != nil, !sequence.promptLogprobsSent, !sequence.isPrefilling {
+            promptLogprobs = sequence.promptLogprobs
+            sequence.promptLogprobs = []
+            sequence.promptLogprobsSent = true
+        }
         let event = GenerationEvent(
             requestId: sequence.id, tokens: sequence.newTokens, text: text, logprobs: sequence.newLogprobs,
+            promptLogprobs: promptLogprobs,
             finish: sequence.finish, stopReason: sequence.stopReason,
             stats: sequence.isFinished ? sequence.stats : nil, promptTokens: sequence.request.prompt.count,
             generatedTokens: sequence.output.count,

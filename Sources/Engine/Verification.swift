@@ -45,10 +45,11 @@ extension SpeculativeEngine {
     func verify(_ items: [VerificationItem]) throws {
         guard !items.isEmpty else { return }
         let requests = items.map { item -> TransformerModel.Request in
-            let logits: TransformerModel.LogitRows = item.isPrefill ? (item.completesPrompt ? .last : .none) : .all
+            let scoresPrompt = item.sequence.request.promptLogprobs != nil
+            let logits: TransformerModel.LogitRows = item.isPrefill && !scoresPrompt ? (item.completesPrompt ? .last : .none) : .all
             let request = item.sequence.request
             let argmaxOnly = configuration.argmaxScreening && request.sampling.isGreedy && request.logprobs == nil
-                && !item.sequence.adjustsNextRows
+                && !item.sequence.adjustsNextRows && !(item.isPrefill && scoresPrompt)
             return TransformerModel.Request(cache: item.cache, tokens: item.tokens, logits: logits, argmaxOnly: argmaxOnly)
         }
         let auxiliaryLayers = draft?.config.auxiliaryLayerIds ?? configuration.captureLayers
@@ -107,12 +108,20 @@ extension SpeculativeEngine {
         let prompt = sequence.request.prompt
         let start = sequence.prefilled
         sequence.prefilled += item.tokens.count
+        if let alternatives = sequence.request.promptLogprobs {
+            // Row j scores prompt token start + j + 1; the last row of the prompt scores the first output token.
+            for row in 0..<item.tokens.count where start + row + 1 < prompt.count {
+                sequence.promptLogprobs.append(logprob(of: prompt[start + row + 1], in: output.logits(request: index, row: row),
+                                                       alternatives: alternatives))
+            }
+        }
         if !item.completesPrompt {
             queueDraftContext(sequence, output: output, index: index, firstRow: 0, rows: item.tokens.count,
                               nextTokens: prompt[(start + 1)...(start + item.tokens.count)])
             return
         }
-        let logits = UnsafePointer(output.logits(request: index, row: 0))
+        let lastRow = output.logitRanges[index].count - 1
+        let logits = UnsafePointer(output.logits(request: index, row: lastRow))
         let token = chooseToken(sequence, logits: logits)
         queueDraftContext(sequence, output: output, index: index, firstRow: 0, rows: item.tokens.count,
                           nextTokens: prompt[(start + 1)...] + [token])

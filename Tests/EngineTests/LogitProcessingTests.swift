@@ -222,6 +222,52 @@ struct LogitProcessingTests {
     }
 }
 
+@Suite("Prompt log-probabilities")
+struct PromptLogprobTests {
+    @Test("Every prompt token after the first gets its log-softmax, rank and alternatives, once, without changing the output")
+    func promptLogprobsMatchADenseReference() throws {
+        let verifier = try TinyModels.verifier()
+        let draft = try TinyModels.draft(for: verifier)
+        let vocabulary = verifier.config.vocabSize
+        // 70 tokens: three prefill chunks of the tiny engine (32 each).
+        let prompt = (0..<70).map { ($0 * 37 + 11) % vocabulary }
+        let full = try verifier.forward([.init(cache: try verifier.makeCache(), tokens: prompt, logits: .all)], pool: TinyModels.pool)
+        var expected: [(logprob: Double, rank: Int, best: [Int])] = []
+        for position in 1..<prompt.count {
+            let row = UnsafeBufferPointer(start: full.logits(request: 0, row: position - 1), count: vocabulary)
+            let top = row.max()!
+            let normaliser = Double(top) + log(row.reduce(0.0) { $0 + exp(Double($1 - top)) })
+            let token = prompt[position]
+            let best = row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }.prefix(3)
+            expected.append((Double(row[token]) - normaliser, row.filter { $0 >= row[token] }.count, Array(best)))
+        }
+        let plain = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil),
+                                       [GenerationRequest(prompt: prompt, maxTokens: 12)])[0].tokens
+        for k in [nil, 0, 3] as [Int?] {
+            let engine = TinyModels.engine(verifier: verifier, draft: k == 0 ? nil : draft, speculativeTokens: k)
+            let id = try engine.add(GenerationRequest(prompt: prompt, maxTokens: 12, promptLogprobs: 3))
+            var delivered: [[TokenLogprob]] = []
+            var tokens: [Int] = []
+            while engine.hasWork {
+                for event in try engine.step() where event.requestId == id {
+                    if let scored = event.promptLogprobs { delivered.append(scored) }
+                    tokens += event.tokens
+                }
+            }
+            #expect(tokens == plain, "scoring the prompt changes nothing else")
+            try #require(delivered.count == 1, "delivered once, on the first token's event")
+            let scored = delivered[0]
+            try #require(scored.count == prompt.count - 1)
+            for (position, entry) in scored.enumerated() {
+                #expect(entry.token == prompt[position + 1])
+                #expect(abs(Double(entry.logprob) - expected[position].logprob) < 1e-4)
+                #expect(entry.rank == expected[position].rank)
+                #expect(entry.top.map(\.token) == expected[position].best)
+            }
+        }
+    }
+}
+
 /// Shows each token as `<id>`: the stream a request that keeps special tokens gets.
 struct SpecialMarkingStream: TextStream {
     mutating func append(_ token: Int) -> String { "<\(token)>" }

@@ -136,6 +136,16 @@ def openai_checks(client, totals):
           f"openai: penalties ({ids})")
     totals.append(varied.usage)
 
+    # Scoring a text the way evaluation harnesses do: echo, logprobs, no new tokens.
+    scored = client.completions.create(model=ARGS.model, prompt="The capital of France is Paris.", max_tokens=0,
+                                       echo=True, logprobs=1)
+    lp = scored.choices[0].logprobs
+    check(scored.choices[0].text == "The capital of France is Paris." and lp.token_logprobs[0] is None
+          and len(lp.token_logprobs) == scored.usage.prompt_tokens and all(v <= 0 for v in lp.token_logprobs[1:])
+          and scored.usage.completion_tokens == 0,
+          f"openai: echo scores the prompt ({len(lp.token_logprobs)} entries, {scored.usage})")
+    totals.append(scored.usage)
+
     models = client.models.list()
     check([m.id for m in models.data] == [ARGS.model], "openai: models.list")
 

@@ -128,6 +128,50 @@ struct ServiceCompletionTests {
         #expect(stopped["finish_reason"] as? String == "stop" && stopped["stop_reason"] as? Int == plain[2])
     }
 
+    @Test("echo with logprobs scores the prompt (first token null), with max_tokens 0 too, streamed or not")
+    func echoScoresThePrompt() async throws {
+        let server = try TestServer()
+        func choice(_ extra: [String: Any]) throws -> [String: Any] {
+            let json = try server.post("/v1/completions", json: body([
+                "prompt": "Hello world, hello", "echo": true, "logprobs": 2, "temperature": 0, "ignore_eos": true,
+                "return_token_ids": true,
+            ].merging(extra) { $1 })).json()
+            return try #require((json["choices"] as? [[String: Any]])?.first, "no choice in \(json)")
+        }
+        let scoring = try choice(["max_tokens": 0])
+        let promptIds = try #require(scoring["prompt_token_ids"] as? [Int])
+        let promptLogprobs = try #require(scoring["logprobs"] as? [String: Any])
+        let values = try #require(promptLogprobs["token_logprobs"] as? [Any])
+        #expect(values.count == promptIds.count && values.first is NSNull)
+        #expect(values.dropFirst().allSatisfy { ($0 as? Double).map { $0 <= 0 } ?? false })
+        #expect((promptLogprobs["top_logprobs"] as? [Any])?.first is NSNull)
+        #expect(scoring["text"] as? String == "Hello world, hello" && scoring["finish_reason"] as? String == "length")
+        #expect((scoring["token_ids"] as? [Int])?.isEmpty == true)
+        let vllmForm = try #require(scoring["prompt_logprobs"] as? [Any])
+        #expect(vllmForm.count == promptIds.count && vllmForm.first is NSNull)
+        let second = try #require(vllmForm[1] as? [String: [String: Any]])
+        #expect(second[String(promptIds[1])]?["logprob"] as? Double == (values[1] as? Double))
+
+        // With generated tokens the prompt's entries come first, the same numbers.
+        let generated = try choice(["max_tokens": 3])
+        let both = try #require((generated["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any])
+        #expect(both.count == promptIds.count + 3)
+        #expect(both.prefix(promptIds.count).dropFirst().map { $0 as? Double } == values.dropFirst().map { $0 as? Double })
+
+        // Streamed: the first chunk carries the prompt and its scores.
+        let stream = try server.post("/v1/completions", json: body([
+            "prompt": "Hello world, hello", "echo": true, "logprobs": 2, "temperature": 0, "ignore_eos": true,
+            "max_tokens": 3, "stream": true,
+        ]))
+        await server.stop()
+        let firstEvent = try #require(stream.events.first)
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(firstEvent.utf8)) as? [String: Any])
+        let firstChoice = try #require((first["choices"] as? [[String: Any]])?.first)
+        let streamed = try #require((firstChoice["logprobs"] as? [String: Any])?["token_logprobs"] as? [Any])
+        #expect(streamed.count >= promptIds.count && streamed.first is NSNull)
+        #expect((firstChoice["text"] as? String)?.hasPrefix("Hello world, hello") == true)
+    }
+
     @Test("logprobs come back per token with the chosen token among the alternatives")
     func logprobs() async throws {
         let server = try TestServer()

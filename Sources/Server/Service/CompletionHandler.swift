@@ -9,6 +9,9 @@ import Synchronization
 /// A validated completion request with its prompts tokenized and budgets fixed.
 struct PreparedCompletion: Sendable {
     let request: CompletionRequest
+    /// `echo` with `max_tokens: 0` that still runs (to score the prompt): the one generated
+    /// token is dropped from the answer and not counted.
+    var promptOnly: Bool { request.maxTokens == 0 }
     let context: RequestContext
     /// Per prompt: token ids and the text `echo` shows.
     let prompts: [(ids: [Int], text: String)]
@@ -28,15 +31,18 @@ extension InferenceService {
             send(error, to: responder, requestID: request.headers["X-Request-Id"])
             return
         }
-        if prepared.request.maxTokens == 0 {
+        if prepared.request.maxTokens == 0 && prepared.request.promptLogprobs == nil {
             answerEchoOnly(prepared, responder)
             return
         }
+        // `echo` with `max_tokens: 0` and logprobs scores the prompt: as vLLM does, one token is
+        // generated and dropped (`promptOnly`).
         let requests = prepared.prompts.indices.flatMap { p in
             (0..<prepared.request.n).map { j in
                 EngineSupport.generationRequest(
                     prompt: prepared.prompts[p].ids, sampling: prepared.request.sampling, stop: prepared.request.stop,
-                    decoding: prepared.request.decoding, maxTokens: prepared.budgets[p], logprobs: prepared.request.logprobs,
+                    decoding: prepared.request.decoding, maxTokens: max(1, prepared.budgets[p]),
+                    logprobs: prepared.request.logprobs, promptLogprobs: prepared.request.promptLogprobs,
                     speculativeTokens: prepared.request.numSpeculativeTokens, choice: j)
             }
         }
@@ -51,10 +57,6 @@ extension InferenceService {
         try checkAccepting()
         try checkBody(request)
         let decoded = try CompletionRequest.decode(request.body, context: validation)
-        if decoded.promptLogprobs != nil {
-            throw .badRequest("Prompt logprobs (prompt_logprobs, or echo together with logprobs) are not supported "
-                              + "by this server.", param: "prompt_logprobs")
-        }
         let context = self.context(for: request, bodyID: decoded.requestID)
         var prompts: [(ids: [Int], text: String)] = []
         var budgets: [Int] = []
@@ -134,16 +136,22 @@ extension InferenceService {
     private func completionResponse(_ prepared: PreparedCompletion, _ results: [ChoiceResult]) -> CompletionResponse {
         let r = prepared.request
         var choices: [CompletionChoice] = []
+        let results = prepared.promptOnly ? results.map(\.promptOnly) : results
         for (c, result) in results.enumerated() {
             let prompt = prepared.prompts[prepared.prompt(ofChoice: c)]
             let prefix = r.echo ? prompt.text : ""
             let logprobs = r.logprobs.map { _ in
-                completionLogprobs(result.logprobs, startOffset: 0, asTokenIDs: r.returnTokensAsTokenIDs)
+                var logprobs = CompletionLogprobs()
+                if r.echo { appendPromptLogprobs(prompt.ids, result.promptLogprobs, to: &logprobs, asTokenIDs: r.returnTokensAsTokenIDs) }
+                appendLogprobs(result.logprobs, to: &logprobs, asTokenIDs: r.returnTokensAsTokenIDs)
+                return logprobs
             }
             choices.append(CompletionChoice(
                 index: c, text: prefix + result.text, logprobs: logprobs,
                 finishReason: result.finish.map(FinishReason.init(engine:)), stopReason: StopReason(engine: result.stopReason),
-                tokenIDs: r.returnTokenIDs ? result.tokens : nil, promptTokenIDs: r.returnTokenIDs ? prompt.ids : nil))
+                tokenIDs: r.returnTokenIDs ? result.tokens : nil,
+                promptLogprobs: r.promptLogprobs.map { _ in promptLogprobEntries(result.promptLogprobs) },
+                promptTokenIDs: r.returnTokenIDs ? prompt.ids : nil))
         }
         return CompletionResponse(id: RequestID.completionID(prepared.context.id), created: prepared.context.created,
                                   model: r.model, choices: choices, usage: usage(prepared.prompts.map(\.ids.count), results))
@@ -165,27 +173,33 @@ extension InferenceService {
             onEvent: { [self] choice, event, result in
                 if event.text.isEmpty && event.tokens.isEmpty && event.finish == nil { return }
                 if event.finish == .abort { return }
+                // A `promptOnly` run shows none of the token it generated.
+                let hidden = prepared.promptOnly
                 let prompt = prepared.prompts[prepared.prompt(ofChoice: choice)]
                 let (started, offset) = progress.withLock { p in
                     let before = p[choice]
                     p[choice].started = true
                     return before
                 }
-                let text = (started || !r.echo ? "" : prompt.text) + event.text
+                let text = (started || !r.echo ? "" : prompt.text) + (hidden ? "" : event.text)
                 var logprobs: CompletionLogprobs?
                 if r.logprobs != nil {
-                    let lp = completionLogprobs(event.logprobs, startOffset: offset, asTokenIDs: r.returnTokensAsTokenIDs)
+                    var lp = CompletionLogprobs(startOffset: offset)
+                    if r.echo && !started {
+                        appendPromptLogprobs(prompt.ids, event.promptLogprobs, to: &lp, asTokenIDs: r.returnTokensAsTokenIDs)
+                    }
+                    if !hidden { appendLogprobs(event.logprobs, to: &lp, asTokenIDs: r.returnTokensAsTokenIDs) }
                     progress.withLock { $0[choice].offset = lp.nextOffset }
                     logprobs = lp
                 }
                 let usage = r.streamOptions.continuousUsageStats
-                    ? Usage(promptTokens: prompt.ids.count, completionTokens: result.generatedTokens) : nil
+                    ? Usage(promptTokens: prompt.ids.count, completionTokens: hidden ? 0 : result.generatedTokens) : nil
                 sink.write(encoder.chunk(
                     index: choice, text: text, logprobs: logprobs,
-                    finishReason: event.finish.map(FinishReason.init(engine:)),
-                    stopReason: StopReason(engine: event.stopReason), usage: usage,
+                    finishReason: event.finish.map { hidden ? .length : FinishReason(engine: $0) },
+                    stopReason: hidden ? nil : StopReason(engine: event.stopReason), usage: usage,
                     promptTokenIDs: r.returnTokenIDs && !started ? prompt.ids : nil,
-                    tokenIDs: r.returnTokenIDs ? event.tokens : nil))
+                    tokenIDs: r.returnTokenIDs ? (hidden ? [] : event.tokens) : nil))
             },
             onFinished: { [self] results in
                 defer { finished() }
@@ -194,7 +208,7 @@ extension InferenceService {
                     prepared.context.logger.warning("streamed completion failed", metadata: ["error": "\(error.message)"])
                     sink.write(error.streamEvent)
                 } else if r.streamOptions.includeUsage {
-                    sink.write(encoder.usageChunk(usage(promptCounts, results)))
+                    sink.write(encoder.usageChunk(usage(promptCounts, prepared.promptOnly ? results.map(\.promptOnly) : results)))
                 }
                 sink.finish()
             })
@@ -205,3 +219,15 @@ extension InferenceService {
         }, finished: finished)
     }
 }
+
+extension ChoiceResult {
+    /// The result of a `promptOnly` run: the prompt's scores, without the generated token.
+    var promptOnly: ChoiceResult {
+        var result = ChoiceResult()
+        result.promptLogprobs = promptLogprobs
+        result.promptTokens = promptTokens
+        result.finish = finish == nil ? nil : .length
+        return result
+    }
+}
+

@@ -49,12 +49,39 @@ extension InferenceService {
 
     func completionLogprobs(_ entries: [Engine.TokenLogprob], startOffset: Int, asTokenIDs: Bool) -> CompletionLogprobs {
         var logprobs = CompletionLogprobs(startOffset: startOffset)
+        appendLogprobs(entries, to: &logprobs, asTokenIDs: asTokenIDs)
+        return logprobs
+    }
+
+    /// Scored tokens in the completions format: the chosen token, then the alternatives.
+    func appendLogprobs(_ entries: [Engine.TokenLogprob], to logprobs: inout CompletionLogprobs, asTokenIDs: Bool) {
         for entry in entries {
             logprobs.append(TokenLogprob(token: model.tokenText(entry.token, asTokenID: asTokenIDs), logprob: entry.logprob),
                             alternatives: entry.top.map {
                                 TokenLogprob(token: model.tokenText($0.token, asTokenID: asTokenIDs), logprob: $0.logprob)
                             })
         }
-        return logprobs
+    }
+
+    /// `echo` with `logprobs`: the prompt's tokens come first, the first one unscored (vLLM).
+    func appendPromptLogprobs(_ ids: [Int], _ scored: [Engine.TokenLogprob]?, to logprobs: inout CompletionLogprobs,
+                              asTokenIDs: Bool) {
+        guard let first = ids.first else { return }
+        logprobs.appendUnscored(token: model.tokenText(first, asTokenID: asTokenIDs))
+        appendLogprobs(scored ?? [], to: &logprobs, asTokenIDs: asTokenIDs)
+    }
+
+    /// vLLM's `prompt_logprobs`: null for the first prompt token, then per token its own entry
+    /// (with its rank) followed by the most likely alternatives (ranks 1, 2, ...).
+    func promptLogprobEntries(_ scored: [Engine.TokenLogprob]?) -> [[PromptTokenLogprob]?] {
+        [nil] + (scored ?? []).map { entry in
+            var entries = [PromptTokenLogprob(tokenID: entry.token, logprob: entry.logprob, rank: entry.rank,
+                                              decodedToken: model.tokenText(entry.token, asTokenID: false))]
+            for (index, alternative) in entry.top.enumerated() where alternative.token != entry.token {
+                entries.append(PromptTokenLogprob(tokenID: alternative.token, logprob: alternative.logprob, rank: index + 1,
+                                                  decodedToken: model.tokenText(alternative.token, asTokenID: false)))
+            }
+            return entries
+        }
     }
 }

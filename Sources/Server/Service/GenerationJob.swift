@@ -13,6 +13,8 @@ struct ChoiceResult: Sendable {
     var tokens: [Int] = []
     var text = ""
     var logprobs: [Engine.TokenLogprob] = []
+    /// Prompt tokens after the first, scored (requests with prompt logprobs).
+    var promptLogprobs: [Engine.TokenLogprob]?
     var finish: Engine.FinishReason?
     var stopReason: Engine.StopReason?
     var promptTokens = 0
@@ -126,6 +128,7 @@ final class GenerationJob: Sendable {
             r.tokens += event.tokens
             r.text += event.text
             r.logprobs += event.logprobs
+            if let scored = event.promptLogprobs { r.promptLogprobs = scored }
             r.promptTokens = event.promptTokens
             r.generatedTokens = event.generatedTokens
             if let finish = event.finish {

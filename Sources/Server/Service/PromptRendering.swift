@@ -64,7 +64,8 @@ enum EngineSupport {
     /// The engine's request for one choice. Seeded requests with `n > 1` give choice `j` the
     /// seed `seed + j`, so the choices differ but the whole request is reproducible.
     static func generationRequest(prompt: [Int], sampling: SamplingSettings, stop: StopSettings, decoding: DecodingOptions,
-                                  maxTokens: Int, logprobs: Int?, speculativeTokens: Int?, choice: Int) -> GenerationRequest {
+                                  maxTokens: Int, logprobs: Int?, promptLogprobs: Int? = nil, speculativeTokens: Int?,
+                                  choice: Int) -> GenerationRequest {
         let seed = sampling.seed.map { UInt64(bitPattern: $0 &+ Int64(choice)) }
         let parameters = SamplingParameters(
             temperature: Float(sampling.temperature), topP: Float(sampling.topP), topK: sampling.topK, minP: Float(sampling.minP),
@@ -75,6 +76,6 @@ enum EngineSupport {
                                  stopTokenIds: Set(stop.tokenIDs), stopStrings: stop.strings, ignoreEOS: stop.ignoreEOS,
                                  includeStopStringInOutput: stop.includeStopStringInOutput,
                                  skipSpecialTokens: decoding.skipSpecialTokens,
-                                 logprobs: logprobs, speculativeTokens: speculativeTokens)
+                                 logprobs: logprobs, promptLogprobs: promptLogprobs, speculativeTokens: speculativeTokens)
     }
 }
