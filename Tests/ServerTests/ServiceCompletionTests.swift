@@ -172,6 +172,20 @@ struct ServiceCompletionTests {
         #expect((firstChoice["text"] as? String)?.hasPrefix("Hello world, hello") == true)
     }
 
+    @Test("chat answers prompt_logprobs for its rendered prompt, one entry per token, the first null")
+    func chatPromptLogprobs() async throws {
+        let server = try TestServer()
+        let json = try server.post("/v1/chat/completions", json: body([
+            "messages": [["role": "user", "content": "Hello there"]], "max_tokens": 2, "temperature": 0, "prompt_logprobs": 1,
+        ])).json()
+        await server.stop()
+        let entries = try #require(json["prompt_logprobs"] as? [Any])
+        #expect(entries.count == (try usageCounts(json))["prompt_tokens"])
+        #expect(entries.first is NSNull)
+        let second = try #require(entries[1] as? [String: [String: Any]])
+        #expect((1...2).contains(second.count) && second.values.allSatisfy { ($0["logprob"] as? Double ?? 1) <= 0 })
+    }
+
     @Test("logprobs come back per token with the chosen token among the alternatives")
     func logprobs() async throws {
         let server = try TestServer()

@@ -17,6 +17,8 @@ public struct ChatCompletionRequest: Sendable, Equatable {
     public var decoding: DecodingOptions
     /// Number of alternatives per token when `logprobs` is true (0...max); nil = no logprobs.
     public var topLogprobs: Int?
+    /// Alternatives per prompt token for vLLM's `prompt_logprobs` (not with `stream`); nil = none.
+    public var promptLogprobs: Int?
     /// Prepend the last message's content when it has the assistant role (vLLM `echo`).
     public var echo: Bool
     /// Append the assistant header so the model answers (default true).
@@ -85,6 +87,9 @@ public struct ChatCompletionRequest: Sendable, Equatable {
         let (sampling, stop) = try fields.resolve(context: context, maxTokens: maxTokens, maxTokensParam: maxParam,
                                                   allowZeroMaxTokens: false)
         let speculative = try fields.resolveSpeculativeTokens(context: context)
+        let promptLogprobs = try fields.promptLogprobs.map { (k) throws(APIError) in
+            try GenerationFields.resolveLogprobCount(k, context: context, param: "prompt_logprobs")
+        }
 
         return ChatCompletionRequest(
             model: model, messages: messages, maxTokens: maxTokens, maxTokensParameter: maxParam,
@@ -92,7 +97,7 @@ public struct ChatCompletionRequest: Sendable, Equatable {
             sampling: sampling, stop: stop,
             decoding: DecodingOptions(skipSpecialTokens: fields.skipSpecialTokens ?? true,
                                       spacesBetweenSpecialTokens: fields.spacesBetweenSpecialTokens ?? true),
-            topLogprobs: topCount, echo: fields.echo ?? false, addGenerationPrompt: addGenerationPrompt,
+            topLogprobs: topCount, promptLogprobs: promptLogprobs, echo: fields.echo ?? false, addGenerationPrompt: addGenerationPrompt,
             continueFinalMessage: continueFinal, addSpecialTokens: fields.addSpecialTokens ?? false,
             chatTemplate: chatTemplate, chatTemplateKwargsJSON: kwargs, toolsJSON: tools,
             requestID: fields.requestID, user: fields.user, numSpeculativeTokens: speculative,

@@ -32,11 +32,15 @@ public struct ChatCompletionResponse: Sendable, Equatable {
     public var model: String
     public var choices: [ChatCompletionChoice]
     public var usage: Usage
+    /// vLLM's `prompt_logprobs` of the rendered prompt (one list for the request); nil when not asked.
+    public var promptLogprobs: [[PromptTokenLogprob]?]?
 
-    public init(id: String, created: Int, model: String, choices: [ChatCompletionChoice], usage: Usage) {
+    public init(id: String, created: Int, model: String, choices: [ChatCompletionChoice], usage: Usage,
+                promptLogprobs: [[PromptTokenLogprob]?]? = nil) {
         self.id = id
         self.created = created
         self.model = model
+        self.promptLogprobs = promptLogprobs
         self.choices = choices
         self.usage = usage
     }
@@ -69,7 +73,7 @@ public struct ChatCompletionResponse: Sendable, Equatable {
         w.field("usage", usage, full: true)
         w.nullField("service_tier")
         w.nullField("system_fingerprint")
-        w.nullField("prompt_logprobs")
+        w.writePromptLogprobs(promptLogprobs)
         w.nullField("kv_transfer_params")
         w.endObject()
         return w.text

@@ -36,6 +36,7 @@ extension InferenceService {
         let requests = (0..<decoded.n).map { j in
             EngineSupport.generationRequest(prompt: prompt, sampling: decoded.sampling, stop: decoded.stop,
                                             decoding: decoded.decoding, maxTokens: budget, logprobs: decoded.topLogprobs,
+                                            promptLogprobs: decoded.promptLogprobs,
                                             speculativeTokens: decoded.numSpeculativeTokens, choice: j)
         }
         // vLLM's chat `echo`: the reply starts with the last message when it is the assistant's.
@@ -69,7 +70,10 @@ extension InferenceService {
                                          tokenIDs: r.returnTokenIDs ? result.tokens : nil)
                 }
                 let body = ChatCompletionResponse(id: RequestID.chatCompletionID(context.id), created: context.created,
-                                                  model: r.model, choices: choices, usage: usage([promptTokens], results))
+                                                  model: r.model, choices: choices, usage: usage([promptTokens], results),
+                                                  promptLogprobs: r.promptLogprobs.map { _ in
+                                                      promptLogprobEntries(results.first?.promptLogprobs)
+                                                  })
                 sendJSON(body.jsonString, to: responder, requestID: context.id)
             })
         run(job, requests, n: r.n, responder: responder, context: context, onStarted: {}, finished: finished)
