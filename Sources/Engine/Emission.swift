@@ -55,7 +55,12 @@ extension SpeculativeEngine {
         var rank = 0
         for i in 0..<vocab where logits[i] >= chosen { rank += 1 }
         var top: [TokenLogprob.Alternative] = []
-        if alternatives > 0 {
+        if alternatives > 64 {
+            // Many alternatives (up to the whole vocabulary, `logprobs: -1` on a server without a
+            // limit): one sort, instead of inserting into a sorted list, which is quadratic.
+            let ranked = (0..<vocab).sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+            top = ranked.prefix(alternatives).map { .init(token: $0, logprob: logits[$0] - logNormaliser) }
+        } else if alternatives > 0 {
             var best: [(Int, Float)] = []
             for i in 0..<vocab {
                 let value = logits[i]

@@ -268,6 +268,29 @@ struct PromptLogprobTests {
     }
 }
 
+extension PromptLogprobTests {
+    @Test("Many alternatives (here the whole vocabulary) come back complete and in order")
+    func wholeVocabularyAlternatives() throws {
+        let verifier = try TinyModels.verifier()
+        let vocabulary = verifier.config.vocabSize
+        func logprobs(alternatives: Int) throws -> [TokenLogprob] {
+            let engine = TinyModels.engine(verifier: verifier, draft: nil)
+            _ = try engine.add(GenerationRequest(prompt: [3, 9, 27], maxTokens: 3, logprobs: alternatives))
+            var collected: [TokenLogprob] = []
+            while engine.hasWork { for event in try engine.step() { collected += event.logprobs } }
+            return collected
+        }
+        let few = try logprobs(alternatives: 5), all = try logprobs(alternatives: vocabulary)
+        try #require(few.count == 3 && all.count == 3)
+        for (small, large) in zip(few, all) {
+            #expect(large.top.count == vocabulary && Set(large.top.map(\.token)).count == vocabulary)
+            #expect(zip(large.top, large.top.dropFirst()).allSatisfy { $0.logprob >= $1.logprob })
+            #expect(Array(large.top.prefix(5)) == small.top)
+            #expect(large.top[large.rank - 1].logprob == large.logprob)
+        }
+    }
+}
+
 /// Shows each token as `<id>`: the stream a request that keeps special tokens gets.
 struct SpecialMarkingStream: TextStream {
     mutating func append(_ token: Int) -> String { "<\(token)>" }
