@@ -85,16 +85,15 @@ struct CompletionRequestTests {
         }
     }
 
-    @Test("Stop settings: a bare string is a one-element list, and the stream hold-back is max(len)-1")
+    @Test("Stop settings: a bare string is a one-element list; include_stop_str_in_output is kept")
     func stopSettings() throws {
         let r = try decode(#"{"prompt": "x", "stop": "END", "min_tokens": 2, "ignore_eos": true}"#)
         #expect(r.stop.strings == ["END"])
-        #expect(r.stop.minTokens == 2 && r.stop.ignoreEOS)
-        #expect(r.stop.heldBackCharacters == 2)
+        #expect(r.stop.minTokens == 2 && r.stop.ignoreEOS && !r.stop.includeStopStringInOutput)
         let list = try decode(#"{"prompt": "x", "stop": ["a", "ünï"], "include_stop_str_in_output": false}"#)
-        #expect(list.stop.heldBackCharacters == 2)
+        #expect(list.stop.strings == ["a", "ünï"])
         let kept = try decode(#"{"prompt": "x", "stop": ["abcdef"], "include_stop_str_in_output": true}"#)
-        #expect(kept.stop.heldBackCharacters == 0)
+        #expect(kept.stop.includeStopStringInOutput)
     }
 
     @Test("include_usage counts only with stream_options, continuous stats only with include_usage")

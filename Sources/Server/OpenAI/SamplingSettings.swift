@@ -67,21 +67,14 @@ public struct StopSettings: Sendable, Equatable {
         self.minTokens = minTokens
         self.includeStopStringInOutput = includeStopStringInOutput
     }
-
-    /// Characters a stream must hold back from each delta until it is sure no stop string
-    /// starts there: `max(len(stop)) - 1` (in Unicode scalars, like Python's `len`), 0 when
-    /// stop strings are kept in the output.
-    public var heldBackCharacters: Int {
-        guard !includeStopStringInOutput, let longest = strings.map(\.unicodeScalars.count).max() else { return 0 }
-        return longest - 1
-    }
 }
 
 /// Detokenizer options of a request.
 public struct DecodingOptions: Sendable, Equatable {
     /// Drop special tokens from decoded text (default true).
     public var skipSpecialTokens: Bool
-    /// Put spaces between special tokens (default true).
+    /// vLLM's option to put spaces between special tokens (default true). Accepted and without
+    /// effect: byte-level tokenizers join special tokens without spaces, as vLLM's fast ones do.
     public var spacesBetweenSpecialTokens: Bool
 
     public init(skipSpecialTokens: Bool = true, spacesBetweenSpecialTokens: Bool = true) {
