@@ -186,6 +186,36 @@ struct ServiceCompletionTests {
         #expect((1...2).contains(second.count) && second.values.allSatisfy { ($0["logprob"] as? Double ?? 1) <= 0 })
     }
 
+    @Test("a model whose generation_config sets repetition_penalty (as Qwen's do) serves requests with it as the default")
+    func generationConfigPenaltyIsServed() async throws {
+        // The tiny model's files beside a Qwen-style generation_config.json (repetition_penalty
+        // 1.05, temperature 0.6, top_k 20): before penalties were implemented, every request to
+        // such a model was refused.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("gen-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let tiny = TestServer.fixtures.appendingPathComponent("tiny-llama")
+        for name in try FileManager.default.contentsOfDirectory(atPath: tiny.path) {
+            try FileManager.default.copyItem(at: tiny.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+        try FileManager.default.copyItem(at: TestServer.fixtures.appendingPathComponent("sampling-generation_config.json"),
+                                         to: folder.appendingPathComponent("generation_config.json"))
+        let server = try TestServer(modelFolder: folder)
+        func tokens(_ extra: [String: Any]) throws -> [Int]? {
+            let json = try server.post("/v1/completions", json: body([
+                "prompt": "abc", "max_tokens": 8, "seed": 7, "ignore_eos": true, "return_token_ids": true,
+            ].merging(extra) { $1 })).json()
+            return (json["choices"] as? [[String: Any]])?.first?["token_ids"] as? [Int]
+        }
+        let defaulted = try tokens([:])
+        let explicit = try tokens(["repetition_penalty": 1.05, "temperature": 0.6, "top_k": 20, "top_p": 0.95])
+        let unpenalised = try tokens(["repetition_penalty": 1, "temperature": 0.6, "top_k": 20, "top_p": 0.95])
+        await server.stop()
+        #expect(defaulted?.count == 8)
+        #expect(defaulted == explicit)
+        #expect(unpenalised?.count == 8)
+    }
+
     @Test("logprobs come back per token with the chosen token among the alternatives")
     func logprobs() async throws {
         let server = try TestServer()

@@ -20,8 +20,8 @@ final class TestServer {
 
     init(speculator: Bool = true, maxBatch: Int = 4, maxQueue: Int = 16, apiKey: String = "",
          numSpeculativeTokens: SpeculativeTokens = .fixed(3), requestSeconds: Double = 60,
-         constantDraftToken: Int? = nil) throws {
-        let folder = Self.fixtures.appendingPathComponent("tiny-llama")
+         constantDraftToken: Int? = nil, modelFolder: URL? = nil) throws {
+        let folder = modelFolder ?? Self.fixtures.appendingPathComponent("tiny-llama")
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.model = folder.path
