@@ -9,6 +9,8 @@ final class SequenceState {
     let request: GenerationRequest
     /// The prompt's distinct token ids (for the repetition penalty), made when first needed.
     lazy var promptTokens = Set(request.prompt)
+    /// The ids `min_tokens` holds back: the request's stop ids and the model's EOS ids.
+    let minTokensHeldIds: Set<Int>
     var verifierCache: KVCache?
     var draftCache: KVCache?
     /// Prompt tokens already in the verifier cache.
@@ -51,9 +53,10 @@ final class SequenceState {
     var firstTokenEmitted = false
 
     init(id: Int, request: GenerationRequest, verifierCache: KVCache, draftCache: KVCache?, text: OutputText,
-         controller: AdaptiveSpeculation) {
+         controller: AdaptiveSpeculation, eosTokenIds: Set<Int> = []) {
         self.id = id
         self.request = request
+        minTokensHeldIds = request.minTokens > 0 ? request.stopTokenIds.union(eosTokenIds) : []
         self.verifierCache = verifierCache
         self.draftCache = draftCache
         self.text = text

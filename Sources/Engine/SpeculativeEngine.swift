@@ -195,7 +195,8 @@ public final class SpeculativeEngine {
             text: OutputText(stream: makeTextStream(request.skipSpecialTokens), stopStrings: request.stopStrings,
                              includeStopString: request.includeStopStringInOutput),
             controller: AdaptiveSpeculation(maxTokens: draft == nil ? 0 : configuration.maxSpeculativeTokens,
-                                            pinned: draft == nil ? 0 : pinned, prior: acceptancePrior))
+                                            pinned: draft == nil ? 0 : pinned, prior: acceptancePrior),
+            eosTokenIds: configuration.eosTokenIds)
         nextId += 1
         sequences.append(state)
         return state.id

@@ -146,7 +146,7 @@ extension SpeculativeEngine {
         guard sequence.adjustsNextRows else { return raw }
         return logitProcessor.process(raw, request: sequence.request, promptTokens: sequence.promptTokens,
                                       output: sequence.output, pending: pending,
-                                      stopTokenIds: sequence.request.stopTokenIds.union(configuration.eosTokenIds))
+                                      stopTokenIds: sequence.minTokensHeldIds)
     }
 
     /// Checks the drafts of one sequence against its verifier rows and emits the accepted
