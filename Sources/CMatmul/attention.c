@@ -91,23 +91,29 @@ INLINE void scores_of(const float *q, const float *keys, long count, long head_d
 /// `score_chain` and the sums of `reduce16`, written with intrinsics (clang will not inline a
 /// function returning a 16-lane vector into this one). Each block of sixteen keys is read from
 /// L2 once and serves all heads from L1 (one head at a time read every key from L2 per head).
+/// The sixteen scores of one block of keys for each query head (`scores_of_heads_wide`'s step).
+SPECULATORS_AVX512 static inline __attribute__((always_inline)) void
+scores_of_block(const float *q, long q_head_stride, long heads, const float *block, long head_dim, float scale,
+                float *scores, long stride) {
+    for (long h = 0; h < heads; h++) {
+        const float *query = q + h * q_head_stride;
+        __m512 acc[LANES];
+        for (int t = 0; t < LANES; t++) {
+            const float *key = block + t * head_dim;
+            acc[t] = _mm512_setzero_ps();
+            for (long d = 0; d < head_dim; d += LANES)
+                acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(query + d), _mm512_loadu_ps(key + d), acc[t]);
+        }
+        _mm512_storeu_ps(scores + h * stride, _mm512_mul_ps(reduce_sixteen(acc), _mm512_set1_ps(scale)));
+    }
+}
+
 SPECULATORS_AVX512 static inline __attribute__((always_inline)) void
 scores_of_heads_wide(const float *q, long q_head_stride, long heads, const float *keys, long count, long head_dim,
                      float scale, float *scores, long stride) {
     long j = 0;
-    for (; j + LANES <= count; j += LANES) {
-        for (long h = 0; h < heads; h++) {
-            const float *query = q + h * q_head_stride;
-            __m512 acc[LANES];
-            for (int t = 0; t < LANES; t++) {
-                const float *key = keys + (j + t) * head_dim;
-                acc[t] = _mm512_setzero_ps();
-                for (long d = 0; d < head_dim; d += LANES)
-                    acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(query + d), _mm512_loadu_ps(key + d), acc[t]);
-            }
-            _mm512_storeu_ps(scores + h * stride + j, _mm512_mul_ps(reduce_sixteen(acc), _mm512_set1_ps(scale)));
-        }
-    }
+    for (; j + LANES <= count; j += LANES) scores_of_block(q, q_head_stride, heads, keys + j * head_dim, head_dim, scale,
+                                                           scores + j, stride);
     for (long h = 0; h < heads; h++)
         scores_of(q + h * q_head_stride, keys + j * head_dim, count - j, head_dim, scale, scores + h * stride + j);
 }
@@ -229,3 +235,62 @@ void speculators_attend_using(int code, PARAMETERS) {
 }
 
 void speculators_attend(PARAMETERS) { speculators_attend_using(speculators_isa(), ARGUMENTS); }
+
+#define ROW_PARAMETERS                                                                                              \
+    const float *q, long q_row_stride, long q_head_stride, long heads, long rows, const float *keys,                \
+        const float *values, long first_count, long head_dim, float scale, float *scores, float *out,               \
+        long out_row_stride, long out_head_stride
+
+/// One row at a time, each as `attend` computes it alone.
+#define ROWS_ONE_BY_ONE(ATTEND_ONE)                                                                                  \
+    const long stride = (first_count + rows - 1 + LANES - 1) & ~(long)(LANES - 1);                                  \
+    for (long r = 0; r < rows; r++)                                                                                 \
+        ATTEND_ONE(q + r * q_row_stride, q_head_stride, heads, keys, values, first_count + r, head_dim, scale,      \
+                   scores + r * heads * stride, out + r * out_row_stride, out_head_stride);
+
+static void attend_rows_portable(ROW_PARAMETERS) { ROWS_ONE_BY_ONE(attend_portable) }
+#if defined(__x86_64__)
+SPECULATORS_AVX2 static void attend_rows_avx2(ROW_PARAMETERS) { ROWS_ONE_BY_ONE(attend_avx2) }
+
+/// The rows' scores block by block, so that each block of sixteen keys is read once for every
+/// row and head (from L2, then L1) instead of once per row. Each score is computed exactly as
+/// `scores_of_heads_wide` computes it for that row alone: a block the row sees whole takes the
+/// block path, the row's last partial block the one-key path.
+SPECULATORS_AVX512 static void attend_rows_avx512(ROW_PARAMETERS) {
+    const long last_count = first_count + rows - 1;
+    const long stride = (last_count + LANES - 1) & ~(long)(LANES - 1);
+    for (long j = 0; j < last_count; j += LANES) {
+        for (long r = 0; r < rows; r++) {
+            const long count = first_count + r;
+            if (j >= count) continue;
+            const float *query = q + r * q_row_stride;
+            float *row_scores = scores + r * heads * stride;
+            if (j + LANES <= count) {
+                scores_of_block(query, q_head_stride, heads, keys + j * head_dim, head_dim, scale, row_scores + j, stride);
+            } else {
+                for (long h = 0; h < heads; h++)
+                    scores_of(query + h * q_head_stride, keys + j * head_dim, count - j, head_dim, scale,
+                              row_scores + h * stride + j);
+            }
+        }
+    }
+    for (long r = 0; r < rows; r++)
+        finish(heads, values, first_count + r, head_dim, scores + r * heads * stride, stride, out + r * out_row_stride,
+               out_head_stride);
+}
+#endif
+
+void speculators_attend_rows_using(int code, ROW_PARAMETERS) {
+    if (heads <= 0 || rows <= 0 || first_count <= 0) return;
+#define ROW_ARGUMENTS                                                                                               \
+    q, q_row_stride, q_head_stride, heads, rows, keys, values, first_count, head_dim, scale, scores, out,           \
+        out_row_stride, out_head_stride
+#if defined(__x86_64__)
+    switch (speculators_isa_for(code)) {
+    case 2: attend_rows_avx512(ROW_ARGUMENTS); return;
+    case 1: attend_rows_avx2(ROW_ARGUMENTS); return;
+    default: break;
+    }
+#endif
+    attend_rows_portable(ROW_ARGUMENTS);
+}

@@ -158,11 +158,14 @@ enum DecoderLayer {
         layerIndex: Int, shape: AttentionShape, qkv: UnsafeMutablePointer<Float>, layout: BatchLayout,
         into output: UnsafeMutablePointer<Float>, workspace: LayerWorkspace, pool: ThreadPool
     ) {
-        // Tasks: a long segment's heads (BLAS over the chunk), and each short segment's rows, as
-        // (row, key/value head) units when there are enough of those for every worker twice, so
-        // that the query heads sharing a key/value head read its values once; else as (row, head).
+        // Tasks: a long segment's heads (BLAS over the chunk); a short segment of several rows
+        // (verification) as (key/value head, row group) units, whose rows read the keys once;
+        // a single row as (row, key/value head) units when there are enough of those for every
+        // worker twice, so that the query heads sharing a key/value head read its values once,
+        // else as (row, head).
         let kernel = AttentionKernel.supports(headDim: shape.headDim)
-        var shortRows = 0, chunkScores = 0, rowKeys = 0
+        let rowGrouping = kernel && shape.slidingWindow == nil
+        var shortRows = 0, chunkScores = 0, rowKeys = 0, groupedSegments = 0
         for segment in layout.segments {
             let keys = segment.positionStart + segment.rowCount
             if segment.rowCount > SmallBatchProduct.maxRows {
@@ -170,19 +173,33 @@ enum DecoderLayer {
             } else {
                 shortRows += segment.rowCount
                 rowKeys = max(rowKeys, keys)
+                if rowGrouping && segment.rowCount > 1 { groupedSegments += 1 }
             }
         }
         let group = shape.headCount / shape.kvHeadCount
         let headsPerTask = kernel && shortRows * shape.kvHeadCount >= 2 * pool.threadCount ? group : 1
-        let largest = max(chunkScores, kernel ? AttentionKernel.scratchCount(heads: headsPerTask, count: rowKeys) : rowKeys)
+        // Two or more row groups per segment only when its key/value heads alone could not keep
+        // every worker busy twice (one sequence verifying drafts).
+        let perHead = shape.kvHeadCount * max(groupedSegments, 1)
+        let rowGroups = max(1, (2 * pool.threadCount + perHead - 1) / perHead)
+        var largest = max(chunkScores, kernel ? AttentionKernel.scratchCount(heads: headsPerTask, count: rowKeys) : rowKeys)
         let tasksPerRow = shape.headCount / headsPerTask
         var taskEnds = workspace.taskEnds
         workspace.taskEnds = []  // take the buffer: emptying a shared copy would allocate a new one
         taskEnds.removeAll(keepingCapacity: true)
         var tasks = 0
         for segment in layout.segments {
-            tasks += segment.rowCount > SmallBatchProduct.maxRows ? shape.headCount
-                : (kernel ? segment.rowCount * tasksPerRow : shape.headCount)
+            if segment.rowCount > SmallBatchProduct.maxRows {
+                tasks += shape.headCount
+            } else if rowGrouping && segment.rowCount > 1 {
+                let groups = min(rowGroups, segment.rowCount)
+                tasks += shape.kvHeadCount * groups
+                let groupRows = (segment.rowCount + groups - 1) / groups
+                largest = max(largest, AttentionKernel.scratchCount(heads: group, count: segment.positionStart + segment.rowCount,
+                                                                    rows: groupRows))
+            } else {
+                tasks += kernel ? segment.rowCount * tasksPerRow : shape.headCount
+            }
             taskEnds.append(tasks)
         }
         workspace.taskEnds = taskEnds
@@ -200,6 +217,11 @@ enum DecoderLayer {
                 if segment.rowCount > SmallBatchProduct.maxRows {
                     attendChunk(segment, head: local, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
                                 scores: scratches[worker])
+                } else if rowGrouping && segment.rowCount > 1 {
+                    let groups = min(rowGroups, segment.rowCount)
+                    attendRowGroup(segment, rows: ThreadPool.piece(local % groups, of: groups, total: segment.rowCount, alignment: 1),
+                                   kvHead: local / groups, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
+                                   scratch: scratches[worker])
                 } else if kernel {
                     attendRow(segment, row: local / tasksPerRow, firstHead: (local % tasksPerRow) * headsPerTask,
                               heads: headsPerTask, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
@@ -210,6 +232,25 @@ enum DecoderLayer {
                 }
             }
         }
+    }
+
+    /// Rows `rows` of a short segment (no sliding window), the query heads of key/value head
+    /// `kvHead`, with the C kernel's multi-row call: the same numbers as row by row.
+    static func attendRowGroup(
+        _ segment: BatchLayout.Segment, rows: Range<Int>, kvHead: Int, layerIndex: Int, shape: AttentionShape,
+        qkv: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+    ) {
+        guard !rows.isEmpty else { return }
+        let hd = shape.headDim
+        let group = shape.headCount / shape.kvHeadCount
+        let firstHead = kvHead * group
+        AttentionKernel.attendRows(
+            query: qkv + (segment.rowStart + rows.lowerBound) * shape.qkvWidth + firstHead * hd, queryRowStride: shape.qkvWidth,
+            queryHeadStride: hd, heads: group, rows: rows.count, keys: segment.cache.keys(layer: layerIndex, head: kvHead),
+            values: segment.cache.values(layer: layerIndex, head: kvHead),
+            firstCount: segment.positionStart + rows.lowerBound + 1, headDim: hd, scale: 1 / Float(hd).squareRoot(),
+            scratch: scratch, output: output + (segment.rowStart + rows.lowerBound) * shape.qWidth + firstHead * hd,
+            outputRowStride: shape.qWidth, outputHeadStride: hd)
     }
 
     /// Heads `firstHead..<firstHead + heads` (sharing one key/value head) of one row of a short

@@ -56,7 +56,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// Piece `index` of `pieces` of `0..<total`, boundaries on multiples of `alignment`.
     @inline(__always)
-    static func piece(_ index: Int, of pieces: Int, total: Int, alignment: Int) -> Range<Int> {
+    public static func piece(_ index: Int, of pieces: Int, total: Int, alignment: Int) -> Range<Int> {
         let units = (total + alignment - 1) / alignment
         let start = min(total, units * index / pieces * alignment)
         let end = min(total, units * (index + 1) / pieces * alignment)

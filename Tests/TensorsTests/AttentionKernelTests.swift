@@ -54,6 +54,37 @@ struct AttentionKernelTests {
         #expect(AttentionKernel.supports(headDim: hd))
     }
 
+    @Test("Rows of a causal chunk attended together get the bits each gets alone, in every instruction set",
+          arguments: [(1, 1, 64), (1, 8, 64), (15, 4, 64), (16, 3, 64), (30, 8, 64), (250, 8, 64), (33, 5, 128), (7, 2, 16)])
+    func rowsTogetherMatchRowsAlone(firstCount: Int, rows: Int, hd: Int) {
+        var random = TestRandom(state: UInt64(firstCount * 977 + rows * 31 + hd))
+        let heads = 3, qWidth = heads * hd + 7  // rows of queries and outputs with padding between them
+        let count = firstCount + rows - 1
+        let queries = random.values(rows * qWidth, scale: 2), keys = random.values(count * hd), values = random.values(count * hd)
+        for isa in SmallBatchProduct.InstructionSet.all {
+            var output = [Float](repeating: .nan, count: rows * qWidth)
+            var scratch = [Float](repeating: .nan, count: AttentionKernel.scratchCount(heads: heads, count: count, rows: rows))
+            queries.withUnsafeBufferPointer { q in
+                keys.withUnsafeBufferPointer { k in
+                    values.withUnsafeBufferPointer { v in
+                        AttentionKernel.attendRows(query: q.baseAddress!, queryRowStride: qWidth, queryHeadStride: hd, heads: heads,
+                                                   rows: rows, keys: k.baseAddress!, values: v.baseAddress!,
+                                                   firstCount: firstCount, headDim: hd, scale: 1 / Float(hd).squareRoot(),
+                                                   scratch: &scratch, output: &output, outputRowStride: qWidth,
+                                                   outputHeadStride: hd, using: isa)
+                    }
+                }
+            }
+            for r in 0..<rows {
+                let alone = Self.attend(query: Array(queries[(r * qWidth)..<(r * qWidth + heads * hd)]), heads: heads,
+                                        keys: keys, values: values, count: firstCount + r, hd: hd)
+                #expect(output[(r * qWidth)..<(r * qWidth + heads * hd)].map(\.bitPattern) == alone.map(\.bitPattern),
+                        "row \(r), \(isa.name)")
+                #expect(output[(r * qWidth + heads * hd)..<((r + 1) * qWidth)].allSatisfy { $0.isNaN }, "padding left alone")
+            }
+        }
+    }
+
     @Test("Scores of -infinity get no weight, and head widths that are not a multiple of 16 are not taken")
     func edgeCases() {
         // A key of huge negative score (query and key opposed) next to ordinary ones: its weight is exactly 0.

@@ -25,6 +25,15 @@ void speculators_attend_using(int isa, const float *q, long q_head_stride, long 
                               const float *values, long count, long head_dim, float scale, float *scores, float *out,
                               long out_head_stride);
 
+/// `speculators_attend_using` for `rows` consecutive query rows of one sequence (row r `r ·
+/// q_row_stride` floats after `q`, its output `r · out_row_stride` after `out`), row r over the
+/// first `first_count + r` cached positions (a causal chunk). Every row's numbers are those the
+/// single-row call gives it; the AVX-512 code reads each block of keys once for all rows.
+/// `scores` is scratch of `rows · heads · ((first_count + rows - 1 + 15) & ~15)` floats.
+void speculators_attend_rows_using(int isa, const float *q, long q_row_stride, long q_head_stride, long heads,
+                                   long rows, const float *keys, const float *values, long first_count, long head_dim,
+                                   float scale, float *scores, float *out, long out_row_stride, long out_head_stride);
+
 #ifdef __cplusplus
 }
 #endif
