@@ -55,10 +55,11 @@ struct AttentionKernelTests {
     }
 
     @Test("Rows of a causal chunk attended together get the bits each gets alone, in every instruction set",
-          arguments: [(1, 1, 64), (1, 8, 64), (15, 4, 64), (16, 3, 64), (30, 8, 64), (250, 8, 64), (33, 5, 128), (7, 2, 16)])
-    func rowsTogetherMatchRowsAlone(firstCount: Int, rows: Int, hd: Int) {
-        var random = TestRandom(state: UInt64(firstCount * 977 + rows * 31 + hd))
-        let heads = 3, qWidth = heads * hd + 7  // rows of queries and outputs with padding between them
+          arguments: [(1, 1, 64, 3), (1, 8, 64, 3), (15, 4, 64, 3), (16, 3, 64, 3), (30, 8, 64, 3), (250, 8, 64, 3),
+                      (33, 5, 128, 3), (7, 2, 16, 3), (20, 5, 64, 1), (9, 4, 64, 2), (40, 3, 128, 1), (12, 6, 128, 2)])
+    func rowsTogetherMatchRowsAlone(firstCount: Int, rows: Int, hd: Int, heads: Int) {
+        var random = TestRandom(state: UInt64(firstCount * 977 + rows * 31 + hd + heads))
+        let qWidth = heads * hd + 7  // rows of queries and outputs with padding between them
         let count = firstCount + rows - 1
         let queries = random.values(rows * qWidth, scale: 2), keys = random.values(count * hd), values = random.values(count * hd)
         for isa in SmallBatchProduct.InstructionSet.all {
