@@ -54,23 +54,8 @@ extension SpeculativeEngine {
         let chosen = logits[token]
         var rank = 0
         for i in 0..<vocab where logits[i] >= chosen { rank += 1 }
-        var top: [TokenLogprob.Alternative] = []
-        if alternatives > 64 {
-            // Many alternatives (up to the whole vocabulary, `logprobs: -1` on a server without a
-            // limit): one sort, instead of inserting into a sorted list, which is quadratic.
-            let ranked = (0..<vocab).sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-            top = ranked.prefix(alternatives).map { .init(token: $0, logprob: logits[$0] - logNormaliser) }
-        } else if alternatives > 0 {
-            var best: [(Int, Float)] = []
-            for i in 0..<vocab {
-                let value = logits[i]
-                if best.count < alternatives || value > best[best.count - 1].1 {
-                    let position = best.firstIndex { value > $0.1 } ?? best.count
-                    best.insert((i, value), at: position)
-                    if best.count > alternatives { best.removeLast() }
-                }
-            }
-            top = best.map { .init(token: $0.0, logprob: $0.1 - logNormaliser) }
+        let top = Kernels.largest(logits, count: vocab, k: alternatives).map {
+            TokenLogprob.Alternative(token: $0, logprob: logits[$0] - logNormaliser)
         }
         return TokenLogprob(token: token, logprob: chosen - logNormaliser, rank: max(rank, 1), top: top)
     }

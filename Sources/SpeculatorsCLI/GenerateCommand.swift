@@ -165,8 +165,7 @@ struct TopLogits: Encodable {
         let cache = try model.makeCache(capacity: prompt.count)
         let output = try model.forward([.init(cache: cache, tokens: prompt, logits: .last)], pool: pool)
         let row = output.logits(request: 0, row: 0)
-        let ranked = (0..<output.vocabularySize).sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
-        let ids = Array(ranked.prefix(count))
+        let ids = Kernels.largest(row, count: output.vocabularySize, k: count)
         return TopLogits(ids: ids, logits: ids.map { row[$0] })
     }
 }

@@ -254,6 +254,26 @@ public enum Kernels {
         return i
     }
 
+    /// The indices of the `k` largest of `count` values, largest first, ties by lower index
+    /// (log-probability alternatives). A few are kept in a sorted list as the values go by; many
+    /// (up to all, `logprobs: -1`) take one sort, since the list's insertions grow as `count · k`.
+    public static func largest(_ x: UnsafePointer<Float>, count: Int, k: Int) -> [Int] {
+        let k = min(k, count)
+        guard k > 0 else { return [] }
+        if k > 64 {
+            return Array((0..<count).sorted { x[$0] > x[$1] || (x[$0] == x[$1] && $0 < $1) }.prefix(k))
+        }
+        var best: [Int] = []
+        best.reserveCapacity(k + 1)
+        for i in 0..<count {
+            let value = x[i]
+            guard best.count < k || value > x[best[best.count - 1]] else { continue }
+            best.insert(i, at: best.firstIndex { value > x[$0] } ?? best.count)
+            if best.count > k { best.removeLast() }
+        }
+        return best
+    }
+
     /// The largest softmax probability of `count` logits, `1 / Σ exp(x_i - max)`, without writing
     /// the distribution: how sure a draft is of its greedy token (the engine's confidence gate).
     /// 0 when every value is -infinity or NaN.

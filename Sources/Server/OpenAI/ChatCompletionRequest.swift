@@ -87,9 +87,7 @@ public struct ChatCompletionRequest: Sendable, Equatable {
         let (sampling, stop) = try fields.resolve(context: context, maxTokens: maxTokens, maxTokensParam: maxParam,
                                                   allowZeroMaxTokens: false)
         let speculative = try fields.resolveSpeculativeTokens(context: context)
-        let promptLogprobs = try fields.promptLogprobs.map { (k) throws(APIError) in
-            try GenerationFields.resolveLogprobCount(k, context: context, param: "prompt_logprobs")
-        }
+        let promptLogprobs = try fields.resolvedPromptLogprobs(context: context)
 
         return ChatCompletionRequest(
             model: model, messages: messages, maxTokens: maxTokens, maxTokensParameter: maxParam,
@@ -97,7 +95,8 @@ public struct ChatCompletionRequest: Sendable, Equatable {
             sampling: sampling, stop: stop,
             decoding: DecodingOptions(skipSpecialTokens: fields.skipSpecialTokens ?? true,
                                       spacesBetweenSpecialTokens: fields.spacesBetweenSpecialTokens ?? true),
-            topLogprobs: topCount, promptLogprobs: promptLogprobs, echo: fields.echo ?? false, addGenerationPrompt: addGenerationPrompt,
+            topLogprobs: topCount, promptLogprobs: promptLogprobs, echo: fields.echo ?? false,
+            addGenerationPrompt: addGenerationPrompt,
             continueFinalMessage: continueFinal, addSpecialTokens: fields.addSpecialTokens ?? false,
             chatTemplate: chatTemplate, chatTemplateKwargsJSON: kwargs, toolsJSON: tools,
             requestID: fields.requestID, user: fields.user, numSpeculativeTokens: speculative,

@@ -75,9 +75,7 @@ public struct CompletionRequest: Sendable, Equatable {
                                                   allowZeroMaxTokens: echo)
         let speculative = try fields.resolveSpeculativeTokens(context: context)
 
-        var promptLogprobs = try fields.promptLogprobs.map { (k) throws(APIError) in
-            try GenerationFields.resolveLogprobCount(k, context: context, param: "prompt_logprobs")
-        }
+        var promptLogprobs = try fields.resolvedPromptLogprobs(context: context)
         if promptLogprobs == nil && echo { promptLogprobs = logprobCount }
 
         return CompletionRequest(

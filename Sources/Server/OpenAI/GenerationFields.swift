@@ -279,6 +279,13 @@ struct GenerationFields {
 
     /// Number of top alternatives to report per token: -1 means the whole vocabulary; anything
     /// above the server maximum is refused with vLLM's message.
+    /// `prompt_logprobs` as a count of alternatives (nil when not asked).
+    func resolvedPromptLogprobs(context: ValidationContext) throws(APIError) -> Int? {
+        try promptLogprobs.map { (k) throws(APIError) in
+            try GenerationFields.resolveLogprobCount(k, context: context, param: "prompt_logprobs")
+        }
+    }
+
     static func resolveLogprobCount(_ k: Int, context: ValidationContext, param: String) throws(APIError) -> Int {
         let count = k == -1 ? (context.vocabularySize ?? Int.max) : k
         if context.maxLogprobs >= 0 && count > context.maxLogprobs {

@@ -47,12 +47,6 @@ extension InferenceService {
         Usage(promptTokens: promptCounts.reduce(0, +), completionTokens: results.reduce(0) { $0 + $1.generatedTokens })
     }
 
-    func completionLogprobs(_ entries: [Engine.TokenLogprob], startOffset: Int, asTokenIDs: Bool) -> CompletionLogprobs {
-        var logprobs = CompletionLogprobs(startOffset: startOffset)
-        appendLogprobs(entries, to: &logprobs, asTokenIDs: asTokenIDs)
-        return logprobs
-    }
-
     /// Scored tokens in the completions format: the chosen token, then the alternatives.
     func appendLogprobs(_ entries: [Engine.TokenLogprob], to logprobs: inout CompletionLogprobs, asTokenIDs: Bool) {
         for entry in entries {
