@@ -4,7 +4,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN = .build/release/speculators
 
-.PHONY: deps models build serve test bench bench-serve draft draft-budget interop parity clean
+.PHONY: deps models build serve test bench bench-serve draft draft-budget interop parity fuzz clean
 
 deps: ## system packages: OpenBLAS and zlib headers (apt, only when missing)
 	@missing=""; for p in libopenblas-dev zlib1g-dev; do \
@@ -56,5 +56,10 @@ parity: models build ## optional: SmolLM2 against transformers on held-out promp
 	python3 scripts/parity/compare.py --binary $(BIN) --model $(VERIFIER) --speculator $(DRAFT) --reference runs/parity/reference.json
 	python3 scripts/parity/tokenizer.py --binary $(BIN) --model $(VERIFIER) --tokenizer Tests/TokenizersTests/Fixtures/smollm2-hf
 
+FUZZ_SECONDS ?= 60
+
+fuzz: deps build ## optional: libFuzzer + address sanitizer on every reader of untrusted bytes, FUZZ_SECONDS per harness
+	scripts/fuzz/run.sh $(FUZZ_SECONDS)
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

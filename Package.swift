@@ -18,6 +18,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "speculators", targets: ["SpeculatorsCLI"]),
+        .executable(name: "speculators-fuzz", targets: ["SpeculatorsFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -63,6 +64,13 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimised),
+
+        // libFuzzer harnesses for every reader of untrusted bytes (scripts/fuzz.sh); built
+        // normally, a driver that replays saved inputs (the regression corpus in Tests/Fuzz).
+        .executableTarget(
+            name: "SpeculatorsFuzz",
+            dependencies: ["Server", "HTTP", "Engine", "Models", "Checkpoints", "Configs", "Tokenizers", "Tensors",
+                           .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Tensors"], exclude: ["Fixtures"]),

@@ -1,0 +1,56 @@
+import Foundation
+
+/// The fuzz harnesses, one per kind of untrusted input.
+enum Harness: String, CaseIterable {
+    /// Raw bytes into the HTTP/1.1 request parser, whole and cut into pieces the input chooses:
+    /// the events must not depend on the cutting.
+    case http
+    /// A JSON body for /v1/completions, /v1/chat/completions, /tokenize and /detokenize, decoded
+    /// and validated as the server does before any model work.
+    case request
+    /// A posted speculator config.json, validated as POST /v1/speculators/validate does.
+    case config
+    /// A GGUF file, opened and loaded as a verifier with its tokenizer and quantised blocks.
+    case gguf
+    /// An EAGLE-3 draft's model.safetensors, opened, read tensor by tensor, and loaded against
+    /// the tiny verifier.
+    case safetensors
+    /// Text and token ids through the SmolLM2 tokenizer: encoding then decoding gives the text
+    /// back, and streaming detokenisation gives what decoding the whole sequence gives.
+    case tokenizer
+    /// A JSON body sent over a real socket to a live server on the tiny models: the answer must
+    /// be a well-formed success or an OpenAI error, never a 500 or a dropped connection.
+    case server
+
+    func run(_ input: [UInt8]) {
+        switch self {
+        case .http: HTTPParserHarness.run(input)
+        case .request: RequestHarness.run(input)
+        case .config: ConfigHarness.run(input)
+        case .gguf: CheckpointHarness.runGGUF(input)
+        case .safetensors: CheckpointHarness.runSafetensors(input)
+        case .tokenizer: TokenizerHarness.run(input)
+        case .server: ServerHarness.run(input)
+        }
+    }
+}
+
+/// Files the harnesses start from: the test fixtures of this repository.
+enum FuzzFixtures {
+    static let repository: URL = {
+        if let root = ProcessInfo.processInfo.environment["SPECULATORS_ROOT"] { return URL(fileURLWithPath: root) }
+        // Sources/SpeculatorsFuzz/Harness.swift → the repository root.
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }()
+
+    static func tests(_ path: String) -> URL { repository.appendingPathComponent("Tests").appendingPathComponent(path) }
+
+    /// A scratch folder of this process (in /dev/shm when there is one: the checkpoint harnesses
+    /// write a file per input).
+    static let scratch: URL = {
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        let url = URL(fileURLWithPath: base).appendingPathComponent("speculators-fuzz-\(getpid())")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }()
+}

@@ -1,0 +1,188 @@
+import Engine
+import Foundation
+import Logging
+import Models
+import Server
+import Tensors
+import Tokenizers
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// JSON bodies (and, for one selector value in six, raw bytes) against a live server on the tiny models (the server tests' fixtures: a random
+/// 4-layer Llama, vocabulary 384, and an EAGLE-3 draft at k = 3), over a real socket. The first
+/// byte picks the endpoint. Oracles: an answer always comes (no dropped connection, no hang past
+/// 30 s); it is never a 500; an error has the OpenAI error body; a success is valid JSON, and
+/// every event of a stream too. Whatever the input, the server keeps serving the next one.
+enum ServerHarness {
+    static let endpoints = ["/v1/completions", "/v1/chat/completions", "/tokenize", "/detokenize",
+                            "/v1/speculators/validate"]
+
+    static let port: Int = {
+        do {
+            let fixtures = FuzzFixtures.tests("ServerTests/Fixtures")
+            let folder = fixtures.appendingPathComponent("tiny-llama")
+            var configuration = ServerConfiguration()
+            configuration.port = 0
+            configuration.model = folder.path
+            configuration.servedModelName = "tiny"
+            configuration.speculator = fixtures.appendingPathComponent("tiny-eagle3").path
+            configuration.numSpeculativeTokens = .fixed(3)
+            configuration.maxBatch = 4
+            configuration.maxQueue = 64
+            configuration.maxModelLen = 256
+            configuration.registry = fixtures.path
+            configuration.metricsLogIntervalSeconds = 0
+            let verifier = try TransformerModel.load(from: folder)
+            let bundle = ModelBundle(name: "tiny", path: folder, verifier: verifier, tokenizer: try Tokenizer(folder: folder))
+            let draft = try Eagle3DraftModel.load(folder: fixtures.appendingPathComponent("tiny-eagle3"), verifier: verifier)
+            var logger = Logger(label: "speculators.fuzz")
+            logger.logLevel = .error
+            let server = try InferenceServer(configuration: configuration, bundle: bundle, draft: draft,
+                                             pool: ThreadPool(threadCount: 2), logger: logger)
+            servers.append(server)
+            return try server.start()
+        } catch {
+            FileHandle.standardError.write(Data("cannot start the server harness: \(error)\n".utf8))
+            exit(2)
+        }
+    }()
+    /// `SPECULATORS_FUZZ_VERBOSE=1`: print what each input got (to check the harness itself).
+    static let verbose = ProcessInfo.processInfo.environment["SPECULATORS_FUZZ_VERBOSE"] != nil
+    nonisolated(unsafe) static var servers: [InferenceServer] = []
+
+    static func run(_ input: [UInt8]) {
+        guard let selector = input.first else { return }
+        if Int(selector) % (endpoints.count + 1) == endpoints.count {
+            runRaw(Array(input.dropFirst()), input: input)
+            return
+        }
+        let path = endpoints[Int(selector) % (endpoints.count + 1)]
+        let body = Array(input.dropFirst())
+        // HTTP/1.0: the server closes the connection after the answer and sends a stream's body
+        // close-delimited, so the whole answer is what arrives before end of file.
+        let head = "POST \(path) HTTP/1.0\r\nHost: fuzz\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+        let answer = exchange(Array(head.utf8) + body, input: input)
+        if verbose { print("\(path): \(String(decoding: answer.prefix(12), as: UTF8.self)) in \(answer.count) bytes") }
+        check(answer, path: path, input: input)
+    }
+
+    /// Raw bytes on a connection the client leaves open, read until the server closes it or
+    /// sends nothing for 25 ms: no answer is a 500. (Ending the input instead would cancel
+    /// what the server was working on, as uvicorn does, so few requests would be answered.)
+    static func runRaw(_ bytes: [UInt8], input: [UInt8]) {
+        let answer = exchange(bytes, input: input, idleMilliseconds: 25)
+        if verbose { print("raw: statuses \(statuses(of: answer)) in \(answer.count) bytes") }
+        for status in statuses(of: answer) where status >= 500 && ![501, 503, 505].contains(status) {
+            oracleFailure("raw request answered \(status): \(String(decoding: answer.prefix(800), as: UTF8.self).debugDescription)", input: input)
+        }
+    }
+
+    /// The status codes of the responses one after another in `answer`, as far as they parse
+    /// (Content-Length and chunked bodies; an interim 1xx has none).
+    static func statuses(of answer: [UInt8]) -> [Int] {
+        var statuses: [Int] = []
+        var position = 0
+        let blank = Array("\r\n\r\n".utf8)
+        while position < answer.count, let split = answer[position...].firstRange(of: blank) {
+            let head = String(decoding: answer[position..<split.lowerBound], as: UTF8.self)
+            guard head.hasPrefix("HTTP/1."), let status = head.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+            else { break }
+            statuses.append(status)
+            position = split.upperBound
+            if status < 200 || status == 204 || status == 304 { continue }
+            let fields = head.lowercased().split(separator: "\r\n")
+            if let length = fields.first(where: { $0.hasPrefix("content-length:") })
+                .flatMap({ Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) }) {
+                position += length
+            } else if fields.contains(where: { $0.hasPrefix("transfer-encoding:") && $0.hasSuffix("chunked") }) {
+                // Chunks: a hex size line, the data, CRLF; the zero chunk and a blank line end it.
+                while position < answer.count, let lineEnd = answer[position...].firstRange(of: Array("\r\n".utf8)) {
+                    let sizeText = String(decoding: answer[position..<lineEnd.lowerBound], as: UTF8.self)
+                    guard let size = Int(sizeText.split(separator: ";").first ?? "", radix: 16) else { return statuses }
+                    position = lineEnd.upperBound + size + 2
+                    if size == 0 { break }
+                }
+            } else {
+                break // close-delimited: the rest is this body
+            }
+        }
+        return statuses
+    }
+
+    static func check(_ answer: [UInt8], path: String, input: [UInt8]) {
+        guard let split = answer.firstRange(of: Array("\r\n\r\n".utf8)) else {
+            oracleFailure("no complete response head from \(path): \(String(decoding: answer.prefix(300), as: UTF8.self).debugDescription)", input: input)
+        }
+        let head = String(decoding: answer[..<split.lowerBound], as: UTF8.self)
+        let body = Array(answer[split.upperBound...])
+        let statusText = head.split(separator: " ").dropFirst().first.map(String.init) ?? ""
+        guard let status = Int(statusText) else { oracleFailure("no status in \(head.debugDescription)", input: input) }
+        if status >= 500 && status != 503 {
+            oracleFailure("\(path) answered \(status): \(String(decoding: body.prefix(500), as: UTF8.self))", input: input)
+        }
+        if status >= 400 {
+            guard let object = json(body) as? [String: Any], object["error"] is [String: Any] else {
+                oracleFailure("\(status) without an OpenAI error body: \(String(decoding: body.prefix(500), as: UTF8.self))", input: input)
+            }
+            return
+        }
+        if head.lowercased().contains("content-type: text/event-stream") {
+            let text = String(decoding: body, as: UTF8.self)
+            var sawDone = false
+            for block in text.components(separatedBy: "\n\n") where block.hasPrefix("data: ") {
+                let payload = String(block.dropFirst(6))
+                if payload == "[DONE]" { sawDone = true; continue }
+                if json(Array(payload.utf8)) == nil { oracleFailure("stream event is not JSON: \(payload.prefix(500))", input: input) }
+            }
+            if !sawDone { oracleFailure("stream from \(path) ended without [DONE]: \(text.suffix(500))", input: input) }
+        } else if json(body) == nil {
+            oracleFailure("\(status) body from \(path) is not JSON: \(String(decoding: body.prefix(500), as: UTF8.self))", input: input)
+        }
+    }
+
+    static func json(_ bytes: [UInt8]) -> Any? {
+        try? JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+    }
+
+    /// Sends `request` on a new loopback connection and reads until the server closes it (or,
+    /// with `idleMilliseconds`, sends nothing for that long).
+    static func exchange(_ request: [UInt8], input: [UInt8], idleMilliseconds: Int? = nil) -> [UInt8] {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { oracleFailure("socket() failed", input: input) }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { oracleFailure("cannot connect: the server stopped listening", input: input) }
+        var sent = 0
+        while sent < request.count {
+            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }  // the server may answer (413, 400) and close before reading it all
+            sent += n
+        }
+        var answer: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let idleMilliseconds {
+                // libFuzzer's timeout alarm interrupts poll: wait again then, or recv would block.
+                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                var ready = poll(&poller, 1, Int32(idleMilliseconds))
+                while ready < 0 && errno == EINTR { ready = poll(&poller, 1, Int32(idleMilliseconds)) }
+                if ready == 0 { break }
+            }
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { answer += buffer[..<n]; continue }
+            if n == 0 || errno == ECONNRESET { break }
+            if errno == EINTR { continue }
+            oracleFailure("no answer within 30 s (errno \(errno))", input: input)
+        }
+        return answer
+    }
+}
