@@ -69,7 +69,7 @@ let package = Package(
         // normally, a driver that replays saved inputs (the regression corpus in Tests/Fuzz).
         .executableTarget(
             name: "SpeculatorsFuzz",
-            dependencies: ["Server", "HTTP", "Engine", "Models", "Checkpoints", "Configs", "Tokenizers", "Tensors",
+            dependencies: ["Server", "HTTP", "Engine", "Models", "Checkpoints", "Configs", "Tokenizers", "Tensors", "Conversion",
                            .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),

@@ -15,6 +15,9 @@ enum Harness: String, CaseIterable {
     /// An EAGLE-3 draft's model.safetensors, opened, read tensor by tensor, and loaded against
     /// the tiny verifier.
     case safetensors
+    /// A research EAGLE-3 checkpoint with a corrupt config or weights file, converted; what the
+    /// conversion writes must validate and load.
+    case convert
     /// Text and token ids through the SmolLM2 tokenizer: encoding then decoding gives the text
     /// back, and streaming detokenisation gives what decoding the whole sequence gives.
     case tokenizer
@@ -29,6 +32,7 @@ enum Harness: String, CaseIterable {
         case .config: ConfigHarness.run(input)
         case .gguf: CheckpointHarness.runGGUF(input)
         case .safetensors: CheckpointHarness.runSafetensors(input)
+        case .convert: ConversionHarness.run(input)
         case .tokenizer: TokenizerHarness.run(input)
         case .server: ServerHarness.run(input)
         }

@@ -9,16 +9,29 @@ import Tokenizers
 import Glibc
 #endif
 
-/// JSON bodies (and, for one selector value in six, raw bytes) against a live server on the tiny models (the server tests' fixtures: a random
-/// 4-layer Llama, vocabulary 384, and an EAGLE-3 draft at k = 3), over a real socket. The first
-/// byte picks the endpoint. Oracles: an answer always comes (no dropped connection, no hang past
-/// 30 s); it is never a 500; an error has the OpenAI error body; a success is valid JSON, and
-/// every event of a stream too. Whatever the input, the server keeps serving the next one.
+/// JSON bodies (and, for one selector value in six, raw bytes) against live servers on the tiny
+/// models (the server tests' fixtures: a random 4-layer Llama, vocabulary 384), over real sockets.
+/// The first byte picks the endpoint.
+///
+/// Oracles: an answer always comes (no dropped connection, no hang past 30 s); it is never a 500;
+/// an error has the OpenAI error body; a success is valid JSON, and every event of a stream too;
+/// whatever the input, the server keeps serving the next one. And speculation is lossless: a
+/// greedy completion or chat request (`"temperature": 0`) answered by the speculating server
+/// gets the same texts and finish reasons from a second server without a draft.
+///
+/// The speculating server's draft always proposes token 7 (the fixture draft with its head cut to
+/// one row, as the server tests do): the random fixture draft is almost never accepted, and this
+/// one is, whenever the verifier would emit 7, so the fuzzer reaches acceptance, the bonus token
+/// and stops inside accepted runs (a request's `logit_bias` on 7 makes that frequent).
 enum ServerHarness {
     static let endpoints = ["/v1/completions", "/v1/chat/completions", "/tokenize", "/detokenize",
                             "/v1/speculators/validate"]
+    static let proposedToken = 7
 
-    static let port: Int = {
+    static let port = startServer(speculating: true)
+    static let plainPort = startServer(speculating: false)
+
+    static func startServer(speculating: Bool) -> Int {
         do {
             let fixtures = FuzzFixtures.tests("ServerTests/Fixtures")
             let folder = fixtures.appendingPathComponent("tiny-llama")
@@ -26,8 +39,8 @@ enum ServerHarness {
             configuration.port = 0
             configuration.model = folder.path
             configuration.servedModelName = "tiny"
-            configuration.speculator = fixtures.appendingPathComponent("tiny-eagle3").path
-            configuration.numSpeculativeTokens = .fixed(3)
+            configuration.speculator = speculating ? fixtures.appendingPathComponent("tiny-eagle3").path : nil
+            configuration.numSpeculativeTokens = .fixed(speculating ? 3 : 0)
             configuration.maxBatch = 4
             configuration.maxQueue = 64
             configuration.maxModelLen = 256
@@ -35,7 +48,16 @@ enum ServerHarness {
             configuration.metricsLogIntervalSeconds = 0
             let verifier = try TransformerModel.load(from: folder)
             let bundle = ModelBundle(name: "tiny", path: folder, verifier: verifier, tokenizer: try Tokenizer(folder: folder))
-            let draft = try Eagle3DraftModel.load(folder: fixtures.appendingPathComponent("tiny-eagle3"), verifier: verifier)
+            var draft: Eagle3DraftModel?
+            if speculating {
+                let base = try Eagle3DraftModel.load(folder: fixtures.appendingPathComponent("tiny-eagle3"), verifier: verifier)
+                var config = base.config
+                config.draftVocabSize = 1
+                let head = Linear(weight: Tensor(shape: [1, base.hiddenSize], values: Array(repeating: 0.01, count: base.hiddenSize)))
+                draft = Eagle3DraftModel(config: config, embedding: base.embedding, fc: base.fc, inputNorm: base.inputNorm,
+                                         fcNorms: base.fcNorms, hiddenNorm: base.hiddenNorm, layers: base.layers,
+                                         finalNorm: base.finalNorm, head: head, draftToTarget: [proposedToken])
+            }
             var logger = Logger(label: "speculators.fuzz")
             logger.logLevel = .error
             let server = try InferenceServer(configuration: configuration, bundle: bundle, draft: draft,
@@ -46,7 +68,8 @@ enum ServerHarness {
             FileHandle.standardError.write(Data("cannot start the server harness: \(error)\n".utf8))
             exit(2)
         }
-    }()
+    }
+
     /// `SPECULATORS_FUZZ_VERBOSE=1`: print what each input got (to check the harness itself).
     static let verbose = ProcessInfo.processInfo.environment["SPECULATORS_FUZZ_VERBOSE"] != nil
     nonisolated(unsafe) static var servers: [InferenceServer] = []
@@ -62,9 +85,58 @@ enum ServerHarness {
         // HTTP/1.0: the server closes the connection after the answer and sends a stream's body
         // close-delimited, so the whole answer is what arrives before end of file.
         let head = "POST \(path) HTTP/1.0\r\nHost: fuzz\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
-        let answer = exchange(Array(head.utf8) + body, input: input)
+        let request = Array(head.utf8) + body
+        let answer = exchange(request, input: input)
         if verbose { print("\(path): \(String(decoding: answer.prefix(12), as: UTF8.self)) in \(answer.count) bytes") }
         check(answer, path: path, input: input)
+        if path.hasSuffix("completions"), isGreedy(body) {
+            let plain = exchange(request, input: input, port: plainPort)
+            let (speculated, reference) = (outputs(of: answer), outputs(of: plain))
+            if verbose {
+                let metrics = String(decoding: exchange(Array("GET /metrics HTTP/1.0\r\n\r\n".utf8), input: input), as: UTF8.self)
+                let accepted = metrics.split(separator: "\n").filter { $0.hasPrefix("vllm:spec_decode_num_accepted_tokens_total") || $0.hasPrefix("vllm:spec_decode_num_draft_tokens_total") }
+                print("  greedy: \(speculated.map { $0.count } ?? -1) choices against \(reference.map { $0.count } ?? -1); so far \(accepted)")
+            }
+            if let speculated, let reference, speculated != reference {
+                oracleFailure("speculation changed a greedy answer:\n with the draft: \(speculated)\n without:        \(reference)",
+                              input: input)
+            }
+        }
+    }
+
+    /// Whether `body` is a JSON object asking for greedy decoding.
+    static func isGreedy(_ body: [UInt8]) -> Bool {
+        guard let object = json(body) as? [String: Any], let temperature = object["temperature"] as? NSNumber else { return false }
+        return temperature.doubleValue == 0
+    }
+
+    /// Each choice's text and finish reason, by index, from a 200 answer (whole or streamed);
+    /// nil for any other answer.
+    static func outputs(of answer: [UInt8]) -> [String]? {
+        guard let split = answer.firstRange(of: Array("\r\n\r\n".utf8)),
+              String(decoding: answer[..<split.lowerBound], as: UTF8.self).hasPrefix("HTTP/1.1 200") else { return nil }
+        let body = Array(answer[split.upperBound...])
+        var texts: [Int: String] = [:]
+        var finishes: [Int: String] = [:]
+        func take(_ object: [String: Any]) {
+            for case let choice as [String: Any] in object["choices"] as? [Any] ?? [] {
+                let index = (choice["index"] as? Int) ?? -1
+                let delta = choice["delta"] as? [String: Any]
+                if let text = (choice["text"] as? String) ?? (delta?["content"] as? String)
+                    ?? ((choice["message"] as? [String: Any])?["content"] as? String) {
+                    texts[index, default: ""] += text
+                }
+                if let finish = choice["finish_reason"] as? String { finishes[index] = finish }
+            }
+        }
+        if let object = json(body) as? [String: Any] {
+            take(object)
+        } else {
+            for block in String(decoding: body, as: UTF8.self).components(separatedBy: "\n\n") where block.hasPrefix("data: {") {
+                if let object = json(Array(block.dropFirst(6).utf8)) as? [String: Any] { take(object) }
+            }
+        }
+        return Set(texts.keys).union(finishes.keys).sorted().map { "\($0): \(texts[$0, default: ""].debugDescription) [\(finishes[$0] ?? "-")]" }
     }
 
     /// Raw bytes on a connection the client leaves open, read until the server closes it or
@@ -147,10 +219,14 @@ enum ServerHarness {
 
     /// Sends `request` on a new loopback connection and reads until the server closes it (or,
     /// with `idleMilliseconds`, sends nothing for that long).
-    static func exchange(_ request: [UInt8], input: [UInt8], idleMilliseconds: Int? = nil) -> [UInt8] {
+    static func exchange(_ request: [UInt8], input: [UInt8], idleMilliseconds: Int? = nil, port: Int = ServerHarness.port) -> [UInt8] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { oracleFailure("socket() failed", input: input) }
         defer { close(fd) }
+        // Closed with a reset, so that no TIME_WAIT is left behind: at a few hundred
+        // connections a second, those use up the loopback's ephemeral ports within a minute.
+        var noLinger = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &noLinger, socklen_t(MemoryLayout<linger>.size))
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -160,7 +236,7 @@ enum ServerHarness {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { oracleFailure("cannot connect: the server stopped listening", input: input) }
+        guard connected == 0 else { oracleFailure("cannot connect (errno \(errno)): the server stopped listening", input: input) }
         var sent = 0
         while sent < request.count {
             let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

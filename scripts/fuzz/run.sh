@@ -6,7 +6,8 @@
 # Builds Sources/SpeculatorsFuzz as a libFuzzer binary (debug, so Swift's overflow and bounds
 # checks stay on; sanitizers on every Swift target) in .build-fuzz, then runs each harness for
 # the given time (default 60 s) from the seeds scripts/fuzz/seeds.py writes, the regression
-# inputs in Tests/Fuzz/HARNESS, and the corpus earlier runs kept in runs/fuzz/corpus/HARNESS.
+# inputs in Tests/Fuzz/HARNESS, the committed corpus Tests/Fuzz/corpus/HARNESS (a set-cover
+# merge of earlier runs), and the corpus local runs keep in runs/fuzz/corpus/HARNESS.
 # A finding (a trap, a sanitizer report, an oracle failure, a hang past 60 s) stops that harness,
 # leaves the input in runs/fuzz/findings/HARNESS and makes the script fail. Replay one with
 #   .build/release/speculators-fuzz HARNESS FILE
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(http request config tokenizer gguf safetensors server)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(http request config tokenizer gguf safetensors convert server)
 
 echo "building the libFuzzer binary (.build-fuzz, debug, -sanitize=fuzzer,address)"
 swift build --product speculators-fuzz --scratch-path .build-fuzz \
@@ -35,9 +36,10 @@ for harness in "${harnesses[@]}"; do
     mkdir -p "$corpus" "$findings"
     inputs=("$corpus" "$seeds/$harness")
     [ -d "Tests/Fuzz/$harness" ] && inputs+=("Tests/Fuzz/$harness")
+    [ -d "Tests/Fuzz/corpus/$harness" ] && inputs+=("Tests/Fuzz/corpus/$harness")
     # Checkpoints are files of kilobytes; everything else is a request or a text.
     max_len=4096
-    case $harness in gguf|safetensors) max_len=600000 ;; esac
+    case $harness in gguf|safetensors|convert) max_len=600000 ;; esac
     dictionary=()
     case $harness in request|server|config) dictionary=(-dict=scripts/fuzz/openai.dict) ;; esac
     echo "fuzzing $harness for ${seconds} s (log: runs/fuzz/$harness.log)"

@@ -5,8 +5,8 @@ Usage: scripts/fuzz/seeds.py OUT_FOLDER
 
 Each input is what the harness of the same name reads (Sources/SpeculatorsFuzz): raw HTTP bytes
 after one byte that seeds the cutting (http); a JSON body (request, config); an endpoint selector
-byte and a JSON body (server); a whole checkpoint file (gguf, safetensors); a mode byte and text or
-token ids (tokenizer). Nothing here is generated at random but the one ids seed, from a fixed seed.
+byte and a JSON body (server); a whole checkpoint file (gguf, safetensors); a file selector byte and
+a research checkpoint's config or weights (convert); a mode byte and text or token ids (tokenizer). Nothing here is generated at random but the one ids seed, from a fixed seed.
 """
 import glob
 import json
@@ -44,6 +44,21 @@ GOOD = [
                      "logit_bias": {"7": 5.0}, "num_speculative_tokens": 2}),
     ("completions", {"prompt": "x", "max_tokens": 10, "allowed_token_ids": [3, 4, 5], "prompt_logprobs": 2,
                      "include_stop_str_in_output": True, "skip_special_tokens": False, "min_p": 0.1}),
+    # Greedy: the server harness also asks the server without a draft and compares. A bias on
+    # token 7, which the harness's draft always proposes, gets drafts accepted.
+    ("completions", {"prompt": "a b c", "max_tokens": 40, "temperature": 0, "logit_bias": {"7": 4.0}}),
+    ("completions", {"prompt": ["a b c", "d"], "max_tokens": 30, "temperature": 0, "logit_bias": {"7": 3.0},
+                     "stop": ["ab"], "min_tokens": 3, "logprobs": 2, "echo": True}),
+    ("completions", {"prompt": [5, 6, 7], "max_tokens": 30, "temperature": 0, "stream": True, "logit_bias": {"7": 5.0},
+                     "stop_token_ids": [9], "presence_penalty": 0.2, "frequency_penalty": 0.1, "repetition_penalty": 1.1,
+                     "include_stop_str_in_output": True, "stop": ["x"]}),
+    # Penalties that grow with each 7 until the bias no longer wins: the drafts of a step must
+    # count as history, or the verifier accepts 7s it would not emit.
+    *[("completions", {"prompt": "a b c", "max_tokens": 40, "temperature": 0, "logit_bias": {"7": bias}, penalty: value})
+      for bias in (2.0, 4.0) for penalty, value in (("frequency_penalty", 0.5), ("frequency_penalty", 1.5),
+                                                  ("repetition_penalty", 1.5), ("repetition_penalty", 3.0))],
+    ("chat", {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 30, "temperature": 0,
+              "logit_bias": {"7": 4.0}, "stream": True, "logprobs": True, "top_logprobs": 2}),
     ("chat", {"messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}], "max_tokens": 10}),
     ("chat", {"messages": [{"role": "user", "content": "hi"}], "max_completion_tokens": 10, "stream": True,
               "logprobs": True, "top_logprobs": 3, "n": 2, "temperature": 1.0, "seed": 1}),
@@ -94,6 +109,11 @@ def main(out):
     put("gguf", "tiny-llama-mixed", open(os.path.join(TESTS, "ModelsTests/Fixtures/tiny-llama-mixed-gguf.bin"), "rb").read())
     put("safetensors", "tiny-eagle3", open(os.path.join(TESTS, "ServerTests/Fixtures/tiny-eagle3/model.safetensors"), "rb").read())
     put("safetensors", "reader-dtypes", open(os.path.join(TESTS, "CheckpointsTests/Fixtures/reader-dtypes.safetensors"), "rb").read())
+
+    research = os.path.join(TESTS, "ConversionTests/Fixtures/research")
+    for variant in sorted(os.listdir(research)):
+        put("convert", f"{variant}-config", bytes([0]) + open(os.path.join(research, variant, "config.json"), "rb").read())
+    put("convert", "single-weights", bytes([1]) + open(os.path.join(research, "single", "model.safetensors"), "rb").read())
 
     for i, text in enumerate(TEXTS):
         put("tokenizer", f"text{i}", bytes([0]) + text.encode())
