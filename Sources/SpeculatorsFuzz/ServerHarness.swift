@@ -17,7 +17,8 @@ import Glibc
 /// an error has the OpenAI error body; a success is valid JSON, and every event of a stream too;
 /// whatever the input, the server keeps serving the next one. And speculation is lossless: a
 /// greedy completion or chat request (`"temperature": 0`) answered by the speculating server
-/// gets the same texts and finish reasons from a second server without a draft.
+/// gets the same texts and finish reasons from a second server without a draft; a seeded
+/// sampled one gets the same answer when asked again.
 ///
 /// The speculating server's draft always proposes token 7 (the fixture draft with its head cut to
 /// one row, as the server tests do): the random fixture draft is almost never accepted, and this
@@ -89,6 +90,14 @@ enum ServerHarness {
         let answer = exchange(request, input: input)
         if verbose { print("\(path): \(String(decoding: answer.prefix(12), as: UTF8.self)) in \(answer.count) bytes") }
         check(answer, path: path, input: input)
+        if path.hasSuffix("completions"), !isGreedy(body), isSeeded(body) {
+            // A seeded sampled request is reproducible: asked again, the same answer.
+            let again = exchange(request, input: input)
+            if let first = outputs(of: answer), let second = outputs(of: again), first != second {
+                oracleFailure("a seeded request answered differently the second time:\n first:  \(first)\n second: \(second)",
+                              input: input)
+            }
+        }
         if path.hasSuffix("completions"), isGreedy(body) {
             let plain = exchange(request, input: input, port: plainPort)
             let (speculated, reference) = (outputs(of: answer), outputs(of: plain))
@@ -108,6 +117,13 @@ enum ServerHarness {
     static func isGreedy(_ body: [UInt8]) -> Bool {
         guard let object = json(body) as? [String: Any], let temperature = object["temperature"] as? NSNumber else { return false }
         return temperature.doubleValue == 0
+    }
+
+    /// Whether `body` is a JSON object with an integer `seed` other than -1 (which vLLM, and so
+    /// the server, takes as no seed).
+    static func isSeeded(_ body: [UInt8]) -> Bool {
+        guard let object = json(body) as? [String: Any], let seed = object["seed"] as? NSNumber else { return false }
+        return seed.doubleValue == seed.doubleValue.rounded() && seed.doubleValue != -1
     }
 
     /// Each choice's text and finish reason, by index, from a 200 answer (whole or streamed);
