@@ -37,10 +37,10 @@ enum ConversionHarness {
             try SpeculatorConverter.convert(model: source.path, verifier: verifierSummary, algorithm: "eagle3",
                                             outputPath: output.path)
         } catch {
-            if ServerHarness.verbose { print("convert: \(error.description.prefix(160))") }
+            if FuzzFixtures.verbose { print("convert: \(error.description.prefix(160))") }
             return
         }
-        if ServerHarness.verbose { print("convert: converted; checking the output") }
+        if FuzzFixtures.verbose { print("convert: converted; checking the output") }
         let configFile = output.appendingPathComponent("config.json")
         let report = SpeculatorConfigValidator.validate(data: (try? Data(contentsOf: configFile)) ?? Data(),
                                                         source: configFile.path, verifierLayerCount: verifier.config.layerCount)

@@ -1,23 +1,29 @@
 import Foundation
 
-// Coverage-guided fuzzing of everything that reads untrusted bytes (`make fuzz`, scripts/fuzz.sh).
+// Coverage-guided fuzzing of everything that reads untrusted bytes (`make fuzz`,
+// scripts/fuzz/run.sh).
 //
-// Built with `-sanitize=fuzzer,address -D FUZZING`, this target is a libFuzzer binary: libFuzzer
-// owns `main` and calls `LLVMFuzzerTestOneInput` with each input, and the harness named by
-// `SPECULATORS_FUZZ` runs it. A harness reports a finding by trapping (an `Oracle` failure):
-// libFuzzer then saves the input. Built normally (as `swift build` and `make test` do), the same
-// harnesses replay saved inputs: `speculators-fuzz HARNESS FILE...` (the regression corpus in
-// Tests/Fuzz runs this way in `make test`).
+// Built with `-sanitize=fuzzer,address -D FUZZING`, this target is a libFuzzer binary: its `main`
+// hands control to libFuzzer's driver, which calls `fuzzOneInput` with each input, and the
+// harness named by `SPECULATORS_FUZZ` runs it. A harness reports a finding by trapping
+// (`oracleFailure`); libFuzzer then saves the input. Built normally (as `swift build` and
+// `make test` do), the same harnesses replay saved inputs: `speculators-fuzz HARNESS FILE...`
+// (scripts/fuzz/replay.sh runs the seeds and Tests/Fuzz this way in `make test`).
 
-/// Runs one input through the harness `SPECULATORS_FUZZ` names.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+/// The harness `SPECULATORS_FUZZ` names, looked up once.
+let fuzzedHarness: Harness = {
     let name = ProcessInfo.processInfo.environment["SPECULATORS_FUZZ"] ?? ""
     guard let harness = Harness(rawValue: name) else {
         FileHandle.standardError.write(Data("SPECULATORS_FUZZ must name a harness: \(Harness.allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
         exit(2)
     }
-    harness.run(Array(UnsafeBufferPointer(start: data, count: size)))
+    return harness
+}()
+
+/// Runs one input through the harness `SPECULATORS_FUZZ` names.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    fuzzedHarness.run(Array(UnsafeBufferPointer(start: data, count: size)))
     return 0
 }
 

@@ -19,10 +19,12 @@ enum Harness: String, CaseIterable {
     /// conversion writes must validate and load.
     case convert
     /// Text and token ids through the SmolLM2 tokenizer: encoding then decoding gives the text
-    /// back, and streaming detokenisation gives what decoding the whole sequence gives.
+    /// back (less the bytes it has no token for), and streaming detokenisation gives what
+    /// decoding the whole sequence gives.
     case tokenizer
-    /// A JSON body sent over a real socket to a live server on the tiny models: the answer must
-    /// be a well-formed success or an OpenAI error, never a 500 or a dropped connection.
+    /// A JSON body or raw bytes sent over a real socket to a live server on the tiny models: the
+    /// answer must be a well-formed success or an OpenAI error, never a 500 or a dropped
+    /// connection; greedy answers equal a draftless server's, seeded ones reproduce.
     case server
 
     func run(_ input: [UInt8]) {
@@ -41,6 +43,9 @@ enum Harness: String, CaseIterable {
 
 /// Files the harnesses start from: the test fixtures of this repository.
 enum FuzzFixtures {
+    /// `SPECULATORS_FUZZ_VERBOSE=1`: harnesses print what each input got (to check a harness).
+    static let verbose = ProcessInfo.processInfo.environment["SPECULATORS_FUZZ_VERBOSE"] != nil
+
     static let repository: URL = {
         if let root = ProcessInfo.processInfo.environment["SPECULATORS_ROOT"] { return URL(fileURLWithPath: root) }
         // Sources/SpeculatorsFuzz/Harness.swift → the repository root.

@@ -71,8 +71,7 @@ enum ServerHarness {
         }
     }
 
-    /// `SPECULATORS_FUZZ_VERBOSE=1`: print what each input got (to check the harness itself).
-    static let verbose = ProcessInfo.processInfo.environment["SPECULATORS_FUZZ_VERBOSE"] != nil
+    static var verbose: Bool { FuzzFixtures.verbose }
     nonisolated(unsafe) static var servers: [InferenceServer] = []
 
     static func run(_ input: [UInt8]) {
