@@ -75,6 +75,13 @@ public struct ModelConfig: Sendable, Equatable {
     public var qWidth: Int { headCount * headDim }
     public var kvWidth: Int { kvHeadCount * headDim }
 
+    /// The largest size, head count or layer count a config may give: products of three stay
+    /// far inside `Int` (real models: vocabularies up to about 256 k, MLPs up to about 54 k).
+    public static let maxDimension = 1 << 20
+    /// The largest rotary table (positions × head_dim / 2; two such float tables are built):
+    /// about 2 M positions at head_dim 128, twice any supported model's context.
+    public static let maxRotaryTableEntries = 1 << 27
+
     /// Checks the relations the model code relies on.
     public func validate(source: String) throws {
         func fail(_ key: String, _ problem: String) -> ModelConfigError {
@@ -85,6 +92,17 @@ public struct ModelConfig: Sendable, Equatable {
                                          ("num_attention_heads", headCount), ("num_key_value_heads", kvHeadCount),
                                          ("head_dim", headDim), ("max_position_embeddings", maxPositions)]
         for (key, value) in positive where value <= 0 { throw fail(key, "must be positive, got \(value)") }
+        // What loading allocates from the config alone must stay finite: a corrupt or hostile
+        // file gets an error here, not an allocation or an overflowing product that ends the
+        // process (the GGUF fuzzer found a `block_count` of 352,327,425).
+        for (key, value) in positive where key != "max_position_embeddings" && value > Self.maxDimension {
+            throw fail(key, "\(value) is beyond any model this engine loads (at most \(Self.maxDimension))")
+        }
+        let (tableEntries, overflow) = maxPositions.multipliedReportingOverflow(by: headDim / 2)
+        if overflow || tableEntries > Self.maxRotaryTableEntries {
+            throw fail("max_position_embeddings", "\(maxPositions) positions need rotary tables of \(maxPositions) × \(headDim / 2) "
+                + "entries, more than the \(Self.maxRotaryTableEntries) this engine holds")
+        }
         if headCount % kvHeadCount != 0 {
             throw fail("num_key_value_heads", "\(kvHeadCount) does not divide num_attention_heads \(headCount)")
         }

@@ -26,7 +26,6 @@ extension TransformerModel {
         let leanLayers = blocksOnly && QuantizedWeights.fastestUpToRows == Int.max
         let embedding = try weights.loadFloat32(names.embedding, expectedShape: [config.vocabSize, h])
         var layers: [DecoderLayerWeights] = []
-        layers.reserveCapacity(config.layerCount)
         for index in 0..<config.layerCount {
             let layer = names.layer(index)
             func load(_ name: String, _ shape: [Int]) throws -> Tensor {
