@@ -50,6 +50,24 @@ enum CheckpointHarness {
         if let verifier { _ = try? SpeculatorModelRegistry.load(folder: draftFolder, verifier: verifier) }
     }
 
+    /// A copy of the tiny EAGLE-3 draft whose `config.json` each input replaces.
+    static let configFolder: URL = {
+        let folder = FuzzFixtures.scratch.appendingPathComponent("draft-config")
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let weights = FuzzFixtures.tests("ServerTests/Fixtures/tiny-eagle3/model.safetensors")
+        try? FileManager.default.removeItem(at: folder.appendingPathComponent("model.safetensors"))
+        try? FileManager.default.copyItem(at: weights, to: folder.appendingPathComponent("model.safetensors"))
+        return folder
+    }()
+
+    /// The draft's `config.json`: the registry loads the folder against the tiny verifier (any
+    /// speculator type, any layer shape); an error or a model, never a trap or a runaway
+    /// allocation from a size in the config.
+    static func runDraftConfig(_ input: [UInt8]) {
+        guard write(input, to: configFolder.appendingPathComponent("config.json")), let verifier else { return }
+        _ = try? SpeculatorModelRegistry.load(folder: configFolder, verifier: verifier)
+    }
+
     static func write(_ input: [UInt8], to url: URL) -> Bool {
         (try? Data(input).write(to: url)) != nil
     }

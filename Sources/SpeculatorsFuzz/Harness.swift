@@ -15,6 +15,8 @@ enum Harness: String, CaseIterable {
     /// An EAGLE-3 draft's model.safetensors, opened, read tensor by tensor, and loaded against
     /// the tiny verifier.
     case safetensors
+    /// An EAGLE-3 draft's config.json, loaded with the fixture weights against the tiny verifier.
+    case draft
     /// A research EAGLE-3 checkpoint with a corrupt config or weights file, converted; what the
     /// conversion writes must validate and load.
     case convert
@@ -34,6 +36,7 @@ enum Harness: String, CaseIterable {
         case .config: ConfigHarness.run(input)
         case .gguf: CheckpointHarness.runGGUF(input)
         case .safetensors: CheckpointHarness.runSafetensors(input)
+        case .draft: CheckpointHarness.runDraftConfig(input)
         case .convert: ConversionHarness.run(input)
         case .tokenizer: TokenizerHarness.run(input)
         case .server: ServerHarness.run(input)

@@ -11,7 +11,7 @@ seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
 python3 scripts/fuzz/seeds.py "$seeds"
 passed=0
-for harness in http request config tokenizer gguf safetensors convert server; do
+for harness in http request config tokenizer gguf safetensors draft convert server; do
     inputs=("$seeds/$harness")
     [ -d "Tests/Fuzz/$harness" ] && inputs+=("Tests/Fuzz/$harness")
     [ -d "Tests/Fuzz/corpus/$harness" ] && inputs+=("Tests/Fuzz/corpus/$harness")

@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(http request config tokenizer gguf safetensors convert server)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(http request config tokenizer gguf safetensors draft convert server)
 
 echo "building the libFuzzer binary (.build-fuzz, debug, -sanitize=fuzzer,address)"
 swift build --product speculators-fuzz --scratch-path .build-fuzz \
@@ -41,7 +41,7 @@ for harness in "${harnesses[@]}"; do
     max_len=4096
     case $harness in gguf|safetensors|convert) max_len=600000 ;; esac
     dictionary=()
-    case $harness in request|server|config) dictionary=(-dict=scripts/fuzz/openai.dict) ;; esac
+    case $harness in request|server|config|draft) dictionary=(-dict=scripts/fuzz/openai.dict) ;; esac
     echo "fuzzing $harness for ${seconds} s (log: runs/fuzz/$harness.log)"
     if SPECULATORS_FUZZ=$harness SPECULATORS_ROOT=$PWD ASAN_OPTIONS=detect_leaks=0 SWIFT_BACKTRACE=enable=no \
         "$binary" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=4096 -max_len=$max_len \

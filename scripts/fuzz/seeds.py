@@ -105,6 +105,8 @@ def main(out):
         put("config", name, data)
         put("server", "config-" + name, bytes([ENDPOINT["validate"]]) + data)
 
+    for folder in ("ServerTests/Fixtures/tiny-eagle3", "EngineTests/Fixtures/tiny-eagle3"):
+        put("draft", folder.split("/")[0] + "-config", open(os.path.join(TESTS, folder, "config.json"), "rb").read())
     put("gguf", "tiny-gguf", open(os.path.join(TESTS, "CheckpointsTests/Fixtures/tiny-gguf.bin"), "rb").read())
     put("gguf", "tiny-llama-mixed", open(os.path.join(TESTS, "ModelsTests/Fixtures/tiny-llama-mixed-gguf.bin"), "rb").read())
     put("safetensors", "tiny-eagle3", open(os.path.join(TESTS, "ServerTests/Fixtures/tiny-eagle3/model.safetensors"), "rb").read())
