@@ -65,7 +65,7 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: optimised),
 
-        // libFuzzer harnesses for every reader of untrusted bytes (scripts/fuzz.sh); built
+        // libFuzzer harnesses for every reader of untrusted bytes (scripts/fuzz/run.sh); built
         // normally, a driver that replays saved inputs (the regression corpus in Tests/Fuzz).
         .executableTarget(
             name: "SpeculatorsFuzz",
