@@ -24,18 +24,13 @@ enum CheckpointHarness {
         _ = try? ModelBundle.load(path: ggufFile, weights: .automatic)
     }
 
+    static let tinyDraft = FuzzFixtures.tests("ServerTests/Fixtures/tiny-eagle3")
+
     /// The tiny verifier the fuzzed drafts load against.
     static let verifier: TransformerModel? = try? TransformerModel.load(from: FuzzFixtures.tests("ServerTests/Fixtures/tiny-llama"))
 
     /// A copy of the tiny EAGLE-3 draft's folder whose weights file each input replaces.
-    static let draftFolder: URL = {
-        let folder = FuzzFixtures.scratch.appendingPathComponent("draft")
-        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let config = FuzzFixtures.tests("ServerTests/Fixtures/tiny-eagle3/config.json")
-        try? FileManager.default.removeItem(at: folder.appendingPathComponent("config.json"))
-        try? FileManager.default.copyItem(at: config, to: folder.appendingPathComponent("config.json"))
-        return folder
-    }()
+    static let draftFolder = FuzzFixtures.scratchFolder("draft", holding: "config.json", from: tinyDraft)
 
     static func runSafetensors(_ input: [UInt8]) {
         let file = draftFolder.appendingPathComponent("model.safetensors")
@@ -51,14 +46,7 @@ enum CheckpointHarness {
     }
 
     /// A copy of the tiny EAGLE-3 draft whose `config.json` each input replaces.
-    static let configFolder: URL = {
-        let folder = FuzzFixtures.scratch.appendingPathComponent("draft-config")
-        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let weights = FuzzFixtures.tests("ServerTests/Fixtures/tiny-eagle3/model.safetensors")
-        try? FileManager.default.removeItem(at: folder.appendingPathComponent("model.safetensors"))
-        try? FileManager.default.copyItem(at: weights, to: folder.appendingPathComponent("model.safetensors"))
-        return folder
-    }()
+    static let configFolder = FuzzFixtures.scratchFolder("draft-config", holding: "model.safetensors", from: tinyDraft)
 
     /// The draft's `config.json`: the registry loads the folder against the tiny verifier (any
     /// speculator type, any layer shape); an error or a model, never a trap or a runaway

@@ -57,6 +57,16 @@ enum FuzzFixtures {
 
     static func tests(_ path: String) -> URL { repository.appendingPathComponent("Tests").appendingPathComponent(path) }
 
+    /// A folder `name` in `scratch` holding a fresh copy of `fixture`'s file `file`; a harness
+    /// writes each input beside it as the folder's other file.
+    static func scratchFolder(_ name: String, holding file: String, from fixture: URL) -> URL {
+        let folder = scratch.appendingPathComponent(name)
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(at: folder.appendingPathComponent(file))
+        try? FileManager.default.copyItem(at: fixture.appendingPathComponent(file), to: folder.appendingPathComponent(file))
+        return folder
+    }
+
     /// A scratch folder of this process (in /dev/shm when there is one: the checkpoint harnesses
     /// write a file per input).
     static let scratch: URL = {
