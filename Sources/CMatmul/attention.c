@@ -56,30 +56,6 @@ INLINE v16 score_chain(const float *q, const float *key, long head_dim) {
     return acc;
 }
 
-#if defined(__x86_64__)
-/// Sixteen chains reduced at once, to the same sums `reduce16` gives each, in key order: the four
-/// halving steps run on pairs of vectors with shuffles instead of on each vector alone.
-SPECULATORS_AVX512 static inline __attribute__((always_inline)) __m512 reduce_sixteen(const __m512 *acc) {
-    __m512 w[8], z[4], s[2];
-    for (int t = 0; t < 8; t++) {
-        const __m512 a = acc[2 * t], b = acc[2 * t + 1];
-        w[t] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
-    }
-    for (int t = 0; t < 4; t++) {
-        const __m512 u = w[2 * t], v = w[2 * t + 1];
-        z[t] = _mm512_add_ps(_mm512_shuffle_f32x4(u, v, 0x88), _mm512_shuffle_f32x4(u, v, 0xDD));
-    }
-    for (int t = 0; t < 2; t++) {
-        const __m512 u = z[2 * t], v = z[2 * t + 1];
-        s[t] = _mm512_add_ps(_mm512_shuffle_ps(u, v, 0x44), _mm512_shuffle_ps(u, v, 0xEE));
-    }
-    const __m512 f = _mm512_add_ps(_mm512_shuffle_ps(s[0], s[1], 0x88), _mm512_shuffle_ps(s[0], s[1], 0xDD));
-    // f holds key 4·m + L at element 4·L + m.
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    return _mm512_permutexvar_ps(order, f);
-}
-#endif
-
 /// `scores[j] = scale · q · key_j` for j < count, one key at a time.
 INLINE void scores_of(const float *q, const float *keys, long count, long head_dim, float scale, float *scores) {
     for (long j = 0; j < count; j++) scores[j] = reduce16(score_chain(q, keys + j * head_dim, head_dim)) * scale;
@@ -87,9 +63,9 @@ INLINE void scores_of(const float *q, const float *keys, long count, long head_d
 
 #if defined(__x86_64__)
 /// `scores_of` for every query head sharing these keys (`q_head_stride` apart, scores `stride`
-/// apart), sixteen keys at a time with their sums reduced together: the chains of
-/// `score_chain` and the sums of `reduce16`, written with intrinsics (clang will not inline a
-/// function returning a 16-lane vector into this one). Each block of sixteen keys is read from
+/// apart), sixteen keys at a time with their sums reduced together (`reduce16x16`): the chains
+/// of `score_chain`, written with intrinsics (clang will not inline a function returning a
+/// 16-lane vector into this one). Each block of sixteen keys is read from
 /// L2 once and serves all heads from L1 (one head at a time read every key from L2 per head).
 /// The sixteen scores of one block of keys for each query head (`scores_of_heads_wide`'s step).
 SPECULATORS_AVX512 static inline __attribute__((always_inline)) void
@@ -104,7 +80,11 @@ scores_of_block(const float *q, long q_head_stride, long heads, const float *blo
             for (long d = 0; d < head_dim; d += LANES)
                 acc[t] = _mm512_fmadd_ps(_mm512_loadu_ps(query + d), _mm512_loadu_ps(key + d), acc[t]);
         }
-        _mm512_storeu_ps(scores + h * stride, _mm512_mul_ps(reduce_sixteen(acc), _mm512_set1_ps(scale)));
+        v16 chains[LANES];
+        float sums[LANES];
+        memcpy(chains, acc, sizeof chains);
+        reduce16x16(chains, sums);
+        _mm512_storeu_ps(scores + h * stride, _mm512_mul_ps(_mm512_loadu_ps(sums), _mm512_set1_ps(scale)));
     }
 }
 

@@ -48,6 +48,8 @@ enum {
     PREFETCH_UNITS = 4,
     /// Packed weight bytes per tile of a multi-group pass (see small_batch.c).
     TILE_BYTES = 131072,
+    /// As in small_batch.c: blocks of this many accumulators or more reduce them together.
+    REDUCE_TOGETHER_FROM = 8,
 };
 
 long speculators_quantized_block_weights(int format) {
@@ -307,6 +309,16 @@ INLINE void block(const float *x, long ldx, const unsigned char *w, long row_str
             const v16 input = load16(x + r * ldx + 32 * b + 16);
             for (int c = 0; c < W; c++) acc[c][r] = __builtin_elementwise_fma(input, hi[c], acc[c][r]);
         }
+    }
+    if (R * W >= REDUCE_TOGETHER_FROM) {
+        v16 all[(STREAMS * GROUP_ROWS + 15) / 16 * 16];
+        float sums[(STREAMS * GROUP_ROWS + 15) / 16 * 16];
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < W; c++) all[r * W + c] = acc[c][r];
+        reduce16_many(all, R * W, sums);
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < W; c++) y[r * ldy + column + c * column_stride] = sums[r * W + c];
+        return;
     }
     for (int r = 0; r < R; r++)
         for (int c = 0; c < W; c++) y[r * ldy + column + c * column_stride] = reduce16(acc[c][r]);

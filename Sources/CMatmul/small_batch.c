@@ -48,6 +48,9 @@ enum {
     /// (alternating binaries), 8-16 rows alike. The quantised kernel gains nothing from it (each
     /// group dequantises the tile again).
     GROUP_INPUT_BYTES = 32768,
+    /// Blocks with at least this many accumulators reduce them sixteen at a time
+    /// (`reduce16_many`); fewer are cheaper one by one.
+    REDUCE_TOGETHER_FROM = 8,
 };
 
 long speculators_small_batch_tile_bytes(void) { return TILE_BYTES; }
@@ -109,6 +112,21 @@ INLINE void block(const float *x, long ldx, const char *w, long row_stride, long
             v16 input = load16(x + r * ldx + i);
             for (int c = 0; c < W; c++) acc[c][r] = __builtin_elementwise_fma(input, weights[c], acc[c][r]);
         }
+    }
+    if (R * W >= REDUCE_TOGETHER_FROM) {
+        v16 all[(STREAMS * GROUP_ROWS + 15) / 16 * 16];
+        float sums[(STREAMS * GROUP_ROWS + 15) / 16 * 16];
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < W; c++) all[r * W + c] = acc[c][r];
+        reduce16_many(all, R * W, sums);
+        for (int r = 0; r < R; r++) {
+            for (int c = 0; c < W; c++) {
+                float s = sums[r * W + c];
+                for (long j = vector_end; j < k; j++) s = __builtin_fmaf(x[r * ldx + j], load_w1(w + c * row_stride, j, bf16), s);
+                y[r * ldy + column + c * column_stride] = s;
+            }
+        }
+        return;
     }
     for (int r = 0; r < R; r++) {
         for (int c = 0; c < W; c++) {
