@@ -90,11 +90,15 @@ INLINE void reduce16x16(const v16 *v, float *sums) {
     store16(sums, __builtin_shufflevector(r, r, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
 }
 
-/// `sums[i] = reduce16(v[i])` for i < `count` (at most 32), sixteen at a time: `v` must have room
-/// for `count` rounded up to a multiple of 16, the slots past `count` being overwritten with zeros.
-INLINE void reduce16_many(v16 *v, int count, float *sums) {
-    for (int i = count; i < (count + 15) / 16 * 16; i++) v[i] = (v16)(0.0f);
-    for (int base = 0; base < count; base += 16) reduce16x16(v + base, sums + base);
+/// A streaming block's accumulators reduced sixteen at a time: `sums[r · W + c] =
+/// reduce16(acc[c · stride + r])` for W weight rows c and R input rows r, W · R at most 32.
+INLINE void reduce_accumulators(const v16 *acc, long stride, int W, int R, float *sums) {
+    v16 all[32];
+    const int count = W * R, padded = (count + 15) / 16 * 16;
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < W; c++) all[r * W + c] = acc[c * stride + r];
+    for (int i = count; i < padded; i++) all[i] = (v16)(0.0f);
+    for (int base = 0; base < count; base += 16) reduce16x16(all + base, sums + base);
 }
 
 #endif

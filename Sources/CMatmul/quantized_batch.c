@@ -51,6 +51,7 @@ enum {
     /// As in small_batch.c: blocks of this many accumulators or more reduce them together.
     REDUCE_TOGETHER_FROM = 8,
 };
+_Static_assert(STREAMS * GROUP_ROWS <= 32, "reduce_accumulators takes at most 32 accumulators");
 
 long speculators_quantized_block_weights(int format) {
     switch (format) {
@@ -311,11 +312,8 @@ INLINE void block(const float *x, long ldx, const unsigned char *w, long row_str
         }
     }
     if (R * W >= REDUCE_TOGETHER_FROM) {
-        v16 all[(STREAMS * GROUP_ROWS + 15) / 16 * 16];
-        float sums[(STREAMS * GROUP_ROWS + 15) / 16 * 16];
-        for (int r = 0; r < R; r++)
-            for (int c = 0; c < W; c++) all[r * W + c] = acc[c][r];
-        reduce16_many(all, R * W, sums);
+        float sums[32];
+        reduce_accumulators(&acc[0][0], GROUP_ROWS, W, R, sums);
         for (int r = 0; r < R; r++)
             for (int c = 0; c < W; c++) y[r * ldy + column + c * column_stride] = sums[r * W + c];
         return;

@@ -52,6 +52,7 @@ enum {
     /// (`reduce16_many`); fewer are cheaper one by one.
     REDUCE_TOGETHER_FROM = 8,
 };
+_Static_assert(STREAMS * GROUP_ROWS <= 32, "reduce_accumulators takes at most 32 accumulators");
 
 long speculators_small_batch_tile_bytes(void) { return TILE_BYTES; }
 
@@ -114,11 +115,8 @@ INLINE void block(const float *x, long ldx, const char *w, long row_stride, long
         }
     }
     if (R * W >= REDUCE_TOGETHER_FROM) {
-        v16 all[(STREAMS * GROUP_ROWS + 15) / 16 * 16];
-        float sums[(STREAMS * GROUP_ROWS + 15) / 16 * 16];
-        for (int r = 0; r < R; r++)
-            for (int c = 0; c < W; c++) all[r * W + c] = acc[c][r];
-        reduce16_many(all, R * W, sums);
+        float sums[32];
+        reduce_accumulators(&acc[0][0], GROUP_ROWS, W, R, sums);
         for (int r = 0; r < R; r++) {
             for (int c = 0; c < W; c++) {
                 float s = sums[r * W + c];
