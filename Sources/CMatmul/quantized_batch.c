@@ -297,10 +297,11 @@ INLINE long packed_bytes(const int kind) {
 /// Why several units: every output is one chain of fused multiply-adds, two per block (the
 /// accumulation order), and a block of one or two input rows and two streams has only two or four
 /// chains, too few to hide the multiply-add's latency behind the dequantisation. Two units side by
-/// side double them. SmolLM2's matrices, 2 threads, three alternating rounds: one row 2.08-2.19 ms
-/// before, 2.03-2.04 after; two rows 2.41-2.51 before, 2.20-2.23 after (four units: 2.13 and 2.27;
-/// three rows and more gain nothing). Each stream still reads one sequential range (its units are
-/// consecutive rows).
+/// side double them (AVX-512 only, see the variants). SmolLM2's matrices, 2 threads, alternating
+/// binaries: one row 2.08-2.19 ms before, 1.98-2.17 after; two rows 2.41-2.51 before, 2.20-2.34
+/// after; quantised decode (`bench verifier`) 409-416 tok/s before, 444-446 after. Four units gave
+/// 2.13 and 2.27 ms; groups of three rows or more gain nothing. Each stream still reads one
+/// sequential range (its units are consecutive rows).
 INLINE void block(const float *x, long ldx, const unsigned char *w, long row_stride, long row_bytes, long k, float *y,
                   long ldy, long column, long column_stride, const unsigned char *prefetch, const int U, const int W,
                   const int R, const int kind) {

@@ -49,7 +49,7 @@ enum {
     /// group dequantises the tile again).
     GROUP_INPUT_BYTES = 32768,
     /// Blocks with at least this many accumulators reduce them sixteen at a time
-    /// (`reduce16_many`); fewer are cheaper one by one.
+    /// (`reduce_accumulators`); fewer are cheaper one by one.
     REDUCE_TOGETHER_FROM = 8,
 };
 _Static_assert(STREAMS * GROUP_ROWS <= 32, "reduce_accumulators takes at most 32 accumulators");
@@ -114,21 +114,16 @@ INLINE void block(const float *x, long ldx, const char *w, long row_stride, long
             for (int c = 0; c < W; c++) acc[c][r] = __builtin_elementwise_fma(input, weights[c], acc[c][r]);
         }
     }
+    float sums[32];
     if (R * W >= REDUCE_TOGETHER_FROM) {
-        float sums[32];
         reduce_accumulators(&acc[0][0], GROUP_ROWS, W, R, sums);
-        for (int r = 0; r < R; r++) {
-            for (int c = 0; c < W; c++) {
-                float s = sums[r * W + c];
-                for (long j = vector_end; j < k; j++) s = __builtin_fmaf(x[r * ldx + j], load_w1(w + c * row_stride, j, bf16), s);
-                y[r * ldy + column + c * column_stride] = s;
-            }
-        }
-        return;
+    } else {
+        for (int r = 0; r < R; r++)
+            for (int c = 0; c < W; c++) sums[r * W + c] = reduce16(acc[c][r]);
     }
     for (int r = 0; r < R; r++) {
         for (int c = 0; c < W; c++) {
-            float s = reduce16(acc[c][r]);
+            float s = sums[r * W + c];
             for (long j = vector_end; j < k; j++) s = __builtin_fmaf(x[r * ldx + j], load_w1(w + c * row_stride, j, bf16), s);
             y[r * ldy + column + c * column_stride] = s;
         }
