@@ -327,16 +327,16 @@ INLINE void block(const float *x, long ldx, const unsigned char *w, long row_str
             for (int s = 0; s < U * W; s++) acc[s][r] = __builtin_elementwise_fma(input, hi[s], acc[s][r]);
         }
     }
-    // Accumulator s = u·W + c holds output column `column + u + c · column_stride`.
+    float sums[32];
     if (R * U * W >= REDUCE_TOGETHER_FROM) {
-        float sums[32];
         reduce_accumulators(&acc[0][0], GROUP_ROWS, U * W, R, sums);
+    } else {
         for (int r = 0; r < R; r++)
-            for (int s = 0; s < U * W; s++) y[r * ldy + column + s / W + (s % W) * column_stride] = sums[r * U * W + s];
-        return;
+            for (int s = 0; s < U * W; s++) sums[r * U * W + s] = reduce16(acc[s][r]);
     }
+    // Accumulator s = u·W + c holds output column `column + u + c · column_stride`.
     for (int r = 0; r < R; r++)
-        for (int s = 0; s < U * W; s++) y[r * ldy + column + s / W + (s % W) * column_stride] = reduce16(acc[s][r]);
+        for (int s = 0; s < U * W; s++) y[r * ldy + column + s / W + (s % W) * column_stride] = sums[r * U * W + s];
 }
 
 /// Units per block for a group of `R` rows: enough chains to cover the multiply-add latency.
