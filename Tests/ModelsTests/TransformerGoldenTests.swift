@@ -179,6 +179,35 @@ struct BatchedForwardTests {
         }
     }
 
+    /// A lone decode row with a long context attends with all the query heads of a key/value head
+    /// in one task (`DecoderLayer.groupedHeadsFromKeys`, 256 keys), shorter ones head by head; a
+    /// verification chunk takes yet another path (rows grouped per key/value head). The last row
+    /// here sees 256 keys, the whole of tiny-llama's context.
+    @Test("Decode rows on both sides of the long-context attention split have the bits the same rows get verified in one chunk")
+    func longContextDecodeRowsEqualChunkRows() throws {
+        let model = try TransformerModel.load(from: Fixtures.folder("tiny-llama"))
+        let vocab = model.config.vocabSize
+        #expect(model.config.maxPositions == 256)
+        let prompt = (0..<253).map { ($0 * 53 + 11) % vocab }
+        let next = [17, 250, 3]
+        let decoded = try model.makeCache(), verified = try model.makeCache()
+        for cache in [decoded, verified] {
+            _ = try model.forward([.init(cache: cache, tokens: prompt, logits: .none)], pool: Fixtures.pool)
+        }
+        var alone: [[Float]] = []
+        for token in next {
+            let output = try model.forward([.init(cache: decoded, tokens: [token], logits: .last)], pool: Fixtures.pool)
+            alone.append(rowArray(output.logits(request: 0, row: 0), vocab))
+        }
+        let chunk = try model.forward([.init(cache: verified, tokens: next, logits: .all)], pool: Fixtures.pool)
+        #expect(decoded.length == 256 && verified.length == 256)
+        for row in next.indices {
+            let verifiedRow = rowArray(chunk.logits(request: 0, row: row), vocab)
+            let differing = zip(verifiedRow, alone[row]).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "row \(row), \(254 + row) keys: \(differing) of \(vocab) logits differ")
+        }
+    }
+
     @Test("Rolling the cache back and recomputing gives the same logits as never having gone further")
     func rollback() throws {
         let model = try TransformerModel.load(from: Fixtures.folder("tiny-qwen3"))
