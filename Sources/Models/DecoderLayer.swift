@@ -122,9 +122,11 @@ enum DecoderLayer {
         weights.gateUp.apply(normed, rows: rows, into: gateUp, pool: pool, invariantRows: invariant, gemmSegments: gemm,
                              gemmPrecision: precision)
         let activated = workspace.activated.pointer(rows * inner)
-        pool.parallelRanges(rows) { range in
-            Kernels.siluMultiply(gateUp + range.lowerBound * 2 * inner, rows: range.count, inner: inner,
-                                 into: activated + range.lowerBound * inner)
+        var silu = SiluJob(gateUp: gateUp, activated: activated, inner: inner)
+        pool.parallelRanges(rows, state: &silu) { raw, lower, upper in
+            let job = raw.assumingMemoryBound(to: SiluJob.self).pointee
+            Kernels.siluMultiply(job.gateUp + lower * 2 * job.inner, rows: upper - lower, inner: job.inner,
+                                 into: job.activated + lower * job.inner)
         }
         weights.down.apply(activated, rows: rows, into: projected, pool: pool, invariantRows: invariant, gemmSegments: gemm,
                            gemmPrecision: precision)
@@ -136,24 +138,51 @@ enum DecoderLayer {
         _ weights: DecoderLayerWeights, layerIndex: Int, shape: AttentionShape, rope: RotaryEmbedding,
         qkv: UnsafeMutablePointer<Float>, layout: BatchLayout, positions: [Int], pool: ThreadPool
     ) {
+        var job = PrepareJob(weights: weights, layerIndex: layerIndex, shape: shape, rope: rope, qkv: qkv, layout: layout,
+                             positions: positions)
+        pool.parallelRanges(layout.rowCount, state: &job) { raw, lower, upper in
+            DecoderLayer.prepareRows(lower..<upper, raw.assumingMemoryBound(to: PrepareJob.self))
+        }
+    }
+
+    /// `prepareQKV`'s arguments, for the pieces of its loop (in a struct on the caller's stack
+    /// rather than a closure's context, which would be allocated: `ThreadPool.parallelFor(_:state:_:)`).
+    private struct PrepareJob {
+        let weights: DecoderLayerWeights
+        let layerIndex: Int
+        let shape: AttentionShape
+        let rope: RotaryEmbedding
+        let qkv: UnsafeMutablePointer<Float>
+        let layout: BatchLayout
+        let positions: [Int]
+    }
+
+    /// What `siluMultiply` needs in each piece of the MLP's loop.
+    private struct SiluJob {
+        let gateUp: UnsafeMutablePointer<Float>
+        let activated: UnsafeMutablePointer<Float>
+        let inner: Int
+    }
+
+    /// Rows `rows` of `prepareQKV`.
+    private static func prepareRows(_ rows: Range<Int>, _ job: UnsafeMutablePointer<PrepareJob>) {
+        let shape = job.pointee.shape, layerIndex = job.pointee.layerIndex, qkv = job.pointee.qkv
         let hd = shape.headDim, width = shape.qkvWidth
-        pool.parallelRanges(layout.rowCount) { range in
-            for rowIndex in range {
-                let cache = layout.segments[layout.segmentOfRow[rowIndex]].cache
-                let row = qkv + rowIndex * width
-                let q = row, k = row + shape.qWidth, v = k + shape.kvWidth
-                if let qNorm = weights.qNorm, let kNorm = weights.kNorm {
-                    Kernels.rmsNorm(q, weight: qNorm.base, eps: shape.rmsNormEps, rows: shape.headCount, dim: hd, into: q)
-                    Kernels.rmsNorm(k, weight: kNorm.base, eps: shape.rmsNormEps, rows: shape.kvHeadCount, dim: hd, into: k)
-                }
-                let position = positions[rowIndex]
-                rope.apply(q, heads: shape.headCount, position: position)
-                rope.apply(k, heads: shape.kvHeadCount, position: position)
-                let slot = position - cache.positionOffset
-                for head in 0..<shape.kvHeadCount {
-                    (cache.keys(layer: layerIndex, head: head) + slot * hd).update(from: k + head * hd, count: hd)
-                    (cache.values(layer: layerIndex, head: head) + slot * hd).update(from: v + head * hd, count: hd)
-                }
+        for rowIndex in rows {
+            let cache = job.pointee.layout.segments[job.pointee.layout.segmentOfRow[rowIndex]].cache
+            let row = qkv + rowIndex * width
+            let q = row, k = row + shape.qWidth, v = k + shape.kvWidth
+            if let qNorm = job.pointee.weights.qNorm, let kNorm = job.pointee.weights.kNorm {
+                Kernels.rmsNorm(q, weight: qNorm.base, eps: shape.rmsNormEps, rows: shape.headCount, dim: hd, into: q)
+                Kernels.rmsNorm(k, weight: kNorm.base, eps: shape.rmsNormEps, rows: shape.kvHeadCount, dim: hd, into: k)
+            }
+            let position = job.pointee.positions[rowIndex]
+            job.pointee.rope.apply(q, heads: shape.headCount, position: position)
+            job.pointee.rope.apply(k, heads: shape.kvHeadCount, position: position)
+            let slot = position - cache.positionOffset
+            for head in 0..<shape.kvHeadCount {
+                (cache.keys(layer: layerIndex, head: head) + slot * hd).update(from: k + head * hd, count: hd)
+                (cache.values(layer: layerIndex, head: head) + slot * hd).update(from: v + head * hd, count: hd)
             }
         }
     }
@@ -214,33 +243,63 @@ enum DecoderLayer {
             taskEnds.append(tasks)
         }
         workspace.taskEnds = taskEnds
-        let ends = taskEnds
         let workers = min(pool.threadCount, tasks)
-        let scratches = (0..<workers).map { workspace.scores(worker: $0).pointer(largest) }
-        pool.parallelFor(workers) { worker in
-            var task = worker
-            var segmentIndex = 0
-            while task < tasks {
-                defer { task += workers }
-                while ends[segmentIndex] <= task { segmentIndex += 1 }
-                let segment = layout.segments[segmentIndex]
-                let local = task - (segmentIndex == 0 ? 0 : ends[segmentIndex - 1])
-                if segment.rowCount > SmallBatchProduct.maxRows {
-                    attendChunk(segment, head: local, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
-                                scores: scratches[worker])
-                } else if rowGrouping && segment.rowCount > 1 {
-                    let groups = min(rowGroups, segment.rowCount)
-                    attendRowGroup(segment, rows: ThreadPool.piece(local % groups, of: groups, total: segment.rowCount, alignment: 1),
-                                   kvHead: local / groups, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
-                                   scratch: scratches[worker])
-                } else if kernel {
-                    attendRow(segment, row: local / tasksPerRow, firstHead: (local % tasksPerRow) * headsPerTask,
-                              heads: headsPerTask, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
-                              scratch: scratches[worker])
-                } else {
-                    attendRows(segment, head: local, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
-                               scores: scratches[worker])
-                }
+        // Grown here, so that the workers only read them.
+        for worker in 0..<workers { _ = workspace.scores(worker: worker).pointer(largest) }
+        var job = AttendJob(layerIndex: layerIndex, shape: shape, qkv: qkv, layout: layout, output: output,
+                            workspace: workspace, largest: largest, ends: taskEnds, tasks: tasks, workers: workers,
+                            kernel: kernel, rowGrouping: rowGrouping, rowGroups: rowGroups, headsPerTask: headsPerTask,
+                            tasksPerRow: tasksPerRow)
+        pool.parallelFor(workers, state: &job) { raw, worker in
+            DecoderLayer.attendTasks(worker: worker, raw.assumingMemoryBound(to: AttendJob.self))
+        }
+    }
+
+    /// `attend`'s plan, for its workers (in a struct on the caller's stack rather than a closure's
+    /// context, which would be allocated: `ThreadPool.parallelFor(_:state:_:)`).
+    private struct AttendJob {
+        let layerIndex: Int
+        let shape: AttentionShape
+        let qkv: UnsafeMutablePointer<Float>
+        let layout: BatchLayout
+        let output: UnsafeMutablePointer<Float>
+        let workspace: LayerWorkspace
+        let largest: Int
+        /// Task index one past each segment's last.
+        let ends: [Int]
+        let tasks: Int, workers: Int
+        let kernel: Bool, rowGrouping: Bool
+        let rowGroups: Int, headsPerTask: Int, tasksPerRow: Int
+    }
+
+    /// Worker `worker`'s share of `attend`: tasks `worker`, `worker + workers`, ...
+    private static func attendTasks(worker: Int, _ job: UnsafeMutablePointer<AttendJob>) {
+        let tasks = job.pointee.tasks, workers = job.pointee.workers, layerIndex = job.pointee.layerIndex
+        let shape = job.pointee.shape, qkv = job.pointee.qkv, output = job.pointee.output
+        let scratch = job.pointee.workspace.scores(worker: worker).pointer(job.pointee.largest)
+        var task = worker
+        var segmentIndex = 0
+        while task < tasks {
+            defer { task += workers }
+            while job.pointee.ends[segmentIndex] <= task { segmentIndex += 1 }
+            let segment = job.pointee.layout.segments[segmentIndex]
+            let local = task - (segmentIndex == 0 ? 0 : job.pointee.ends[segmentIndex - 1])
+            if segment.rowCount > SmallBatchProduct.maxRows {
+                attendChunk(segment, head: local, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
+                            scores: scratch)
+            } else if job.pointee.rowGrouping && segment.rowCount > 1 {
+                let groups = min(job.pointee.rowGroups, segment.rowCount)
+                attendRowGroup(segment, rows: ThreadPool.piece(local % groups, of: groups, total: segment.rowCount, alignment: 1),
+                               kvHead: local / groups, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
+                               scratch: scratch)
+            } else if job.pointee.kernel {
+                let tasksPerRow = job.pointee.tasksPerRow, headsPerTask = job.pointee.headsPerTask
+                attendRow(segment, row: local / tasksPerRow, firstHead: (local % tasksPerRow) * headsPerTask,
+                          heads: headsPerTask, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
+                          scratch: scratch)
+            } else {
+                attendRows(segment, head: local, layerIndex: layerIndex, shape: shape, qkv: qkv, output: output,
+                           scores: scratch)
             }
         }
     }

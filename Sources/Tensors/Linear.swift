@@ -127,6 +127,17 @@ public struct Linear: Sendable {
         // A layer made from blocks alone takes the blocks' kernel for every row.
         let bfloat16Rows = gemmPrecision.effective == .bfloat16 && weight != nil
         let small = bfloat16Rows ? min(rows, invariantRows ?? (rows <= SmallBatchProduct.maxRows ? rows : 0)) : rows
+        if small == rows, let (weights, form) = streamingWeights(rows: rows) {
+            // Every row through the streaming kernel, the loop's values in a struct on this stack:
+            // a closure's context would be allocated on every call, and the pointers spare the
+            // workers reference counting on objects both cores touch.
+            var job = StreamingJob(input: input, rows: rows, lda: lda, output: output, ldc: ldc, k: k, weights: weights,
+                                   form: form, bias: bias.map { UnsafePointer($0.base) })
+            pool.parallelRanges(n, alignment: 16, state: &job) { raw, lower, upper in
+                StreamingJob.run(raw.assumingMemoryBound(to: StreamingJob.self), columns: lower..<upper)
+            }
+            return
+        }
         pool.parallelRanges(n, alignment: rows > small ? 32 : 16) { range in
             if small > 0 {
                 if let quantized, small <= QuantizedWeights.fastestUpToRows || weight == nil {
@@ -159,6 +170,54 @@ public struct Linear: Sendable {
                     let row = output + r * ldc
                     for j in range { row[j] += b[j] }
                 }
+            }
+        }
+    }
+}
+
+extension Linear {
+    /// The weights the streaming kernel reads for `rows` rows, and their form: the quantised
+    /// blocks up to `QuantizedWeights.fastestUpToRows` (or always, without float32 weights), else
+    /// the exact bfloat16 copy, else the float32 weights.
+    func streamingWeights(rows: Int) -> (UnsafeRawPointer, StreamingJob.Form)? {
+        if let quantized, rows <= QuantizedWeights.fastestUpToRows || weight == nil {
+            return (quantized.kernelBlocks, .blocks(kind: quantized.format.kind))
+        }
+        if let halfWeight { return (UnsafeRawPointer(halfWeight.base), .bfloat16) }
+        if let weight { return (UnsafeRawPointer(weight.base), .float32) }
+        return nil
+    }
+}
+
+/// One streaming product of `Linear.apply`, for the pieces of its loop.
+struct StreamingJob {
+    enum Form { case blocks(kind: Int32), bfloat16, float32 }
+    let input: UnsafePointer<Float>
+    let rows: Int, lda: Int
+    let output: UnsafeMutablePointer<Float>
+    let ldc: Int, k: Int
+    let weights: UnsafeRawPointer
+    let form: Form
+    let bias: UnsafePointer<Float>?
+
+    /// Output columns `columns` of every row, then the bias.
+    static func run(_ job: UnsafeMutablePointer<StreamingJob>, columns: Range<Int>) {
+        let j = job.pointee
+        switch j.form {
+        case .blocks(let kind):
+            QuantizedWeights.multiply(blocks: j.weights, kind: kind, columnsPerRow: j.k, j.input, rows: j.rows, ldx: j.lda,
+                                      columns: columns, output: j.output, ldy: j.ldc)
+        case .bfloat16:
+            SmallBatchProduct.multiply(j.input, rows: j.rows, ldx: j.lda, weight: j.weights.assumingMemoryBound(to: UInt16.self),
+                                       k: j.k, columns: columns, output: j.output, ldy: j.ldc)
+        case .float32:
+            SmallBatchProduct.multiply(j.input, rows: j.rows, ldx: j.lda, weight: j.weights.assumingMemoryBound(to: Float.self),
+                                       k: j.k, columns: columns, output: j.output, ldy: j.ldc)
+        }
+        if let b = j.bias {
+            for r in 0..<j.rows {
+                let row = j.output + r * j.ldc
+                for c in columns { row[c] += b[c] }
             }
         }
     }

@@ -126,4 +126,15 @@ public final class QuantizedWeights: @unchecked Sendable {
         speculators_quantized_batch_using(isa.rawValue, x, rows, ldx, packed, format.kind, columns,
                                           range.lowerBound, range.upperBound, output, ldy)
     }
+
+    /// The packed blocks the kernel reads (`multiply(blocks:...)`), alive as long as this object.
+    var kernelBlocks: UnsafeRawPointer { UnsafeRawPointer(packed) }
+
+    /// `multiply` on packed blocks given by pointer: for loops that must not touch the object's
+    /// reference count from every worker (`Linear.apply`).
+    static func multiply(blocks: UnsafeRawPointer, kind: Int32, columnsPerRow: Int, _ x: UnsafePointer<Float>, rows: Int,
+                         ldx: Int, columns range: Range<Int>, output: UnsafeMutablePointer<Float>, ldy: Int) {
+        speculators_quantized_batch_using(SmallBatchProduct.InstructionSet.best.rawValue, x, rows, ldx, blocks, kind,
+                                          columnsPerRow, range.lowerBound, range.upperBound, output, ldy)
+    }
 }

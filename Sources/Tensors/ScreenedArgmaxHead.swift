@@ -86,16 +86,34 @@ public final class ScreenedArgmaxHead: @unchecked Sendable {
     public func apply(_ x: UnsafePointer<Float>, rows: Int, ldx: Int, into output: UnsafeMutablePointer<Float>, ldy: Int,
                       pool: ThreadPool) -> Int {
         guard rows > 0 else { return 0 }
-        pool.parallelRanges(vocabularySize, alignment: 32) { range in
-            packed.multiplyRows(x, rows: rows, ldx: ldx, columns: range, into: output, ldy: ldy)
-        }
-        var candidates = [Int](repeating: 0, count: rows)
-        candidates.withUnsafeMutableBufferPointer { counts in
-            pool.parallelRanges(rows) { range in
-                for row in range { counts[row] = finish(x + row * ldx, scores: output + row * ldy) }
+        // The loops' values travel in a struct on this stack, not in closure contexts, which would
+        // be allocated on every call (`ThreadPool.parallelFor(_:state:_:)`).
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: rows) { counts in
+            var job = ScreenJob(head: self, x: x, rows: rows, ldx: ldx, output: output, ldy: ldy, counts: counts.baseAddress!)
+            pool.parallelRanges(vocabularySize, alignment: 32, state: &job) { raw, lower, upper in
+                let job = raw.assumingMemoryBound(to: ScreenJob.self)
+                job.pointee.head.packed.multiplyRows(job.pointee.x, rows: job.pointee.rows, ldx: job.pointee.ldx,
+                                                     columns: lower..<upper, into: job.pointee.output, ldy: job.pointee.ldy)
             }
+            pool.parallelRanges(rows, state: &job) { raw, lower, upper in
+                let job = raw.assumingMemoryBound(to: ScreenJob.self)
+                for row in lower..<upper {
+                    job.pointee.counts[row] = job.pointee.head.finish(job.pointee.x + row * job.pointee.ldx,
+                                                                      scores: job.pointee.output + row * job.pointee.ldy)
+                }
+            }
+            return counts.reduce(0, +)
         }
-        return candidates.reduce(0, +)
+    }
+
+    /// `apply`'s arguments, for the pieces of its loops.
+    private struct ScreenJob {
+        let head: ScreenedArgmaxHead
+        let x: UnsafePointer<Float>
+        let rows: Int, ldx: Int
+        let output: UnsafeMutablePointer<Float>
+        let ldy: Int
+        let counts: UnsafeMutablePointer<Int>
     }
 
     /// Replaces one row's bfloat16 scores by exact logits of its candidates and `-infinity`.

@@ -23,15 +23,28 @@ public final class ThreadPool: @unchecked Sendable {
     deinit { core.stop() }
 
     /// Runs `body(i)` for every `i` in `0..<count`, spread over the pool; returns when all are done.
+    ///
+    /// The workers can only call a closure kept where they find it, so Swift gives a closure that
+    /// captures values a context on the heap: one allocation per loop. Code that runs every token
+    /// uses `parallelFor(_:state:_:)` instead.
     public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         core.parallelFor(count, body)
     }
 
-    /// Splits `0..<total` into at most `threadCount` contiguous ranges (multiples of `alignment`)
-    /// and runs `body` on each.
+    /// Runs `body(state, i)` for every `i` in `0..<count`, without allocating.
     ///
-    /// The ranges are computed where they run, not collected first: decoding a token runs a few
-    /// hundred of these loops, and none of them allocates.
+    /// `body` is a C function, which captures nothing (the compiler checks it), and takes what it
+    /// needs from `state`: usually a struct on the caller's stack, alive until this returns.
+    /// Written with closures, a forward pass made about 200 allocations per decoded token, one
+    /// for each parallel loop's captured values.
+    public func parallelFor(_ count: Int, state: UnsafeMutableRawPointer,
+                            _ body: @convention(c) (UnsafeMutableRawPointer, Int) -> Void) {
+        core.parallelFor(count, state: state, body)
+    }
+
+    /// Splits `0..<total` into at most `threadCount` contiguous ranges (multiples of `alignment`)
+    /// and runs `body` on each (allocating once for the closure's captured values, see
+    /// `parallelFor(_:_:)`).
     public func parallelRanges(_ total: Int, alignment: Int = 1, _ body: (Range<Int>) -> Void) {
         guard total > 0 else { return }
         let pieces = ThreadPool.pieceCount(total, into: threadCount, alignment: alignment)
@@ -39,6 +52,30 @@ public final class ThreadPool: @unchecked Sendable {
             let range = ThreadPool.piece(piece, of: pieces, total: total, alignment: alignment)
             if !range.isEmpty { body(range) }
         }
+    }
+
+    /// `parallelRanges` without allocating: `body(state, lower, upper)` for each non-empty range
+    /// (see `parallelFor(_:state:_:)`). The ranges are computed where they run.
+    public func parallelRanges(_ total: Int, alignment: Int = 1, state: UnsafeMutableRawPointer,
+                               _ body: @convention(c) (UnsafeMutableRawPointer, Int, Int) -> Void) {
+        guard total > 0 else { return }
+        var job = RangeJob(state: state, body: body, total: total, alignment: alignment,
+                           pieces: ThreadPool.pieceCount(total, into: threadCount, alignment: alignment))
+        withUnsafeMutablePointer(to: &job) { pointer in
+            core.parallelFor(pointer.pointee.pieces, state: UnsafeMutableRawPointer(pointer)) { raw, piece in
+                let job = raw.assumingMemoryBound(to: RangeJob.self)
+                let range = ThreadPool.piece(piece, of: job.pointee.pieces, total: job.pointee.total,
+                                             alignment: job.pointee.alignment)
+                if !range.isEmpty { job.pointee.body(job.pointee.state, range.lowerBound, range.upperBound) }
+            }
+        }
+    }
+
+    /// What `parallelRanges(_:alignment:state:_:)` hands each piece.
+    private struct RangeJob {
+        let state: UnsafeMutableRawPointer
+        let body: @convention(c) (UnsafeMutableRawPointer, Int, Int) -> Void
+        let total: Int, alignment: Int, pieces: Int
     }
 
     /// Contiguous ranges covering `0..<total`, at most `parts` of them, boundaries on multiples of `alignment`.
@@ -78,7 +115,9 @@ private final class PoolCore: @unchecked Sendable {
     /// Serialises callers: one loop runs at a time.
     private let callerLock = NSLock()
     private nonisolated(unsafe) var taskCount = 0
-    private nonisolated(unsafe) var job: ((Int) -> Void)?
+    /// The running loop's body and its state (`parallelFor(_:state:_:)`).
+    private nonisolated(unsafe) var job: (@convention(c) (UnsafeMutableRawPointer, Int) -> Void)?
+    private nonisolated(unsafe) var jobState: UnsafeMutableRawPointer?
     private var threads: [Thread] = []
 
     /// How long (in spin iterations) an idle worker polls before it sleeps.
@@ -110,26 +149,49 @@ private final class PoolCore: @unchecked Sendable {
             for index in 0..<count { body(index) }
             return
         }
+        withoutActuallyEscaping(body) { escapable in
+            var closure = escapable
+            withUnsafeMutablePointer(to: &closure) { pointer in
+                run(count, state: UnsafeMutableRawPointer(pointer)) { state, index in
+                    state.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+                }
+            }
+        }
+    }
+
+    /// Runs `body(state, i)` for every `i` in `0..<count`, spread over the pool.
+    func parallelFor(_ count: Int, state: UnsafeMutableRawPointer,
+                     _ body: @convention(c) (UnsafeMutableRawPointer, Int) -> Void) {
+        if count <= 0 { return }
+        if count == 1 || threadCount == 1 {
+            for index in 0..<count { body(state, index) }
+            return
+        }
+        run(count, state: state, body)
+    }
+
+    private func run(_ count: Int, state: UnsafeMutableRawPointer,
+                     _ body: @convention(c) (UnsafeMutableRawPointer, Int) -> Void) {
         callerLock.lock()
         defer { callerLock.unlock() }
-        withoutActuallyEscaping(body) { escapable in
-            // Retag the claim counter before touching `job` and `taskCount`: a worker still in the
-            // previous loop may hold that loop's final counter (every index claimed) and compare
-            // it with `taskCount`; had the new, larger count been written first, its compare-and-
-            // swap on the old counter could succeed and run the new loop's job twice.
-            let loop = generation.load(ordering: .relaxed) + 1
-            claimState.store(loop << 32, ordering: .sequentiallyConsistent)
-            job = escapable
-            taskCount = count
-            finishedTasks.store(0, ordering: .relaxed)
-            sleepLock.lock()
-            generation.store(loop, ordering: .releasing)
-            sleepLock.broadcast()
-            sleepLock.unlock()
-            runTasks(loop: loop)
-            while finishedTasks.load(ordering: .acquiring) < count { spinPause() }
-            job = nil
-        }
+        // Retag the claim counter before touching `job` and `taskCount`: a worker still in the
+        // previous loop may hold that loop's final counter (every index claimed) and compare
+        // it with `taskCount`; had the new, larger count been written first, its compare-and-
+        // swap on the old counter could succeed and run the new loop's job twice.
+        let loop = generation.load(ordering: .relaxed) + 1
+        claimState.store(loop << 32, ordering: .sequentiallyConsistent)
+        job = body
+        jobState = state
+        taskCount = count
+        finishedTasks.store(0, ordering: .relaxed)
+        sleepLock.lock()
+        generation.store(loop, ordering: .releasing)
+        sleepLock.broadcast()
+        sleepLock.unlock()
+        runTasks(loop: loop)
+        while finishedTasks.load(ordering: .acquiring) < count { spinPause() }
+        job = nil
+        jobState = nil
     }
 
     /// Claims and runs tasks of loop `loop` until none is left (or the loop is over).
@@ -148,7 +210,7 @@ private final class PoolCore: @unchecked Sendable {
                     expected: current, desired: current + 1, ordering: .acquiringAndReleasing)
                 if exchanged { claimed = index } else { current = original }
             }
-            job?(claimed)
+            if let job, let jobState { job(jobState, claimed) }
             finishedTasks.add(1, ordering: .releasing)
         }
     }

@@ -16,6 +16,39 @@ struct ThreadPoolTests {
         }
     }
 
+    @Test("A loop given a C function and a state pointer runs every index once, and its ranges are the split's")
+    func stateLoops() {
+        let pool = ThreadPool(threadCount: 3)
+        for count in [1, 2, 3, 7, 64, 1000] {
+            for _ in 0..<50 {
+                var hits = [Int](repeating: 0, count: count)
+                hits.withUnsafeMutableBufferPointer { buffer in
+                    var base = buffer.baseAddress!
+                    // Distinct indices: each slot is written by one task only.
+                    pool.parallelFor(count, state: &base) { raw, index in
+                        raw.assumingMemoryBound(to: UnsafeMutablePointer<Int>.self).pointee[index] += 1
+                    }
+                }
+                #expect(hits.allSatisfy { $0 == 1 }, "\(count) indices")
+            }
+        }
+        for (total, alignment) in [(100, 16), (10, 1), (3, 1), (49152, 32), (0, 16)] {
+            let ranges = RangeLog()
+            pool.parallelRanges(total, alignment: alignment, state: Unmanaged.passUnretained(ranges).toOpaque()) { raw, lower, upper in
+                Unmanaged<RangeLog>.fromOpaque(raw).takeUnretainedValue().record(lower..<upper)
+            }
+            #expect(ranges.sorted == ThreadPool.split(total, into: pool.threadCount, alignment: alignment),
+                    "\(total) by \(alignment)")
+        }
+    }
+
+    /// The ranges a loop ran, from any thread.
+    final class RangeLog: @unchecked Sendable {
+        private let ranges = Mutex<[Range<Int>]>([])
+        func record(_ range: Range<Int>) { ranges.withLock { $0.append(range) } }
+        var sorted: [Range<Int>] { ranges.withLock { $0.sorted { $0.lowerBound < $1.lowerBound } } }
+    }
+
     @Test("A loop sees the results of the previous loop (no stale worker runs a new task)")
     func loopsAreOrdered() {
         let pool = ThreadPool(threadCount: 2)
