@@ -191,6 +191,10 @@ extension SpeculativeEngine {
         }
         sequence.stats.record(draftCount: drafts.count, accepted: accepted)
         lastStep.speculation.record(draftCount: drafts.count, accepted: accepted)
+        if !drafts.isEmpty, sequence.draftCache?.positionOffset == 0 {
+            wholeContextDrafts += 1
+            if accepted > 0 { wholeContextFirstAccepted += 1 }
+        }
         // Each draft up to the first rejection tells how often drafts of its confidence are accepted.
         for position in 0..<min(drafts.count, accepted + 1) where position < sequence.draftConfidences.count {
             confidence.record(confidence: sequence.draftConfidences[position], accepted: position < accepted)

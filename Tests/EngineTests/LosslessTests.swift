@@ -50,13 +50,15 @@ struct LosslessTests {
         #expect(stats.acceptedPerPosition.first ?? 0 <= stats.drafts)
         #expect(stats.acceptedTokens == stats.acceptedPerPosition.reduce(0, +))
         // New requests start from what the draft has shown so far, once there is enough of it.
-        let totals = engine.totals
         // From the calibrated acceptance of recent first proposals once there are 50 (verified or
-        // not: the confidence gate verifies a chosen few), else from the verified first drafts.
+        // not: the confidence gate verifies a chosen few), else from the verified first drafts
+        // made with the whole context.
         let calibration = engine.confidence
         let calibrated = zip(calibration.share, calibration.acceptance).reduce(0) { $0 + $1.0 * $1.1 }
+        let whole = engine.wholeContextDrafts
+        #expect(whole > 0 && whole <= engine.totals.drafts)
         let expectedPrior = calibration.proposals >= 50 ? min(0.95, max(0.05, calibrated))
-            : totals.drafts >= 50 ? min(0.95, max(0.05, Double(totals.acceptedPerPosition.first ?? 0) / Double(totals.drafts))) : 0.6
+            : whole >= 50 ? min(0.95, max(0.05, Double(engine.wholeContextFirstAccepted) / Double(whole))) : 0.6
         #expect(engine.acceptancePrior == expectedPrior)
         #expect(TinyModels.engine(verifier: verifier, draft: draft).acceptancePrior == 0.6)
     }
@@ -76,6 +78,9 @@ struct LosslessTests {
         #expect(results.map(\.tokens) == plain)
         #expect(engine.draftRestarts > 0)
         #expect(engine.totals.drafts >= 3 * prompts.count, "at least the probes after 16, 48 and 112 steps")
+        // Drafts made from a restarted window do not count towards a new request's prior.
+        #expect(engine.wholeContextDrafts < engine.totals.drafts)
+        #expect(engine.wholeContextFirstAccepted <= engine.wholeContextDrafts)
     }
 
     @Test("Where measured costs say no draft could pay, drafting goes dormant: no drafts, no probes, the same output")

@@ -41,7 +41,8 @@ public final class InferenceServer: Sendable {
             let start = Date()
             try engine.calibrateCosts(maxRows: min(64, max(1, configuration.maxBatch) * (maxK + 1)))
             logger.info("measured pass costs for adaptive speculation",
-                        metadata: ["seconds": "\(String(format: "%.2f", Date().timeIntervalSince(start)))"])
+                        metadata: ["seconds": "\(String(format: "%.2f", Date().timeIntervalSince(start)))",
+                                   "ms_by_rows": "\(engine.costs.summary(upTo: 64))"])
         }
         scheduler = Scheduler(engine: engine, maxRunning: configuration.maxBatch, maxWaiting: configuration.maxQueue,
                               logger: logger)
