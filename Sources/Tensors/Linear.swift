@@ -138,17 +138,13 @@ public struct Linear: Sendable {
             }
             return
         }
+        // Data generation's bfloat16 GEMM rows after the first `small` (a closure: not a hot path).
+        let streamed = small > 0 ? streamingWeights(rows: small) : nil
         pool.parallelRanges(n, alignment: rows > small ? 32 : 16) { range in
-            if small > 0 {
-                if let quantized, small <= QuantizedWeights.fastestUpToRows || weight == nil {
-                    quantized.multiply(input, rows: small, ldx: lda, columns: range, output: output, ldy: ldc)
-                } else if let halfWeight {
-                    SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: UnsafePointer(halfWeight.base), k: k,
-                                               columns: range, output: output, ldy: ldc)
-                } else if let weight {
-                    SmallBatchProduct.multiply(input, rows: small, ldx: lda, weight: UnsafePointer(weight.base), k: k,
-                                               columns: range, output: output, ldy: ldc)
-                }
+            if let (weights, form) = streamed {
+                var job = StreamingJob(input: input, rows: small, lda: lda, output: output, ldc: ldc, k: k, weights: weights,
+                                       form: form, bias: nil)
+                StreamingJob.run(&job, columns: range)
             }
             if rows > small, let weight {
                 let w = UnsafePointer(weight.base)
