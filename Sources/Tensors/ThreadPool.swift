@@ -15,7 +15,13 @@ public final class ThreadPool: @unchecked Sendable {
     private let core: PoolCore
 
     /// A pool of `threadCount` threads (the caller included); defaults to the number of cores.
+    ///
+    /// Makes OpenBLAS single-threaded too (`BLAS.configure`), since the pool is where all
+    /// parallelism comes from: OpenBLAS with two threads gives a prefill's attention other bits
+    /// than with one, so a process that had not configured it (the test runner, until a server
+    /// test did) could compute one prompt two ways.
     public init(threadCount: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        BLAS.configure()
         self.threadCount = max(1, threadCount)
         core = PoolCore(threadCount: self.threadCount)
     }
