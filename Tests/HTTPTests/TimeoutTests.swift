@@ -50,8 +50,10 @@ import Testing
     @Test("A connection that never sends anything is closed at the header timeout")
     func silentConnection() async throws {
         try await withServer(Self.fast, handler: echoHandler) { _, port in
-            let client = try TestClient(port: port)
+            // Timed from before the connection exists: the server's clock starts at accept, so
+            // a client descheduled right after connecting cannot make the wait look short.
             let started = Date()
+            let client = try TestClient(port: port)
             #expect(client.waitForClose(timeout: 4))
             let elapsed = Date().timeIntervalSince(started)
             #expect(elapsed >= 0.95 && elapsed < 3, "closed after \(elapsed) s, timeout 1 s")
