@@ -77,7 +77,9 @@ let package = Package(
         .testTarget(name: "ConfigsTests", dependencies: ["Configs"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Checkpoints", "Tensors"], exclude: ["Fixtures"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Models"], exclude: ["Fixtures"]),
+        // Counts a thread's heap allocations (it replaces the test executable's malloc family).
+        .target(name: "AllocationCounter", path: "Tests/Support/AllocationCounter"),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Models", "AllocationCounter"], exclude: ["Fixtures"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP"], exclude: ["Fixtures"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "HTTP"], exclude: ["Fixtures"]),
         .testTarget(name: "ConversionTests", dependencies: ["Conversion", "Models", "Checkpoints", "Configs"], exclude: ["Fixtures"]),

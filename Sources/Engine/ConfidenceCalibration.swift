@@ -79,7 +79,27 @@ public struct ConfidenceCalibration: Sendable {
     public var meanAcceptance: Double { zip(share, acceptance).reduce(0) { $0 + $1.0 * $1.1 } }
 
     /// The thresholds that give different gates: every bin's estimate, highest first.
-    public var thresholds: [Double] { Array(Set(acceptance)).sorted(by: >) }
+    public var thresholds: [Double] {
+        var result: [Double] = []
+        forEachThreshold { result.append($0) }
+        return result
+    }
+
+    /// Calls `body` with each of `thresholds` in turn, without building the list (the planner
+    /// tries them every step).
+    public func forEachThreshold(_ body: (Double) -> Void) {
+        var previous = Double.infinity
+        while true {
+            var next = -Double.infinity, found = false
+            for value in acceptance where value < previous && value > next {
+                next = value
+                found = true
+            }
+            guard found else { return }
+            body(next)
+            previous = next
+        }
+    }
 
     /// Acceptance and share by bin, for logs and benchmark output ("0.90-0.95: 0.93 (12%)").
     public var summary: String {

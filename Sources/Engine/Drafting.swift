@@ -2,19 +2,37 @@ import Foundation
 import Models
 import Tensors
 
+/// A sequence that proposes drafts this step, its draft cache and how many.
+struct ProposingSequence {
+    let sequence: SequenceState
+    let cache: KVCache
+    let k: Int
+}
+
 extension SpeculativeEngine {
     /// Chooses each sequence's k, runs one batched draft context pass over the verifier features
     /// queued since the last one, then `k - 1` batched chain steps. The proposals become the
     /// drafts the next step verifies.
     func proposeDrafts() throws {
         guard let draft else { return }
-        var contextRequests: [Eagle3DraftModel.Request] = []
-        var contextSequences: [SequenceState] = []
-        var proposing: [(sequence: SequenceState, cache: KVCache, k: Int)] = []
+        // The step's lists are the engine's, emptied here and when done, so their storage is
+        // reused and the sequences' arrays they hold are let go before the next step edits them.
+        var requests = draftRequests, proposing = proposingSequences
+        draftRequests = []
+        proposingSequences = []
+        requests.removeAll(keepingCapacity: true)
+        proposing.removeAll(keepingCapacity: true)
+        defer {
+            requests.removeAll(keepingCapacity: true)
+            proposing.removeAll(keepingCapacity: true)
+            draftRequests = requests
+            proposingSequences = proposing
+        }
         hiddenScratch.removeAll(keepingCapacity: true)
 
         let plan = planDraftLengths()
         for (sequence, k) in plan {
+            sequence.draftContextRows = 0
             guard let draftCache = sequence.draftCache else { continue }
             let pending = sequence.pendingTokens.count
             // Catch the draft up when it will propose, or during prefill (the draft's own prefill,
@@ -22,89 +40,118 @@ extension SpeculativeEngine {
             let prefillsDraft = sequence.isPrefilling && (!draftingDormant || sequence.controller.pinned != nil)
             guard pending > 0, k > 0 || prefillsDraft else { continue }
             draftCache.truncate(to: sequence.draftSynced)
-            contextRequests.append(Eagle3DraftModel.Request(cache: draftCache, tokens: sequence.pendingTokens,
+            requests.append(Eagle3DraftModel.Request(cache: draftCache, tokens: sequence.pendingTokens,
                                                             logits: k > 0 ? .last : .none))
-            contextSequences.append(sequence)
+            sequence.draftContextRows = pending
             hiddenScratch.append(contentsOf: sequence.pendingFeatures)
-            if k > 0 { proposing.append((sequence, draftCache, k)) }
+            if k > 0 { proposing.append(ProposingSequence(sequence: sequence, cache: draftCache, k: k)) }
         }
-        guard !contextRequests.isEmpty else { return }
+        guard !requests.isEmpty else { return }
+        var contextRows = 0
+        for request in requests { contextRows += request.tokens.count }
 
         var start = DispatchTime.now().uptimeNanoseconds
-        let context = try hiddenScratch.withUnsafeBufferPointer { features -> Eagle3DraftModel.Output in
-            guard let base = features.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
-            return try draft.forward(contextRequests, hidden: .verifierFeatures(base), pool: pool)
+        let contextSeconds: Double
+        do {
+            // The requests hold the sequences' pending tokens, and the output the draft's own
+            // arrays: both are let go at the end of this block, before they are written again.
+            defer { requests.removeAll(keepingCapacity: true) }
+            let context = try hiddenScratch.withUnsafeBufferPointer { features -> Eagle3DraftModel.Output in
+                guard let base = features.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
+                return try draft.forward(requests, hidden: .verifierFeatures(base), pool: pool)
+            }
+            contextSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            proposeFirst(from: context, proposing: proposing, hidden: draft.hiddenSize)
         }
-        let contextSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        costs.draftContext.observe(rows: contextRequests.reduce(0) { $0 + $1.tokens.count }, seconds: contextSeconds)
+        costs.draftContext.observe(rows: contextRows, seconds: contextSeconds)
         pendingPrediction?.draftSeconds += contextSeconds
-        for sequence in contextSequences {
-            sequence.draftSynced += sequence.pendingTokens.count
+        for (sequence, _) in plan where sequence.draftContextRows > 0 {
+            sequence.draftSynced += sequence.draftContextRows
+            sequence.draftContextRows = 0
             sequence.pendingTokens.removeAll(keepingCapacity: true)
             sequence.pendingFeatures.removeAll(keepingCapacity: true)
         }
         guard !proposing.isEmpty else { return }
 
-        // First proposals come from the context pass (rows selected in `proposing` order).
         let hidden = draft.hiddenSize
-        chainScratch.removeAll(keepingCapacity: true)
-        chainScratch.append(contentsOf: UnsafeBufferPointer(start: context.nextHidden, count: proposing.count * hidden))
-        var lastTokens = context.proposedTokens
-        for (slot, entry) in proposing.enumerated() {
-            entry.sequence.drafts = [lastTokens[slot]]
-            entry.sequence.draftConfidences = [context.confidences[slot]]
-            confidence.noteFirstProposal(confidence: context.confidences[slot])
-        }
-        // Row r of `chainScratch` / `lastTokens` belongs to `proposing[active[r]]`.
-        var active = Array(proposing.indices)
-        let deepest = proposing.map(\.k).max() ?? 1
+        let deepest = proposing.reduce(1) { max($0, $1.k) }
+        // Chain step s runs the proposing sequences with k >= s, in `proposing` order. Those that
+        // ran step s - 1 are the ones holding s - 1 drafts, and row r of `chainScratch` is the
+        // r-th of them; each feeds its newest draft.
         var step = 2
         while step <= deepest {
-            let going = active.enumerated().filter { proposing[$0.element].k >= step }
-            if going.isEmpty { break }
+            requests.removeAll(keepingCapacity: true)
             chainInputScratch.removeAll(keepingCapacity: true)
-            for (row, _) in going { chainInputScratch.append(contentsOf: chainScratch[(row * hidden)..<((row + 1) * hidden)]) }
-            let requests = going.map { row, index in
-                Eagle3DraftModel.Request(cache: proposing[index].cache, tokens: [lastTokens[row]], logits: .last)
+            var row = 0
+            for entry in proposing where entry.sequence.drafts.count == step - 1 {
+                if entry.k >= step {
+                    chainInputScratch.append(contentsOf: chainScratch[(row * hidden)..<((row + 1) * hidden)])
+                    entry.sequence.chainToken.removeAll(keepingCapacity: true)
+                    entry.sequence.chainToken.append(entry.sequence.drafts[step - 2])
+                    requests.append(Eagle3DraftModel.Request(cache: entry.cache, tokens: entry.sequence.chainToken,
+                                                                    logits: .last))
+                }
+                row += 1
             }
+            if requests.isEmpty { break }
             start = DispatchTime.now().uptimeNanoseconds
-            let result = try chainInputScratch.withUnsafeBufferPointer { buffer -> Eagle3DraftModel.Output in
-                guard let base = buffer.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
-                return try draft.forward(requests, hidden: .draftHidden(base), pool: pool)
+            let going = requests.count
+            let chainSeconds: Double
+            do {
+                defer { requests.removeAll(keepingCapacity: true) }
+                let result = try chainInputScratch.withUnsafeBufferPointer { buffer -> Eagle3DraftModel.Output in
+                    guard let base = buffer.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
+                    return try draft.forward(requests, hidden: .draftHidden(base), pool: pool)
+                }
+                chainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                chainScratch.removeAll(keepingCapacity: true)
+                chainScratch.append(contentsOf: UnsafeBufferPointer(start: result.nextHidden, count: going * hidden))
+                var slot = 0
+                for entry in proposing where entry.sequence.drafts.count == step - 1 && entry.k >= step {
+                    entry.sequence.drafts.append(result.proposedTokens[slot])
+                    entry.sequence.draftConfidences.append(result.confidences[slot])
+                    slot += 1
+                }
             }
-            let chainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            costs.draftChain.observe(rows: requests.count, seconds: chainSeconds)
+            costs.draftChain.observe(rows: going, seconds: chainSeconds)
             pendingPrediction?.draftSeconds += chainSeconds
-            chainScratch.removeAll(keepingCapacity: true)
-            chainScratch.append(contentsOf: UnsafeBufferPointer(start: result.nextHidden, count: going.count * hidden))
-            lastTokens = result.proposedTokens
-            for (slot, entry) in going.enumerated() {
-                proposing[entry.element].sequence.drafts.append(lastTokens[slot])
-                proposing[entry.element].sequence.draftConfidences.append(result.confidences[slot])
-            }
-            active = going.map(\.element)
             step += 1
         }
-        gateDrafts(proposing.map(\.sequence))
+        for entry in proposing { gateDrafts(entry.sequence) }
+    }
+
+    /// The first proposals, from the context pass (its rows selected in `proposing` order): each
+    /// proposing sequence's first draft, and the hidden states its chain goes on from. The
+    /// context's output is let go on return, before a chain pass writes the draft's buffers.
+    private func proposeFirst(from context: Eagle3DraftModel.Output, proposing: [ProposingSequence], hidden: Int) {
+        guard !proposing.isEmpty else { return }
+        chainScratch.removeAll(keepingCapacity: true)
+        chainScratch.append(contentsOf: UnsafeBufferPointer(start: context.nextHidden, count: proposing.count * hidden))
+        for (slot, entry) in proposing.enumerated() {
+            let sequence = entry.sequence
+            sequence.drafts.removeAll(keepingCapacity: true)
+            sequence.draftConfidences.removeAll(keepingCapacity: true)
+            sequence.drafts.append(context.proposedTokens[slot])
+            sequence.draftConfidences.append(context.confidences[slot])
+            confidence.noteFirstProposal(confidence: context.confidences[slot])
+        }
     }
 
     /// Drops the gated drafts whose calibrated acceptance is below their step's threshold
     /// (`SpeculationPlanner.gate`): they will not be verified, and the request emits one token.
-    func gateDrafts(_ sequences: [SequenceState]) {
-        for sequence in sequences {
-            guard let threshold = sequence.gateThreshold else { continue }
-            sequence.draftsGated = true
-            let acceptance = sequence.draftConfidences.first.map { confidence.acceptance(confidence: $0) } ?? 0
-            if acceptance >= threshold, !sequence.drafts.isEmpty {
-                sequence.drafts.removeSubrange(1...)
-                sequence.draftConfidences.removeSubrange(1...)
-                sequence.predictedTokens = 1 + acceptance
-            } else {
-                gatedDraftsDropped += sequence.drafts.isEmpty ? 0 : 1
-                sequence.drafts.removeAll(keepingCapacity: true)
-                sequence.draftConfidences.removeAll(keepingCapacity: true)
-                sequence.predictedTokens = 1
-            }
+    func gateDrafts(_ sequence: SequenceState) {
+        guard let threshold = sequence.gateThreshold else { return }
+        sequence.draftsGated = true
+        let acceptance = sequence.draftConfidences.first.map { confidence.acceptance(confidence: $0) } ?? 0
+        if acceptance >= threshold, !sequence.drafts.isEmpty {
+            sequence.drafts.removeSubrange(1...)
+            sequence.draftConfidences.removeSubrange(1...)
+            sequence.predictedTokens = 1 + acceptance
+        } else {
+            gatedDraftsDropped += sequence.drafts.isEmpty ? 0 : 1
+            sequence.drafts.removeAll(keepingCapacity: true)
+            sequence.draftConfidences.removeAll(keepingCapacity: true)
+            sequence.predictedTokens = 1
         }
     }
 
@@ -122,15 +169,16 @@ extension SpeculativeEngine {
     /// still be gated: each drafts one token, verified only if the draft is sure enough
     /// (`SpeculationPlanner.gate`). Drafting is then not dormant.
     func planDraftLengths() -> [(SequenceState, Int)] {
-        var planned: [SequenceState] = []
-        var candidates: [SpeculationPlanner.Candidate] = []
-        var optimistic: [SpeculationPlanner.Candidate] = []
-        var prefilling: [SequenceState] = []
-        var result: [(SequenceState, Int)] = []
+        // The engine's lists, emptied and refilled (each candidate's `expected` in place), so
+        // that planning a step allocates nothing once they have grown to the batch.
+        draftPlan.removeAll(keepingCapacity: true)
+        plannedSequences.removeAll(keepingCapacity: true)
+        prefillingSequences.removeAll(keepingCapacity: true)
+        var count = 0
         for sequence in sequences where !sequence.isFinished {
             guard let verifierCache = sequence.verifierCache, sequence.draftCache != nil else { continue }
             if sequence.isPrefilling {
-                prefilling.append(sequence)
+                prefillingSequences.append(sequence)
                 continue
             }
             let remaining = sequence.request.maxTokens - sequence.output.count
@@ -144,67 +192,88 @@ extension SpeculativeEngine {
             // under steady load at batch 8 the draft passes of drafting steps took 3-3.5 times
             // their predicted time (`PlannerAudit`) and the server ran 2-8% slower than plain.
             let contextRows = min(sequence.pendingTokens.count, configuration.draftRestartRows)
-            candidates.append(SpeculationPlanner.Candidate(
-                expected: (0...maxK).map { controller.expectedTokens(k: $0) },
-                minK: pinned ?? min(controller.minimumNext, maxK), contextRows: contextRows))
-            optimistic.append(SpeculationPlanner.Candidate(
-                expected: (0...maxK).map { k in (0...k).reduce(0) { total, i in total + pow(0.8, Double(i)) } },
-                minK: pinned ?? 0, contextRows: contextRows))
-            planned.append(sequence)
+            if count == plannerCandidates.count {
+                plannerCandidates.append(SpeculationPlanner.Candidate(expected: [], minK: 0, contextRows: 0))
+                optimisticCandidates.append(SpeculationPlanner.Candidate(expected: [], minK: 0, contextRows: 0))
+            }
+            plannerCandidates[count].refill(maxK: maxK, minK: pinned ?? min(controller.minimumNext, maxK),
+                                            contextRows: contextRows) { controller.expectedTokens(k: $0) }
+            optimisticCandidates[count].refill(maxK: maxK, minK: pinned ?? 0, contextRows: contextRows) { k in
+                (0...k).reduce(0) { total, i in total + pow(0.8, Double(i)) }
+            }
+            plannedSequences.append(sequence)
+            count += 1
         }
+        plannerCandidates.removeLast(plannerCandidates.count - count)
+        optimisticCandidates.removeLast(optimisticCandidates.count - count)
+        let planned = plannedSequences
         // Only on measured curves: extrapolated from plain steps alone, every draft looks dear.
-        let ungatedDormant = costs.coversBatches && !candidates.isEmpty
-            && zip(SpeculationPlanner.plan(optimistic, costs: costs), planned)
-                .allSatisfy { k, sequence in k == 0 || sequence.controller.pinned != nil }
+        var ungatedDormant = false
+        if costs.coversBatches, count > 0 {
+            let optimistic = SpeculationPlanner.plan(optimisticCandidates, costs: costs, workspace: plannerWorkspace)
+            ungatedDormant = zip(optimistic, planned).allSatisfy { k, sequence in k == 0 || sequence.controller.pinned != nil }
+            plannerWorkspace.recycle(optimistic)
+        }
         // Draft context rows of the prompts being prefilled: all of them while drafting is
         // active, only the pinned requests' while it is dormant.
-        let activePrefillRows = prefilling.reduce(0) { $0 + $1.pendingTokens.count }
-        let pinnedPrefillRows = prefilling.filter { $0.controller.pinned != nil }.reduce(0) { $0 + $1.pendingTokens.count }
+        var activePrefillRows = 0, pinnedPrefillRows = 0
+        for sequence in prefillingSequences {
+            activePrefillRows += sequence.pendingTokens.count
+            if sequence.controller.pinned != nil { pinnedPrefillRows += sequence.pendingTokens.count }
+        }
         var fixedContextRows = ungatedDormant ? pinnedPrefillRows : activePrefillRows
         if ungatedDormant {
-            for (index, sequence) in planned.enumerated() where sequence.controller.pinned == nil { candidates[index].minK = 0 }
-        } else {
+            for (index, sequence) in planned.enumerated() where sequence.controller.pinned == nil {
+                plannerCandidates[index].minK = 0
+            }
+        } else if planned.indices.contains(where: { planned[$0].controller.probeDue && plannerCandidates[$0].minK == 1 }) {
             // A due probe waits while it would cost more than its budget (`affordableProbes`).
-            let due = planned.indices.map { planned[$0].controller.probeDue && candidates[$0].minK == 1 }
-            if due.contains(true) {
-                let affordable = SpeculationPlanner.affordableProbes(
-                    candidates, due: due, idleSeconds: planned.map(\.controller.idleSeconds), costs: costs,
-                    fixedContextRows: fixedContextRows)
-                for index in planned.indices where due[index] && !affordable[index] {
-                    candidates[index].minK = 0
-                    probesPostponed += 1
-                }
+            let due = planned.indices.map { planned[$0].controller.probeDue && plannerCandidates[$0].minK == 1 }
+            let affordable = SpeculationPlanner.affordableProbes(
+                plannerCandidates, due: due, idleSeconds: planned.map(\.controller.idleSeconds), costs: costs,
+                fixedContextRows: fixedContextRows)
+            for index in planned.indices where due[index] && !affordable[index] {
+                plannerCandidates[index].minK = 0
+                probesPostponed += 1
             }
         }
-        var ks = SpeculationPlanner.plan(candidates, costs: costs, fixedContextRows: fixedContextRows)
+        var ks = SpeculationPlanner.plan(plannerCandidates, costs: costs, fixedContextRows: fixedContextRows,
+                                         workspace: plannerWorkspace)
+        defer { plannerWorkspace.recycle(ks) }
         // Now and then, measure the pass of one draft each if the planner stopped running it
         // while it is nearly as good (`SpeculationPlanner.costCheck`); it costs a fraction of a
         // percent and corrects a stale cost at once (`CostCurve` weighs early passes heavily).
         stepsSinceCostCheck += 1
         if !ungatedDormant, stepsSinceCostCheck >= SpeculativeEngine.costCheckInterval,
-           let check = SpeculationPlanner.costCheck(ks, candidates: candidates, costs: costs,
+           let check = SpeculationPlanner.costCheck(ks, candidates: plannerCandidates, costs: costs,
                                                     fixedContextRows: fixedContextRows) {
             ks = check
             stepsSinceCostCheck = 0
             costChecks += 1
         }
-        var predicted = SpeculationPlanner.expectedSeconds(ks, candidates: candidates, costs: costs,
-                                                           fixedContextRows: fixedContextRows)
+        var predicted = SpeculationPlanner.expectedSeconds(ks, candidates: plannerCandidates, costs: costs,
+                                                           fixedContextRows: fixedContextRows, workspace: plannerWorkspace)
         // The requests left at plain decoding may still draft one token each and have only the
         // sure drafts verified (`ConfidenceCalibration`), when that is predicted to pay.
         var gateThreshold: Double?
         for sequence in planned { sequence.gateThreshold = nil }
         if configuration.confidenceGate {
-            let gated = planned.map { $0.controller.pinned == nil }
+            gatedRequests.removeAll(keepingCapacity: true)
             // A gated request's draft restarts from its newest rows (`gateRestartRows`) rather
-            // than catching up on everything queued while it idled.
-            var gateCandidates = candidates
-            for index in planned.indices where gated[index] && ks[index] == 0 {
-                gateCandidates[index].contextRows = min(gateCandidates[index].contextRows, SpeculativeEngine.gateRestartRows)
+            // than catching up on everything queued while it idled. (The candidates are not
+            // used after this, so they are changed in place.)
+            for index in planned.indices {
+                let gated = planned[index].controller.pinned == nil
+                gatedRequests.append(gated)
+                if gated, ks[index] == 0 {
+                    plannerCandidates[index].contextRows = min(plannerCandidates[index].contextRows,
+                                                               SpeculativeEngine.gateRestartRows)
+                }
             }
-            if let choice = SpeculationPlanner.gate(ks, gated: gated, candidates: gateCandidates, calibration: confidence,
-                                                    costs: costs, fixedContextRows: fixedContextRows,
-                                                    gatedFixedContextRows: activePrefillRows) {
+            if let choice = SpeculationPlanner.gate(ks, gated: gatedRequests, candidates: plannerCandidates,
+                                                    calibration: confidence, costs: costs,
+                                                    fixedContextRows: fixedContextRows,
+                                                    gatedFixedContextRows: activePrefillRows, workspace: plannerWorkspace) {
                 gateThreshold = choice.threshold
                 for index in choice.requests {
                     ks[index] = 1
@@ -217,13 +286,13 @@ extension SpeculativeEngine {
             }
         }
         draftingDormant = ungatedDormant && gateThreshold == nil
-        for sequence in prefilling {
+        for sequence in prefillingSequences {
             if draftingDormant && sequence.controller.pinned == nil,
                sequence.pendingTokens.count >= configuration.draftRestartRows {
                 restartDraft(sequence)
             }
             sequence.gateThreshold = nil
-            result.append((sequence, 0))
+            draftPlan.append((sequence, 0))
         }
         pendingPrediction = PendingPrediction(predictedDraftSeconds: predicted.draft, predictedVerifySeconds: predicted.verify,
                                               drafting: ks.contains { $0 > 0 })
@@ -233,9 +302,9 @@ extension SpeculativeEngine {
             if sequence.gateThreshold == nil { sequence.predictedTokens = sequence.controller.expectedTokens(k: k) }
             if !draftingDormant { sequence.controller.planned(k, share: share) }
             if k == 0, sequence.pendingTokens.count >= configuration.draftRestartRows { restartDraft(sequence) }
-            result.append((sequence, k))
+            draftPlan.append((sequence, k))
         }
-        return result
+        return draftPlan
     }
 
     /// Drops all but the newest half of `draftRestartRows` queued rows of a request that is not drafting, and

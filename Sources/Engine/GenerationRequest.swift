@@ -132,9 +132,19 @@ public struct SpeculationStats: Sendable, Equatable {
         draftTokens += draftCount
         acceptedTokens += accepted
         if acceptedPerPosition.count < draftCount {
-            acceptedPerPosition += Array(repeating: 0, count: draftCount - acceptedPerPosition.count)
+            acceptedPerPosition.append(contentsOf: repeatElement(0, count: draftCount - acceptedPerPosition.count))
         }
         for position in 0..<accepted { acceptedPerPosition[position] += 1 }
+    }
+
+    /// Back to zero, keeping `acceptedPerPosition`'s storage.
+    mutating func reset() {
+        drafts = 0
+        draftTokens = 0
+        acceptedTokens = 0
+        acceptedPerPosition.removeAll(keepingCapacity: true)
+        verifierSteps = 0
+        emittedTokens = 0
     }
 
     public mutating func add(_ other: SpeculationStats) {
@@ -194,4 +204,12 @@ public struct StepReport: Sendable {
     public var gatedSteps = 0
     public var gatedDraftsDropped = 0
     public init() {}
+
+    /// Starts the report of a new step: the per-step counts go to zero (the totals are set by
+    /// the step), and the acceptance counts keep their storage.
+    mutating func startStep() {
+        scheduledTokens = 0
+        prefillTokens = 0
+        speculation.reset()
+    }
 }

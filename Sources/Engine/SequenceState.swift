@@ -45,6 +45,14 @@ final class SequenceState {
     let cancelled = Atomic<Bool>(false)
     /// Tokens emitted since the last event.
     var newTokens: [Int] = []
+    /// The storage `newTokens` takes next (`takeNewTokens`).
+    private var spareTokens: [Int] = []
+    /// The last token and drafts of the step's verification (storage reused from step to step).
+    var verifyTokens: [Int] = []
+    /// The token a draft chain step feeds (storage reused likewise).
+    var chainToken: [Int] = []
+    /// Queued rows the step's draft context pass takes (`proposeDrafts`).
+    var draftContextRows = 0
     var newLogprobs: [TokenLogprob] = []
     /// Prompt positions scored so far (`GenerationRequest.promptLogprobs`), and whether they went
     /// out on an event.
@@ -62,6 +70,29 @@ final class SequenceState {
         self.text = text
         self.controller = controller
         random = request.sampling.seed.map { RandomSource(seed: $0) } ?? RandomSource()
+    }
+
+    /// The tokens emitted since the last event, leaving `newTokens` empty. Two arrays take
+    /// turns: the event gets one, and `newTokens` continues in the other, which the event before
+    /// last had, so that no step allocates once the consumer lets its events go.
+    func takeNewTokens() -> [Int] {
+        let taken = newTokens
+        newTokens = spareTokens
+        spareTokens = taken // before emptying `newTokens`, which must then be its storage's only holder
+        newTokens.removeAll(keepingCapacity: true)
+        return taken
+    }
+
+    /// Sizes the arrays a decode step appends to for the whole request (`outputTokens` tokens
+    /// at most, `drafts` drafts a step), so that they never grow while it decodes.
+    func reserveCapacity(outputTokens: Int, drafts: Int) {
+        output.reserveCapacity(outputTokens)
+        self.drafts.reserveCapacity(drafts)
+        draftConfidences.reserveCapacity(drafts)
+        verifyTokens.reserveCapacity(drafts + 1)
+        newTokens.reserveCapacity(drafts + 1)
+        spareTokens.reserveCapacity(drafts + 1)
+        chainToken.reserveCapacity(1)
     }
 
     var isPrefilling: Bool { prefilled < request.prompt.count }

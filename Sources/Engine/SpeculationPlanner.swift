@@ -30,16 +30,55 @@ public enum SpeculationPlanner {
         }
 
         var maxK: Int { expected.count - 1 }
+
+        /// Refills this candidate in place, as `init` would make it with `expected` = `value(k)`
+        /// for k = 0...maxK (the engine refills last step's candidates, keeping their storage).
+        public mutating func refill(maxK: Int, minK: Int, contextRows: Int, _ value: (Int) -> Double) {
+            expected.removeAll(keepingCapacity: true)
+            for k in 0...max(0, maxK) { expected.append(value(k)) }
+            self.minK = min(max(0, minK), max(0, expected.count - 1))
+            self.contextRows = contextRows
+        }
     }
 
     /// Relative gain a change must bring to be taken (noise in the measured costs).
     static let margin = 0.02
 
+    /// Integer arrays the planner's working states borrow and give back, so that planning a
+    /// step allocates nothing once they have grown to the batch. The engine keeps one and hands
+    /// back the k list `plan` returns when it is done with it (`recycle`); without a workspace,
+    /// every state allocates its own. Used by one thread at a time (the engine's loop).
+    public final class Workspace: @unchecked Sendable {
+        private var spare: [[Int]] = []
+
+        public init() {}
+
+        /// `count` zeros, in a spare array's storage when there is one.
+        fileprivate func take(count: Int) -> [Int] {
+            var array = spare.popLast() ?? []
+            array.removeAll(keepingCapacity: true)
+            array.append(contentsOf: repeatElement(0, count: count))
+            return array
+        }
+
+        /// Keeps `array`'s storage for a later state. Give back only an array nothing else
+        /// will write: one still shared is copied on its next write, which is correct but
+        /// allocates.
+        public func recycle(_ array: [Int]) {
+            if spare.count < 16 { spare.append(array) }
+        }
+    }
+
     /// The k for each candidate. `fixedContextRows` are draft context rows that run anyway
     /// (prompts being prefilled, features piled up while speculation was off).
-    public static func plan(_ candidates: [Candidate], costs: SpeculationCosts, fixedContextRows: Int = 0) -> [Int] {
-        var state = State(candidates: candidates, fixedContextRows: fixedContextRows)
+    public static func plan(_ candidates: [Candidate], costs: SpeculationCosts, fixedContextRows: Int = 0,
+                            workspace: Workspace? = nil) -> [Int] {
+        var state = State(candidates: candidates, fixedContextRows: fixedContextRows, workspace: workspace)
+        defer { workspace?.recycle(state.depth) }
         guard costs.isCalibrated, candidates.contains(where: { $0.maxK > $0.minK }) else { return state.k }
+        // Which requests the "one more draft each" trial raised (1) or not (0).
+        var raised = workspace?.take(count: candidates.count) ?? Array(repeating: 0, count: candidates.count)
+        defer { workspace?.recycle(raised) }
         var rate = state.rate(costs)
         while true {
             var best: (index: Int, k: Int, rate: Double)?
@@ -55,18 +94,19 @@ public enum SpeculationPlanner {
             // Also one more draft for every request that can take one. The first drafting request
             // pays the draft's whole context pass, so one at a time can look below the margin
             // while all together clearly pay (four requests, k = 1: +2% for the first, +12% for all).
-            let before = state.k
-            for (index, candidate) in candidates.enumerated() where state.k[index] < candidate.maxK {
+            var raisedCount = 0
+            for (index, candidate) in candidates.enumerated() {
+                raised[index] = state.k[index] < candidate.maxK ? 1 : 0
+                guard raised[index] == 1 else { continue }
                 state.set(index, to: state.k[index] + 1)
+                raisedCount += 1
             }
             let together = state.rate(costs)
-            let raised = state.k
-            for index in candidates.indices { state.set(index, to: before[index]) }
-            if raised != before, together > rate * (1 + margin), together > best?.rate ?? 0 {
-                for index in candidates.indices { state.set(index, to: raised[index]) }
+            if raisedCount > 0, together > rate * (1 + margin), together > best?.rate ?? 0 {
                 rate = together
                 continue
             }
+            for index in candidates.indices where raised[index] == 1 { state.set(index, to: state.k[index] - 1) }
             guard let best else { return state.k }
             state.set(best.index, to: best.k)
             rate = best.rate
@@ -76,16 +116,19 @@ public enum SpeculationPlanner {
     /// Expected tokens per second of the step with draft lengths `ks` (one per candidate, each
     /// within its limits), on the same cost model the planner maximises.
     public static func expectedRate(_ ks: [Int], candidates: [Candidate], costs: SpeculationCosts,
-                                    fixedContextRows: Int = 0) -> Double {
-        let state = State(candidates: candidates, fixedContextRows: fixedContextRows, ks: ks)
+                                    fixedContextRows: Int = 0, workspace: Workspace? = nil) -> Double {
+        let state = State(candidates: candidates, fixedContextRows: fixedContextRows, ks: ks, workspace: workspace)
+        defer { state.recycle(into: workspace) }
         return state.rate(costs)
     }
 
     /// Expected seconds of the step with draft lengths `ks`: its draft passes and the verifier
     /// pass that checks them, on the same cost model (zeros before any pass has been measured).
     public static func expectedSeconds(_ ks: [Int], candidates: [Candidate], costs: SpeculationCosts,
-                                       fixedContextRows: Int = 0) -> (draft: Double, verify: Double) {
-        let state = State(candidates: candidates, fixedContextRows: fixedContextRows, ks: ks)
+                                       fixedContextRows: Int = 0, workspace: Workspace? = nil)
+        -> (draft: Double, verify: Double) {
+        let state = State(candidates: candidates, fixedContextRows: fixedContextRows, ks: ks, workspace: workspace)
+        defer { state.recycle(into: workspace) }
         return state.seconds(costs)
     }
 
@@ -120,25 +163,33 @@ public enum SpeculationPlanner {
     /// tells apart is tried. Returns the threshold, the requests it gates, its expected rate and
     /// the seconds of its draft and verifier passes.
     public static func gate(_ ks: [Int], gated: [Bool], candidates: [Candidate], calibration: ConfidenceCalibration,
-                            costs: SpeculationCosts, fixedContextRows: Int = 0, gatedFixedContextRows: Int = 0)
+                            costs: SpeculationCosts, fixedContextRows: Int = 0, gatedFixedContextRows: Int = 0,
+                            workspace: Workspace? = nil)
         -> (threshold: Double, requests: [Int], rate: Double, seconds: (draft: Double, verify: Double))? {
         guard costs.isCalibrated, ks.count == candidates.count, gated.count == candidates.count else { return nil }
-        let requests = candidates.indices.filter { gated[$0] && ks[$0] == 0 && candidates[$0].maxK >= 1 }
-        guard !requests.isEmpty else { return nil }
-        let base = expectedRate(ks, candidates: candidates, costs: costs, fixedContextRows: fixedContextRows)
-        var ungated = State(candidates: candidates, fixedContextRows: gatedFixedContextRows, ks: ks)
-        for index in requests { ungated.contextRows += candidates[index].contextRows }
-        var best: (threshold: Double, requests: [Int], rate: Double, seconds: (draft: Double, verify: Double))?
-        for threshold in calibration.thresholds {
+        var gatedCount = 0, gatedContextRows = 0
+        for index in candidates.indices where gated[index] && ks[index] == 0 && candidates[index].maxK >= 1 {
+            gatedCount += 1
+            gatedContextRows += candidates[index].contextRows
+        }
+        guard gatedCount > 0 else { return nil }
+        let base = expectedRate(ks, candidates: candidates, costs: costs, fixedContextRows: fixedContextRows,
+                                workspace: workspace)
+        var ungated = State(candidates: candidates, fixedContextRows: gatedFixedContextRows, ks: ks, workspace: workspace)
+        defer { ungated.recycle(into: workspace) }
+        ungated.contextRows += gatedContextRows
+        var best: (threshold: Double, rate: Double, seconds: (draft: Double, verify: Double))?
+        calibration.forEachThreshold { threshold in
             let perRequest = calibration.gated(threshold: threshold)
             var state = ungated
-            state.tokens += Double(requests.count) * perRequest.tokens
-            state.expectedExtraRows += Double(requests.count) * perRequest.rows
+            state.tokens += Double(gatedCount) * perRequest.tokens
+            state.expectedExtraRows += Double(gatedCount) * perRequest.rows
             let rate = state.rate(costs)
-            if rate > best?.rate ?? 0 { best = (threshold, requests, rate, state.seconds(costs)) }
+            if rate > best?.rate ?? 0 { best = (threshold, rate, state.seconds(costs)) }
         }
         guard let best, best.rate > base * (1 + margin) else { return nil }
-        return best
+        let requests = candidates.indices.filter { gated[$0] && ks[$0] == 0 && candidates[$0].maxK >= 1 }
+        return (best.threshold, requests, best.rate, best.seconds)
     }
 
     /// Which of the due probes (`candidates[i].minK == 1` where `due[i]`) to force this step.
@@ -190,22 +241,29 @@ public enum SpeculationPlanner {
         /// `depth[j]`: requests proposing more than `j` drafts (chain pass `j` serves those with j ≥ 1).
         var depth: [Int]
 
-        init(candidates: [Candidate], fixedContextRows: Int) {
+        init(candidates: [Candidate], fixedContextRows: Int, workspace: Workspace? = nil) {
             self.candidates = candidates
-            k = Array(repeating: 0, count: candidates.count)
+            let depthCount = candidates.reduce(0) { max($0, $1.maxK) } + 1
+            k = workspace?.take(count: candidates.count) ?? Array(repeating: 0, count: candidates.count)
+            depth = workspace?.take(count: depthCount) ?? Array(repeating: 0, count: depthCount)
             contextRows = fixedContextRows
-            depth = Array(repeating: 0, count: (candidates.map(\.maxK).max() ?? 0) + 1)
             verifyRows = candidates.count
             tokens = Double(candidates.count)
             for (index, candidate) in candidates.enumerated() where candidate.minK > 0 { set(index, to: candidate.minK) }
         }
 
         /// With draft lengths `ks` (one per candidate, clamped to its limits).
-        init(candidates: [Candidate], fixedContextRows: Int, ks: [Int]) {
-            self.init(candidates: candidates, fixedContextRows: fixedContextRows)
+        init(candidates: [Candidate], fixedContextRows: Int, ks: [Int], workspace: Workspace? = nil) {
+            self.init(candidates: candidates, fixedContextRows: fixedContextRows, workspace: workspace)
             for (index, k) in ks.enumerated() where index < candidates.count {
                 set(index, to: min(max(k, candidates[index].minK), candidates[index].maxK))
             }
+        }
+
+        /// Gives the state's arrays back to `workspace` (the state is not used after).
+        func recycle(into workspace: Workspace?) {
+            workspace?.recycle(k)
+            workspace?.recycle(depth)
         }
 
         mutating func set(_ index: Int, to newK: Int) {

@@ -155,6 +155,23 @@ public final class SpeculativeEngine {
     /// (kept across steps so drafting reuses their storage instead of allocating per token).
     var chainScratch: [Float] = []
     var chainInputScratch: [Float] = []
+    /// A step's bookkeeping, kept between steps so that the arrays keep their storage and a step
+    /// allocates nothing once they have grown to the batch (each is emptied before it is filled,
+    /// and what holds other arrays is emptied when the step is done with it).
+    var verificationPlan: [VerificationItem] = []
+    var verifierRequests: [TransformerModel.Request] = []
+    var acceptedTokens: [Int] = []
+    var acceptedRows: [UnsafePointer<Float>] = []
+    var stepEvents: [GenerationEvent] = []
+    var draftRequests: [Eagle3DraftModel.Request] = []
+    var proposingSequences: [ProposingSequence] = []
+    var draftPlan: [(SequenceState, Int)] = []
+    var plannedSequences: [SequenceState] = []
+    var prefillingSequences: [SequenceState] = []
+    var plannerCandidates: [SpeculationPlanner.Candidate] = []
+    var optimisticCandidates: [SpeculationPlanner.Candidate] = []
+    var gatedRequests: [Bool] = []
+    let plannerWorkspace = SpeculationPlanner.Workspace()
 
     public init(verifier: TransformerModel, draft: Eagle3DraftModel?, configuration: Configuration,
                 pool: ThreadPool, costs: SpeculationCosts? = nil,
@@ -174,6 +191,8 @@ public final class SpeculativeEngine {
         sampler = Sampler(vocabularySize: verifier.config.vocabSize)
         logitProcessor = LogitProcessor(vocabularySize: verifier.config.vocabSize)
         self.costs = costs ?? SpeculationCosts(maxRows: configuration.maxBatchTokens)
+        acceptedTokens.reserveCapacity(configuration.maxSpeculativeTokens + 1)
+        acceptedRows.reserveCapacity(configuration.maxSpeculativeTokens + 1)
     }
 
     public var activeCount: Int { sequences.count }
@@ -209,6 +228,7 @@ public final class SpeculativeEngine {
             controller: AdaptiveSpeculation(maxTokens: draft == nil ? 0 : configuration.maxSpeculativeTokens,
                                             pinned: draft == nil ? 0 : pinned, prior: acceptancePrior),
             eosTokenIds: configuration.eosTokenIds)
+        state.reserveCapacity(outputTokens: max(0, min(request.maxTokens, capacity - request.prompt.count)), drafts: maxDraft)
         nextId += 1
         sequences.append(state)
         return state.id
@@ -220,15 +240,18 @@ public final class SpeculativeEngine {
     }
 
     /// Runs one step and returns the events it produced (one per request that made progress).
+    /// The array returned is the engine's own, overwritten by the next step: a caller that lets
+    /// it go before then (all of ours do) saves an allocation a step; one that keeps it keeps
+    /// its events all the same (the next step then writes to a copy).
     public func step() throws -> [GenerationEvent] {
-        var events: [GenerationEvent] = []
+        stepEvents.removeAll(keepingCapacity: true)
         for sequence in sequences where sequence.cancelled.load(ordering: .acquiring) && !sequence.isFinished {
             sequence.finish = .abort
-            events.append(makeEvent(sequence, flush: false))
+            stepEvents.append(makeEvent(sequence, flush: false))
         }
         sequences.removeAll { $0.isFinished }
-        lastStep = StepReport()
-        guard !sequences.isEmpty else { return events }
+        lastStep.startStep()
+        guard !sequences.isEmpty else { return stepEvents }
 
         let plan = planVerification()
         lastStep.scheduledTokens = plan.reduce(0) { $0 + $1.tokens.count }
@@ -237,8 +260,8 @@ public final class SpeculativeEngine {
         if !configuration.captureLayers.isEmpty {
             try captureFinalPositions(plan.map(\.sequence).filter { $0.isFinished && $0.finish != .abort })
         }
-        for sequence in plan.map(\.sequence) where sequence.isFinished || !sequence.newTokens.isEmpty {
-            events.append(makeEvent(sequence, flush: true))
+        for item in plan where item.sequence.isFinished || !item.sequence.newTokens.isEmpty {
+            stepEvents.append(makeEvent(item.sequence, flush: true))
         }
         for sequence in sequences where sequence.isFinished {
             totals.add(sequence.stats)
@@ -249,7 +272,7 @@ public final class SpeculativeEngine {
         lastStep.plannerAudit = audit
         lastStep.gatedSteps = gatedSteps
         lastStep.gatedDraftsDropped = gatedDraftsDropped
-        return events
+        return stepEvents
     }
 
     /// Builds a request's event from what it emitted since the last one.
@@ -263,14 +286,13 @@ public final class SpeculativeEngine {
             sequence.promptLogprobsSent = true
         }
         let event = GenerationEvent(
-            requestId: sequence.id, tokens: sequence.newTokens, text: text, logprobs: sequence.newLogprobs,
+            requestId: sequence.id, tokens: sequence.takeNewTokens(), text: text, logprobs: sequence.newLogprobs,
             promptLogprobs: promptLogprobs,
             finish: sequence.finish, stopReason: sequence.stopReason,
             stats: sequence.isFinished ? sequence.stats : nil, promptTokens: sequence.request.prompt.count,
             generatedTokens: sequence.output.count,
             capturedStates: sequence.isFinished && !configuration.captureLayers.isEmpty ? sequence.captured : nil)
         if sequence.isFinished { sequence.captured = [] }
-        sequence.newTokens.removeAll(keepingCapacity: true)
         sequence.newLogprobs.removeAll(keepingCapacity: true)
         return event
     }

@@ -17,14 +17,17 @@ extension SpeculativeEngine {
     /// Decoding sequences first (their last token and drafts), then prefill chunks while the
     /// token budget lasts; at least one chunk runs every step so prompts always progress.
     func planVerification() -> [VerificationItem] {
-        var items: [VerificationItem] = []
+        // First, so that the items of the last step let go of the sequences' token arrays.
+        verificationPlan.removeAll(keepingCapacity: true)
         var budget = configuration.maxBatchTokens
         for sequence in sequences where !sequence.isPrefilling {
             guard let cache = sequence.verifierCache else { continue }
-            let tokens = [sequence.lastToken] + sequence.drafts
-            items.append(VerificationItem(sequence: sequence, cache: cache, tokens: tokens, isPrefill: false,
-                                          completesPrompt: false))
-            budget -= tokens.count
+            sequence.verifyTokens.removeAll(keepingCapacity: true)
+            sequence.verifyTokens.append(sequence.lastToken)
+            sequence.verifyTokens.append(contentsOf: sequence.drafts)
+            verificationPlan.append(VerificationItem(sequence: sequence, cache: cache, tokens: sequence.verifyTokens,
+                                                     isPrefill: false, completesPrompt: false))
+            budget -= sequence.verifyTokens.count
         }
         var ranChunk = false
         for sequence in sequences where sequence.isPrefilling {
@@ -33,31 +36,41 @@ extension SpeculativeEngine {
             let chunkEnd = min(prompt.count, (sequence.prefilled / configuration.prefillChunk + 1) * configuration.prefillChunk)
             let count = chunkEnd - sequence.prefilled
             if ranChunk && count > budget { break }
-            items.append(VerificationItem(sequence: sequence, cache: cache, tokens: Array(prompt[sequence.prefilled..<chunkEnd]),
-                                          isPrefill: true, completesPrompt: chunkEnd == prompt.count))
+            verificationPlan.append(VerificationItem(sequence: sequence, cache: cache,
+                                                     tokens: Array(prompt[sequence.prefilled..<chunkEnd]),
+                                                     isPrefill: true, completesPrompt: chunkEnd == prompt.count))
             budget -= count
             ranChunk = true
         }
-        return items
+        return verificationPlan
     }
 
     /// Runs the verifier over the plan and applies its results to every sequence.
     func verify(_ items: [VerificationItem]) throws {
         guard !items.isEmpty else { return }
-        let requests = items.map { item -> TransformerModel.Request in
+        verifierRequests.removeAll(keepingCapacity: true)
+        var rows = 0
+        for item in items {
             let scoresPrompt = item.sequence.request.promptLogprobs != nil
             let logits: TransformerModel.LogitRows = item.isPrefill && !scoresPrompt ? (item.completesPrompt ? .last : .none) : .all
             let request = item.sequence.request
             let argmaxOnly = configuration.argmaxScreening && request.sampling.isGreedy && request.logprobs == nil
                 && !item.sequence.adjustsNextRows && !(item.isPrefill && scoresPrompt)
-            return TransformerModel.Request(cache: item.cache, tokens: item.tokens, logits: logits, argmaxOnly: argmaxOnly)
+            verifierRequests.append(TransformerModel.Request(cache: item.cache, tokens: item.tokens, logits: logits,
+                                                             argmaxOnly: argmaxOnly))
+            rows += item.tokens.count
         }
         let auxiliaryLayers = draft?.config.auxiliaryLayerIds ?? configuration.captureLayers
         let start = DispatchTime.now().uptimeNanoseconds
-        let output = try verifier.forward(requests, auxiliaryLayers: auxiliaryLayers, pool: pool)
+        let output: TransformerModel.Output
+        do {
+            // The requests hold the sequences' token arrays, which the next plan rewrites.
+            defer { verifierRequests.removeAll(keepingCapacity: true) }
+            output = try verifier.forward(verifierRequests, auxiliaryLayers: auxiliaryLayers, pool: pool)
+        }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let withPrompts = items.contains(where: \.isPrefill)
-        if !withPrompts { costs.verify.observe(rows: requests.reduce(0) { $0 + $1.tokens.count }, seconds: seconds) }
+        if !withPrompts { costs.verify.observe(rows: rows, seconds: seconds) }
         if let prediction = pendingPrediction { audit.settle(prediction, verifySeconds: seconds, withPrompts: withPrompts) }
         pendingPrediction = nil
         for (index, item) in items.enumerated() {
@@ -153,11 +166,25 @@ extension SpeculativeEngine {
     /// tokens plus one verifier token (the correction, or the bonus after a full match).
     private func accept(_ item: VerificationItem, output: TransformerModel.Output, index: Int) {
         let sequence = item.sequence
-        let drafts = sequence.drafts
+        // Moved out and given back emptied, so that its storage is not shared when emptied.
+        var drafts = sequence.drafts
+        sequence.drafts = []
+        defer {
+            drafts.removeAll(keepingCapacity: true)
+            sequence.drafts = drafts
+        }
         let parameters = sequence.request.sampling
         let vocab = verifier.config.vocabSize
-        var emitted: [Int] = []
-        var rows: [UnsafePointer<Float>] = []
+        // The engine's buffers, moved out while in use so that appending to them never copies.
+        var emitted = acceptedTokens, rows = acceptedRows
+        acceptedTokens = []
+        acceptedRows = []
+        emitted.removeAll(keepingCapacity: true)
+        rows.removeAll(keepingCapacity: true)
+        defer {
+            acceptedTokens = emitted
+            acceptedRows = rows
+        }
         var accepted = 0
         for (position, draftToken) in drafts.enumerated() {
             let raw = UnsafePointer(output.logits(request: index, row: position))
@@ -212,7 +239,6 @@ extension SpeculativeEngine {
         // Draft context rows: positions n ... n + accepted, each followed by the next emitted token.
         queueDraftContext(sequence, output: output, index: index, firstRow: 0, rows: accepted + 1,
                           nextTokens: emitted[...])
-        sequence.drafts.removeAll(keepingCapacity: true)
         sequence.draftConfidences.removeAll(keepingCapacity: true)
         emit(emitted, logits: rows, for: sequence)
     }

@@ -50,16 +50,34 @@ public struct BatchLayout: Sendable {
     /// batch-invariant kernel (`Linear.apply`).
     public init(caches: [KVCache], rowCounts: [Int], batchInvariant: Bool = true,
                 gemmPrecision: MatmulPrecision = .float32) {
+        pack(count: rowCounts.count, cache: { caches[$0] }, rowCount: { rowCounts[$0] },
+             batchInvariant: batchInvariant, gemmPrecision: gemmPrecision)
+    }
+
+    /// Packs `count` requests again, request `i` with `rowCount(i)` rows for `cache(i)`, exactly
+    /// as `init(caches:rowCounts:)` would, but in this layout's arrays: a model keeps one layout
+    /// and repacks it every forward, so that once the arrays have grown to the batch a step
+    /// allocates nothing here (a new layout made five allocations a forward).
+    public mutating func pack(count: Int, cache: (Int) -> KVCache, rowCount rows: (Int) -> Int,
+                              batchInvariant: Bool = true, gemmPrecision: MatmulPrecision = .float32) {
         self.batchInvariant = batchInvariant
         self.gemmPrecision = batchInvariant ? .float32 : gemmPrecision
-        let order = rowCounts.indices.filter { rowCounts[$0] <= SmallBatchProduct.maxRows }
-            + rowCounts.indices.filter { rowCounts[$0] > SmallBatchProduct.maxRows }
-        segmentOfRequest = Array(repeating: 0, count: rowCounts.count)
-        for request in order {
-            segmentOfRequest[request] = segments.count
-            requestOfSegment.append(request)
-            append(cache: caches[request], rows: rowCounts[request])
-            if batchInvariant, rowCounts[request] <= SmallBatchProduct.maxRows { invariantRowCount = rowCount }
+        segments.removeAll(keepingCapacity: true)
+        segmentOfRow.removeAll(keepingCapacity: true)
+        requestOfSegment.removeAll(keepingCapacity: true)
+        segmentOfRequest.removeAll(keepingCapacity: true)
+        segmentOfRequest.append(contentsOf: repeatElement(0, count: count))
+        rowCount = 0
+        invariantRowCount = 0
+        // Short segments first, then long ones, each kind in request order.
+        for pass in 0..<2 {
+            let long = pass == 1
+            for request in 0..<count where (rows(request) > SmallBatchProduct.maxRows) == long {
+                segmentOfRequest[request] = segments.count
+                requestOfSegment.append(request)
+                append(cache: cache(request), rows: rows(request))
+                if batchInvariant, !long { invariantRowCount = rowCount }
+            }
         }
     }
 
@@ -73,29 +91,44 @@ public struct BatchLayout: Sendable {
     /// `positionOffset`), which the rotary embedding encodes.
     public var positions: [Int] {
         var result: [Int] = []
+        positions(into: &result)
+        return result
+    }
+
+    /// `positions`, written over `result` (whose storage is reused).
+    public func positions(into result: inout [Int]) {
+        result.removeAll(keepingCapacity: true)
         result.reserveCapacity(rowCount)
         for segment in segments {
             let offset = segment.cache.positionOffset
             for i in 0..<segment.rowCount { result.append(offset + segment.positionStart + i) }
         }
-        return result
     }
 
-    /// The packed rows whose outputs are wanted (`logits[i]` for request `i`), and for each
-    /// request its range in that list.
-    func selectRows(_ logits: [TransformerModel.LogitRows]) -> (rows: [Int], ranges: [Range<Int>]) {
-        var rows: [Int] = []
-        var ranges: [Range<Int>] = []
-        for (index, wanted) in logits.enumerated() {
+    /// The packed rows whose outputs are wanted (`wanted(i)` for request `i` of `count`), and for
+    /// each request its range in that list, written over `rows` and `ranges`.
+    func selectRows(count: Int, wanted: (Int) -> TransformerModel.LogitRows, rows: inout [Int],
+                    ranges: inout [Range<Int>]) {
+        rows.removeAll(keepingCapacity: true)
+        ranges.removeAll(keepingCapacity: true)
+        for index in 0..<count {
             let segment = segments[segmentOfRequest[index]]
             let start = rows.count
-            switch wanted {
+            switch wanted(index) {
             case .none: break
             case .last: if segment.rowCount > 0 { rows.append(segment.rowStart + segment.rowCount - 1) }
             case .all: rows.append(contentsOf: segment.rowStart..<(segment.rowStart + segment.rowCount))
             }
             ranges.append(start..<rows.count)
         }
-        return (rows, ranges)
+    }
+
+    /// For each of the first `count` requests, its packed rows, written over `ranges`.
+    func rowRanges(count: Int, into ranges: inout [Range<Int>]) {
+        ranges.removeAll(keepingCapacity: true)
+        for index in 0..<count {
+            let segment = segments[segmentOfRequest[index]]
+            ranges.append(segment.rowStart..<(segment.rowStart + segment.rowCount))
+        }
     }
 }

@@ -140,8 +140,12 @@ enum DecoderLayer {
     ) {
         var job = PrepareJob(weights: weights, layerIndex: layerIndex, shape: shape, rope: rope, qkv: qkv, layout: layout,
                              positions: positions)
-        pool.parallelRanges(layout.rowCount, state: &job) { raw, lower, upper in
-            DecoderLayer.prepareRows(lower..<upper, raw.assumingMemoryBound(to: PrepareJob.self))
+        // The job holds references (the layout's arrays), so it is passed as a typed pointer:
+        // it stays on this stack frame, alive and unchanged, until every worker is done.
+        withUnsafeMutablePointer(to: &job) { job in
+            pool.parallelRanges(layout.rowCount, state: UnsafeMutableRawPointer(job)) { raw, lower, upper in
+                DecoderLayer.prepareRows(lower..<upper, raw.assumingMemoryBound(to: PrepareJob.self))
+            }
         }
     }
 
@@ -250,8 +254,10 @@ enum DecoderLayer {
                             workspace: workspace, largest: largest, ends: taskEnds, tasks: tasks, workers: workers,
                             kernel: kernel, rowGrouping: rowGrouping, rowGroups: rowGroups, headsPerTask: headsPerTask,
                             tasksPerRow: tasksPerRow)
-        pool.parallelFor(workers, state: &job) { raw, worker in
-            DecoderLayer.attendTasks(worker: worker, raw.assumingMemoryBound(to: AttendJob.self))
+        withUnsafeMutablePointer(to: &job) { job in // holds references: see `prepareQKV`
+            pool.parallelFor(workers, state: UnsafeMutableRawPointer(job)) { raw, worker in
+                DecoderLayer.attendTasks(worker: worker, raw.assumingMemoryBound(to: AttendJob.self))
+            }
         }
     }
 

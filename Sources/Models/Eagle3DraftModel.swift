@@ -68,6 +68,15 @@ public final class Eagle3DraftModel: @unchecked Sendable {
     private let nextHidden = Scratch()
     private let logitsScratch = Scratch()
     private let lock = NSLock()
+    /// A forward's bookkeeping, kept so that its arrays keep their storage between calls (see
+    /// `TransformerModel`): proposals, confidences and ranges go out in `Output` and are
+    /// overwritten in place by the next forward once the caller has dropped it.
+    private var layout = BatchLayout()
+    private var positions: [Int] = []
+    private var selectedRows: [Int] = []
+    private var selectedRanges: [Range<Int>] = []
+    private var proposals: [Int] = []
+    private var confidences: [Float] = []
 
     public init(config: Eagle3DraftConfig, embedding: Tensor, fc: Linear, inputNorm: Tensor?, fcNorms: [Tensor],
                 hiddenNorm: Tensor, layers: [DecoderLayerWeights], finalNorm: Tensor, head: Linear,
@@ -147,9 +156,10 @@ public final class Eagle3DraftModel: @unchecked Sendable {
                 throw TransformerModel.ForwardError.tokenOutOfRange(token, vocabulary: embedding.rows)
             }
         }
-        let layout = BatchLayout(caches: requests.map(\.cache), rowCounts: requests.map(\.tokens.count))
+        layout.pack(count: requests.count, cache: { requests[$0].cache }, rowCount: { requests[$0].tokens.count })
+        let layout = layout
         let rows = layout.rowCount
-        let positions = layout.positions
+        layout.positions(into: &positions)
         let eps = config.layer.rmsNormEps
 
         // Hidden inputs arrive in request order; the layout packs short segments first.
@@ -222,20 +232,20 @@ public final class Eagle3DraftModel: @unchecked Sendable {
         for request in requests { request.cache.commit(request.tokens.count) }
 
         // Head on the selected rows.
-        let (selected, ranges) = layout.selectRows(requests.map(\.logits))
-        let count = selected.count
+        layout.selectRows(count: requests.count, wanted: { requests[$0].logits }, rows: &selectedRows,
+                          ranges: &selectedRanges)
+        let count = selectedRows.count
         let normed = selectedHidden.pointer(max(count, 1) * h)
         let next = nextHidden.pointer(max(count, 1) * h)
-        for (slot, source) in selected.enumerated() {
+        for slot in 0..<count {
+            let source = selectedRows[slot]
             Kernels.rmsNorm(x + source * h, weight: finalNorm.base, eps: eps, rows: 1, dim: h, into: normed + slot * h)
             (next + slot * h).update(from: config.normOutput ? normed + slot * h : x + source * h, count: h)
         }
         let vd = head.outFeatures
         let logits = logitsScratch.pointer(max(count, 1) * vd)
-        var proposals: [Int] = []
-        var confidences: [Float] = []
-        proposals.reserveCapacity(count)
-        confidences.reserveCapacity(count)
+        proposals.removeAll(keepingCapacity: true)
+        confidences.removeAll(keepingCapacity: true)
         if count > 0 {
             head.apply(normed, rows: count, into: logits, pool: pool, invariantRows: count)
             for slot in 0..<count {
@@ -244,6 +254,6 @@ public final class Eagle3DraftModel: @unchecked Sendable {
             }
         }
         return Output(logits: logits, nextHidden: next, proposedTokens: proposals, confidences: confidences,
-                      selectedRanges: ranges, draftVocabularySize: vd)
+                      selectedRanges: selectedRanges, draftVocabularySize: vd)
     }
 }

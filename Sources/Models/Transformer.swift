@@ -24,6 +24,17 @@ public final class TransformerModel: @unchecked Sendable {
     private let logitsScratch = Scratch()
     private let auxScratch = Scratch()
     private let lock = NSLock()
+    /// The bookkeeping of a forward, kept between calls so that its arrays keep their storage:
+    /// a decode step allocates nothing once they have grown to the batch. The ranges are handed
+    /// out in `Output`; a caller that drops its output before the next forward (the engine
+    /// does) leaves them unshared, so they are overwritten in place.
+    private var layout = BatchLayout()
+    private var positions: [Int] = []
+    private var selectedRows: [Int] = []
+    private var logitRanges: [Range<Int>] = []
+    private var rowRanges: [Range<Int>] = []
+    private var screenedSlots: [Int] = []
+    private var plainSlots: [Int] = []
 
     /// Whether a token's results must not depend on what else shares its batch (the default;
     /// greedy speculative decoding is lossless only then). Data generation, which needs no such
@@ -219,13 +230,14 @@ public final class TransformerModel: @unchecked Sendable {
                 throw ForwardError.tokenOutOfRange(token, vocabulary: config.vocabSize)
             }
         }
-        let layout = BatchLayout(caches: requests.map(\.cache), rowCounts: requests.map(\.tokens.count),
-                                 batchInvariant: batchInvariant, gemmPrecision: gemmPrecision)
         for id in auxiliaryLayers where id < 0 || id > config.layerCount {
             throw ForwardError.invalidAuxiliaryLayer(id, layers: config.layerCount)
         }
+        layout.pack(count: requests.count, cache: { requests[$0].cache }, rowCount: { requests[$0].tokens.count },
+                    batchInvariant: batchInvariant, gemmPrecision: gemmPrecision)
+        let layout = layout
         let rows = layout.rowCount
-        let positions = layout.positions
+        layout.positions(into: &positions)
         let x = residual.pointer(max(rows, 1) * hidden)
 
         for (segmentIndex, segment) in layout.segments.enumerated() {
@@ -258,23 +270,22 @@ public final class TransformerModel: @unchecked Sendable {
         for request in requests { request.cache.commit(request.tokens.count) }
 
         // Final norm and head, only on the rows that need logits.
-        let (selected, logitRanges) = layout.selectRows(requests.map(\.logits))
+        layout.selectRows(count: requests.count, wanted: { requests[$0].logits }, rows: &selectedRows,
+                          ranges: &logitRanges)
+        let selectedCount = selectedRows.count
         let vocab = head.outFeatures
-        let logits = logitsScratch.pointer(max(selected.count, 1) * vocab)
+        let logits = logitsScratch.pointer(max(selectedCount, 1) * vocab)
         var screening = (rows: 0, candidates: 0)
-        if !selected.isEmpty {
-            let headInput = workspace.projected.pointer(selected.count * hidden)
-            for (slot, source) in selected.enumerated() {
-                Kernels.rmsNorm(x + source * hidden, weight: finalNorm.base, eps: config.rmsNormEps, rows: 1,
+        if selectedCount > 0 {
+            let headInput = workspace.projected.pointer(selectedCount * hidden)
+            for slot in 0..<selectedCount {
+                Kernels.rmsNorm(x + selectedRows[slot] * hidden, weight: finalNorm.base, eps: config.rmsNormEps, rows: 1,
                                 dim: hidden, into: headInput + slot * hidden)
             }
-            screening = computeHead(headInput, rows: selected.count, into: logits, requests: requests,
-                                    logitRanges: logitRanges, gemmPrecision: layout.gemmPrecision, pool: pool)
+            screening = computeHead(headInput, rows: selectedCount, into: logits, requests: requests,
+                                    gemmPrecision: layout.gemmPrecision, pool: pool)
         }
-        let rowRanges = requests.indices.map { index -> Range<Int> in
-            let segment = layout.segments[layout.segmentOfRequest[index]]
-            return segment.rowStart..<(segment.rowStart + segment.rowCount)
-        }
+        layout.rowRanges(count: requests.count, into: &rowRanges)
         var output = Output(logits: logits, logitRanges: logitRanges, auxiliary: aux, rowRanges: rowRanges,
                             vocabularySize: vocab, auxiliaryWidth: auxWidth)
         output.screenedRows = screening.rows
@@ -289,7 +300,7 @@ public final class TransformerModel: @unchecked Sendable {
     /// kind into one product, so the head's weights are streamed once per kind.
     private func computeHead(
         _ input: UnsafeMutablePointer<Float>, rows: Int, into logits: UnsafeMutablePointer<Float>, requests: [Request],
-        logitRanges: [Range<Int>], gemmPrecision: MatmulPrecision, pool: ThreadPool
+        gemmPrecision: MatmulPrecision, pool: ThreadPool
     ) -> (rows: Int, candidates: Int) {
         let hidden = config.hiddenSize, vocab = head.outFeatures
         func exact(_ x: UnsafeMutablePointer<Float>, _ count: Int, _ y: UnsafeMutablePointer<Float>) {
@@ -300,24 +311,28 @@ public final class TransformerModel: @unchecked Sendable {
             exact(input, rows, logits)
             return (0, 0)
         }
-        var screened: [Int] = [], plain: [Int] = []
+        screenedSlots.removeAll(keepingCapacity: true)
+        plainSlots.removeAll(keepingCapacity: true)
         for (request, range) in zip(requests, logitRanges) {
-            if request.argmaxOnly { screened.append(contentsOf: range) } else { plain.append(contentsOf: range) }
+            if request.argmaxOnly { screenedSlots.append(contentsOf: range) } else { plainSlots.append(contentsOf: range) }
         }
-        if head.quantized != nil, screened.count < Self.screenedRowsWithQuantizedHead {
+        let screenedCount = screenedSlots.count
+        if head.quantized != nil, screenedCount < Self.screenedRowsWithQuantizedHead {
             exact(input, rows, logits)
             return (0, 0)
         }
-        if plain.isEmpty {
+        if plainSlots.isEmpty {
             return (rows, screen.apply(input, rows: rows, ldx: hidden, into: logits, ldy: vocab, pool: pool))
         }
-        if screened.isEmpty {
+        if screenedSlots.isEmpty {
             exact(input, rows, logits)
             return (0, 0)
         }
         // Mixed: each kind's rows gathered, computed together, and put back in place.
         var candidates = 0
-        for (slots, isScreened) in [(screened, true), (plain, false)] {
+        for pass in 0..<2 {
+            let isScreened = pass == 0
+            let slots = isScreened ? screenedSlots : plainSlots
             let x = screenInputScratch.pointer(slots.count * hidden), y = screenScratch.pointer(slots.count * vocab)
             for (index, slot) in slots.enumerated() { (x + index * hidden).update(from: input + slot * hidden, count: hidden) }
             if isScreened {
@@ -327,7 +342,7 @@ public final class TransformerModel: @unchecked Sendable {
             }
             for (index, slot) in slots.enumerated() { (logits + slot * vocab).update(from: y + index * vocab, count: vocab) }
         }
-        return (screened.count, candidates)
+        return (screenedCount, candidates)
     }
 
     /// The residual stream after the final layer for the last forward's rows is not kept; use
