@@ -30,7 +30,11 @@ uint64_t speculators_counted_allocations(void) { return counted; }
 #endif
 #endif
 
-#ifndef SPECULATORS_NO_COUNTING
+#ifdef SPECULATORS_NO_COUNTING
+int speculators_allocation_counting_available(void) { return 0; }
+#else
+int speculators_allocation_counting_available(void) { return 1; }
+
 void *malloc(size_t size) {
     note();
     return __libc_malloc(size);

@@ -12,4 +12,7 @@ void speculators_count_allocations(int on);
 /// Calls counted on this thread so far.
 uint64_t speculators_counted_allocations(void);
 
+/// 1 when this build counts (0 under a sanitizer, which brings its own allocator).
+int speculators_allocation_counting_available(void);
+
 #endif
