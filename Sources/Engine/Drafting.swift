@@ -9,24 +9,33 @@ struct ProposingSequence {
     let k: Int
 }
 
+/// One of the engine's step buffers, moved out of `storage` and emptied (keeping its capacity)
+/// for a step to fill: while it is out, appending to it never finds its storage shared and
+/// copies it. `returnEmptied` puts it back.
+func borrowEmptied<T>(_ storage: inout [T]) -> [T] {
+    var buffer: [T] = []
+    swap(&buffer, &storage)
+    buffer.removeAll(keepingCapacity: true)
+    return buffer
+}
+
+/// Empties `buffer`, keeping its capacity, and puts it back into `storage`; what it held (the
+/// sequences' arrays, among others) is let go before the next step edits it.
+func returnEmptied<T>(_ buffer: inout [T], to storage: inout [T]) {
+    buffer.removeAll(keepingCapacity: true)
+    swap(&buffer, &storage)
+}
+
 extension SpeculativeEngine {
     /// Chooses each sequence's k, runs one batched draft context pass over the verifier features
     /// queued since the last one, then `k - 1` batched chain steps. The proposals become the
     /// drafts the next step verifies.
     func proposeDrafts() throws {
         guard let draft else { return }
-        // The step's lists are the engine's, emptied here and when done, so their storage is
-        // reused and the sequences' arrays they hold are let go before the next step edits them.
-        var requests = draftRequests, proposing = proposingSequences
-        draftRequests = []
-        proposingSequences = []
-        requests.removeAll(keepingCapacity: true)
-        proposing.removeAll(keepingCapacity: true)
+        var requests = borrowEmptied(&draftRequests), proposing = borrowEmptied(&proposingSequences)
         defer {
-            requests.removeAll(keepingCapacity: true)
-            proposing.removeAll(keepingCapacity: true)
-            draftRequests = requests
-            proposingSequences = proposing
+            returnEmptied(&requests, to: &draftRequests)
+            returnEmptied(&proposing, to: &proposingSequences)
         }
         hiddenScratch.removeAll(keepingCapacity: true)
 
@@ -50,17 +59,13 @@ extension SpeculativeEngine {
         var contextRows = 0
         for request in requests { contextRows += request.tokens.count }
 
-        var start = DispatchTime.now().uptimeNanoseconds
         let contextSeconds: Double
         do {
             // The requests hold the sequences' pending tokens, and the output the draft's own
             // arrays: both are let go at the end of this block, before they are written again.
             defer { requests.removeAll(keepingCapacity: true) }
-            let context = try hiddenScratch.withUnsafeBufferPointer { features -> Eagle3DraftModel.Output in
-                guard let base = features.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
-                return try draft.forward(requests, hidden: .verifierFeatures(base), pool: pool)
-            }
-            contextSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let context: Eagle3DraftModel.Output
+            (context, contextSeconds) = try draftPass(draft, requests, inputs: hiddenScratch) { .verifierFeatures($0) }
             proposeFirst(from: context, proposing: proposing, hidden: draft.hiddenSize)
         }
         costs.draftContext.observe(rows: contextRows, seconds: contextSeconds)
@@ -94,16 +99,12 @@ extension SpeculativeEngine {
                 row += 1
             }
             if requests.isEmpty { break }
-            start = DispatchTime.now().uptimeNanoseconds
             let going = requests.count
             let chainSeconds: Double
             do {
                 defer { requests.removeAll(keepingCapacity: true) }
-                let result = try chainInputScratch.withUnsafeBufferPointer { buffer -> Eagle3DraftModel.Output in
-                    guard let base = buffer.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
-                    return try draft.forward(requests, hidden: .draftHidden(base), pool: pool)
-                }
-                chainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                let result: Eagle3DraftModel.Output
+                (result, chainSeconds) = try draftPass(draft, requests, inputs: chainInputScratch) { .draftHidden($0) }
                 chainScratch.removeAll(keepingCapacity: true)
                 chainScratch.append(contentsOf: UnsafeBufferPointer(start: result.nextHidden, count: going * hidden))
                 var slot = 0
@@ -118,6 +119,18 @@ extension SpeculativeEngine {
             step += 1
         }
         for entry in proposing { gateDrafts(entry.sequence) }
+    }
+
+    /// One draft pass over `requests`, their hidden inputs read from `inputs`, and its seconds.
+    private func draftPass(_ draft: Eagle3DraftModel, _ requests: [Eagle3DraftModel.Request], inputs: [Float],
+                           _ hidden: (UnsafePointer<Float>) -> Eagle3DraftModel.HiddenInput) throws
+        -> (Eagle3DraftModel.Output, seconds: Double) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let output = try inputs.withUnsafeBufferPointer { buffer -> Eagle3DraftModel.Output in
+            guard let base = buffer.baseAddress else { throw SpeculativeEngine.EngineError.emptyPrompt }
+            return try draft.forward(requests, hidden: hidden(base), pool: pool)
+        }
+        return (output, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }
 
     /// The first proposals, from the context pass (its rows selected in `proposing` order): each

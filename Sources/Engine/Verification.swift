@@ -167,24 +167,16 @@ extension SpeculativeEngine {
     private func accept(_ item: VerificationItem, output: TransformerModel.Output, index: Int) {
         let sequence = item.sequence
         // Moved out and given back emptied, so that its storage is not shared when emptied.
-        var drafts = sequence.drafts
-        sequence.drafts = []
+        var drafts: [Int] = []
+        swap(&drafts, &sequence.drafts)
+        var emitted = borrowEmptied(&acceptedTokens), rows = borrowEmptied(&acceptedRows)
         defer {
-            drafts.removeAll(keepingCapacity: true)
-            sequence.drafts = drafts
+            returnEmptied(&drafts, to: &sequence.drafts)
+            returnEmptied(&emitted, to: &acceptedTokens)
+            returnEmptied(&rows, to: &acceptedRows)
         }
         let parameters = sequence.request.sampling
         let vocab = verifier.config.vocabSize
-        // The engine's buffers, moved out while in use so that appending to them never copies.
-        var emitted = acceptedTokens, rows = acceptedRows
-        acceptedTokens = []
-        acceptedRows = []
-        emitted.removeAll(keepingCapacity: true)
-        rows.removeAll(keepingCapacity: true)
-        defer {
-            acceptedTokens = emitted
-            acceptedRows = rows
-        }
         var accepted = 0
         for (position, draftToken) in drafts.enumerated() {
             let raw = UnsafePointer(output.logits(request: index, row: position))

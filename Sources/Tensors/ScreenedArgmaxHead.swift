@@ -90,16 +90,21 @@ public final class ScreenedArgmaxHead: @unchecked Sendable {
         // be allocated on every call (`ThreadPool.parallelFor(_:state:_:)`).
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: rows) { counts in
             var job = ScreenJob(head: self, x: x, rows: rows, ldx: ldx, output: output, ldy: ldy, counts: counts.baseAddress!)
-            pool.parallelRanges(vocabularySize, alignment: 32, state: &job) { raw, lower, upper in
-                let job = raw.assumingMemoryBound(to: ScreenJob.self)
-                job.pointee.head.packed.multiplyRows(job.pointee.x, rows: job.pointee.rows, ldx: job.pointee.ldx,
-                                                     columns: lower..<upper, into: job.pointee.output, ldy: job.pointee.ldy)
-            }
-            pool.parallelRanges(rows, state: &job) { raw, lower, upper in
-                let job = raw.assumingMemoryBound(to: ScreenJob.self)
-                for row in lower..<upper {
-                    job.pointee.counts[row] = job.pointee.head.finish(job.pointee.x + row * job.pointee.ldx,
-                                                                      scores: job.pointee.output + row * job.pointee.ldy)
+            // The job holds a reference (the head), so it goes to the workers as a typed pointer to
+            // this stack, alive and unchanged until both loops are done.
+            withUnsafeMutablePointer(to: &job) { job in
+                let state = UnsafeMutableRawPointer(job)
+                pool.parallelRanges(vocabularySize, alignment: 32, state: state) { raw, lower, upper in
+                    let job = raw.assumingMemoryBound(to: ScreenJob.self)
+                    job.pointee.head.packed.multiplyRows(job.pointee.x, rows: job.pointee.rows, ldx: job.pointee.ldx,
+                                                         columns: lower..<upper, into: job.pointee.output, ldy: job.pointee.ldy)
+                }
+                pool.parallelRanges(rows, state: state) { raw, lower, upper in
+                    let job = raw.assumingMemoryBound(to: ScreenJob.self)
+                    for row in lower..<upper {
+                        job.pointee.counts[row] = job.pointee.head.finish(job.pointee.x + row * job.pointee.ldx,
+                                                                          scores: job.pointee.output + row * job.pointee.ldy)
+                    }
                 }
             }
             return counts.reduce(0, +)
