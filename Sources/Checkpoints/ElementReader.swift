@@ -48,9 +48,10 @@ enum ElementReader {
         }
     }
 
-    /// A BOOL tensor. A byte other than 0 or 1 is corruption (PyTorch never writes one).
+    /// A BOOL tensor, or a U8 one holding 0 and 1 (`t2d` saved as `torch.uint8`, which the
+    /// Python library loads). A byte other than 0 or 1 is corruption (PyTorch never writes one).
     static func bool(_ info: TensorInfo, bytes: UnsafeRawBufferPointer, file: String) throws -> [Bool] {
-        guard info.dataType == .bool else {
+        guard info.dataType == .bool || info.dataType == .u8 else {
             throw CheckpointError.wrongDataType(file: file, tensor: info.name, dataType: info.dataType,
                                                 wanted: "booleans")
         }
@@ -61,7 +62,7 @@ enum ElementReader {
             case 1: values[index] = true
             case let other:
                 throw CheckpointError.corrupt(file: file, tensor: info.name,
-                                              problem: "BOOL element \(index) is byte \(other), not 0 or 1")
+                                              problem: "\(info.dataType.rawValue) element \(index) is byte \(other), not 0 or 1")
             }
         }
         return values

@@ -41,8 +41,9 @@ public struct Eagle3ConversionOptions: Sendable, Equatable {
         }
         self.init()
         for (name, item) in object.entries {
+            // The library's options are pydantic booleans: "yes", "off", 1 and the like count.
             func flag() throws(ConversionError) -> Bool {
-                guard let flag = item.boolValue else {
+                guard let flag = item.laxBoolValue else {
                     throw ConversionError.invalidOption(key: name, problem: "must be true or false, not \(item.compactDescription)")
                 }
                 return flag

@@ -77,9 +77,9 @@ public enum Eagle3Converter {
         do {
             _ = try config.resolvedAuxLayerIds(verifierLayerCount: verifierLayers)
         } catch {
-            let problem = error.issues.map(\.message).joined(separator: "; ")
-            throw ConversionError.invalidKey(file: configFile, key: "eagle_aux_hidden_state_layer_ids",
-                problem: "does not fit the verifier (\(problem)); pass the ids the draft was trained with in --algorithm-kwargs")
+            let problem = "does not fit the verifier (\(error.issues.map(\.message).joined(separator: "; "))); "
+                + "pass the ids the draft was trained with in --algorithm-kwargs"
+            throw Self.auxLayerIdsError(research: research, options: options, configFile: configFile, problem: problem)
         }
         let draftConfig: Eagle3DraftConfig
         do {
@@ -95,6 +95,16 @@ public enum Eagle3Converter {
         }
         return Eagle3ConversionPlan(config: config, draftConfig: draftConfig, entries: entries, floatType: floatType,
                                     notes: notes, weights: weights)
+    }
+
+    /// A problem with the aux layer ids, blamed on where they came from: `--algorithm-kwargs`,
+    /// the source config, or (neither giving them) the library's default.
+    static func auxLayerIdsError(research: Eagle3ResearchConfig, options: Eagle3ConversionOptions, configFile: String,
+                                 problem: String) -> ConversionError {
+        let key = "eagle_aux_hidden_state_layer_ids"
+        if options.auxLayerIds != nil { return .invalidOption(key: key, problem: problem) }
+        if research.auxLayerIds != nil { return .invalidKey(file: configFile, key: key, problem: problem) }
+        return .invalidOption(key: key, problem: "is given neither by \(configFile) nor by --algorithm-kwargs, and the default [2, L/2, L-3] " + problem)
     }
 
     /// The aux layer ids (options over the source config) checked against `fc.weight`, whose width
@@ -120,12 +130,12 @@ public enum Eagle3Converter {
             auxIds = requested
         }
         if let ids = auxIds, ids.count != auxCount {
-            throw ConversionError.invalidKey(file: configFile, key: "eagle_aux_hidden_state_layer_ids",
+            throw auxLayerIdsError(research: research, options: options, configFile: configFile,
                 problem: "has \(ids.count) ids but fc.weight \(fc.shape) takes \(auxCount) verifier hidden states")
         }
         if auxIds == nil, auxCount != 3 {
-            throw ConversionError.invalidKey(file: configFile, key: "eagle_aux_hidden_state_layer_ids",
-                problem: "is not given, and the default resolves to 3 layers while fc.weight \(fc.shape) takes \(auxCount); pass the ids in --algorithm-kwargs")
+            throw auxLayerIdsError(research: research, options: options, configFile: configFile,
+                problem: "resolves to 3 layers while fc.weight \(fc.shape) takes \(auxCount); pass the ids in --algorithm-kwargs")
         }
 
         return (auxIds, targetHidden)

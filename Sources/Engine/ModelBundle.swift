@@ -107,7 +107,13 @@ public enum VerifierWeights: String, Sendable, CaseIterable {
 struct DetokenizerStream: TextStream {
     var detokenizer: StreamingDetokenizer
     mutating func append(_ token: Int) -> String { detokenizer.append(token) }
-    mutating func finish() -> String { detokenizer.flush() }
+    /// An output that ends inside a character (max_tokens reached after the first byte tokens of an
+    /// emoji) ends without it: vLLM's incremental detokenizer returns nothing for bytes that do
+    /// not yet make a character, so its text never ends in a U+FFFD those bytes would decode to.
+    mutating func finish() -> String {
+        _ = detokenizer.flush()
+        return ""
+    }
 }
 
 extension Eagle3DraftModel {

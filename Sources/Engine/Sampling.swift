@@ -91,9 +91,9 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
 
 /// Turns verifier logits into the distribution a request samples from, and samples it.
 ///
-/// The same processed distribution `p` is used for ordinary sampling, for accepting draft
-/// tokens (`min(1, p(d))`) and for resampling rejected positions, which is what makes
-/// speculative sampling reproduce exactly the distribution of plain sampling.
+/// The same processed distribution `p` and the same one uniform number per token serve plain
+/// sampling and the verification of drafts (a draft stands when it is the token drawn), which is
+/// what makes speculative sampling give exactly the tokens of plain sampling for a seed.
 public struct Sampler: Sendable {
     public let vocabularySize: Int
     private var probabilities: [Float]
@@ -173,23 +173,6 @@ public struct Sampler: Sendable {
         var last = 0
         for (index, p) in distribution.enumerated() where p > 0 {
             cumulative += p
-            last = index
-            if u < cumulative { return index }
-        }
-        return last
-    }
-
-    /// Draws from `distribution` with token `excluded` removed and the rest renormalised: the
-    /// residual `max(0, p - q)` for a one-hot draft `q`.
-    public static func sample(_ distribution: UnsafeBufferPointer<Float>, excluding excluded: Int,
-                              using random: inout RandomSource) -> Int {
-        let remaining = 1 - Double(distribution[excluded])
-        if remaining <= 0 { return excluded }
-        let u = random.uniform() * remaining
-        var cumulative = 0.0
-        var last = excluded
-        for (index, p) in distribution.enumerated() where p > 0 && index != excluded {
-            cumulative += Double(p)
             last = index
             if u < cumulative { return index }
         }

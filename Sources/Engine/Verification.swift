@@ -187,15 +187,16 @@ extension SpeculativeEngine {
                 emitted.append(best)
                 if best != draftToken { break }
             } else {
-                // The draft is a point mass q = 1 at its token: accept with probability p(d);
-                // otherwise resample from p with d removed (the normalised residual p - q).
-                let distribution = sampler.distribution(logits, parameters)
-                if Double(distribution[draftToken]) > sequence.random.uniform() {
-                    emitted.append(draftToken)
-                } else {
-                    emitted.append(Sampler.sample(distribution, excluding: draftToken, using: &sequence.random))
-                    break
-                }
+                // The token plain decoding would draw here, from the same uniform (one per emitted
+                // token, spent as plain decoding spends them), and the draft stands if it is that
+                // token. The draft is a point mass q = 1 at its token, so this accepts with
+                // probability p(d) and otherwise emits a token of p with d removed: the law of the
+                // rejection sampler (min(1, p/q), then the normalised residual p - q). But the
+                // tokens are also the ones the seeded request gets without a draft, whatever k
+                // each step chose, so adaptive k, load and batch company cannot change them.
+                let token = Sampler.sample(sampler.distribution(logits, parameters), using: &sequence.random)
+                emitted.append(token)
+                if token != draftToken { break }
             }
             accepted += 1
         }

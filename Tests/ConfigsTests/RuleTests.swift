@@ -12,6 +12,7 @@ import Configs
         /// Builds the document (as bytes, so malformed JSON can be tested too).
         var document: @Sendable () throws -> Data
         var verifierLayers: Int?
+        var verifier: VerifierShape?
         var testDescription: String { rule.rawValue }
     }
 
@@ -55,8 +56,11 @@ import Configs
         Case(rule: .unknownLayerModelType, severity: .error, path: "transformer_layer_config.model_type", document: mutated([("transformer_layer_config.model_type", "not-a-model")])),
         Case(rule: .mtpLayerCount, severity: .error, path: "num_nextn_predict_layers", document: of("mtp", [("num_nextn_predict_layers", 2)])),
         Case(rule: .layerConfigValue, severity: .error, path: "transformer_layer_config.hidden_size", document: mutated([("transformer_layer_config.hidden_size", "64")])),
+        Case(rule: .readOnlyKey, severity: .error, path: "target_vocab_size", document: mutated([("target_vocab_size", 384)])),
         Case(rule: .missingSpeculatorsConfig, severity: .error, path: "speculators_config", document: mutated([("speculators_config", nil)]), verifierLayers: 4),
         Case(rule: .auxLayerIds, severity: .error, path: "eagle_aux_hidden_state_layer_ids", document: mutated([("eagle_aux_hidden_state_layer_ids", [0, 2, 5])]), verifierLayers: 4),
+        Case(rule: .verifierMismatch, severity: .error, path: "transformer_layer_config.vocab_size", document: mutated([]),
+             verifier: VerifierShape(layerCount: 4, vocabSize: 49152, hiddenSize: 64)),
         Case(rule: .coercedValue, severity: .warning, path: "draft_vocab_size", document: mutated([("draft_vocab_size", "96")])),
         Case(rule: .unknownKeyDropped, severity: .warning, path: "speculators_config.verifier.revision", document: mutated([("speculators_config.verifier.revision", "main")])),
         Case(rule: .unknownKeyKept, severity: .warning, path: "my_extra", document: mutated([("my_extra", 5)])),
@@ -84,7 +88,8 @@ import Configs
         if testCase.rule == .fileAccess {
             report = SpeculatorConfigValidator.validate(path: "/nonexistent/speculator/config.json")
         } else {
-            report = SpeculatorConfigValidator.validate(data: try testCase.document(), verifierLayerCount: testCase.verifierLayers)
+            report = SpeculatorConfigValidator.validate(data: try testCase.document(), verifierLayerCount: testCase.verifierLayers,
+                                                        verifier: testCase.verifier)
         }
         let issues = testCase.severity == .error ? report.errors : report.warnings
         let matching = issues.filter { $0.rule == testCase.rule }

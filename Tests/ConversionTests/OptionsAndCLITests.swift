@@ -18,7 +18,7 @@ struct OptionsAndCLITests {
           arguments: [
             (#"[1, 2]"#, "must be a JSON object, not array"),
             (#"{"x": 1}"#, "'x' is not an eagle3 converter option"),
-            (#"{"fc_norm": "yes"}"#, "'fc_norm' must be true or false"),
+            (#"{"fc_norm": "maybe"}"#, "'fc_norm' must be true or false"),
             (#"{"eagle_aux_hidden_state_layer_ids": [1, "two"]}"#, "'eagle_aux_hidden_state_layer_ids' must be a list of integers"),
             (#"{"norm_output": tru"#, "not valid JSON"),
           ])

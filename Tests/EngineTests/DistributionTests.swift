@@ -90,4 +90,30 @@ struct DistributionTests {
         #expect(alone == batched)
         #expect(alone.count == 30)
     }
+
+    @Test("A seeded sampled request gets the tokens it gets without a draft, at every k, adaptive k included")
+    func seededRequestsIgnoreTheDraftLength() throws {
+        let verifier = try TinyModels.verifier()
+        let requests = (0..<4).map { index in
+            GenerationRequest(prompt: [5, 6, 7, index], sampling: SamplingParameters(temperature: 0.5, topK: 8, seed: UInt64(index)),
+                              maxTokens: 40)
+        }
+        let plain = try TinyModels.run(TinyModels.engine(verifier: verifier, draft: nil), requests).map(\.tokens)
+        #expect(plain.allSatisfy { $0.count == 40 })
+        // A draft proposing the token these outputs use most is accepted now and then, so both
+        // the accepting and the rejecting path run.
+        var uses: [Int: Int] = [:]
+        for token in plain.joined() { uses[token, default: 0] += 1 }
+        let favourite = try #require(uses.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key)
+        let draft = try TinyModels.constantDraft(proposing: favourite, verifier: verifier)
+        for k in [1, 3, nil] {
+            let engine = TinyModels.engine(verifier: verifier, draft: draft, speculativeTokens: k)
+            let tokens = try TinyModels.run(engine, requests).map(\.tokens)
+            #expect(tokens == plain, "k = \(k.map(String.init) ?? "adaptive")")
+            if k != nil {
+                #expect(engine.totals.acceptedTokens > 0 && engine.totals.acceptedTokens < engine.totals.draftTokens,
+                        "drafts were both accepted and rejected (k = \(k ?? 0))")
+            }
+        }
+    }
 }

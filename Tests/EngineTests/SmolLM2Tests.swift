@@ -48,6 +48,19 @@ struct SmolLM2Tests {
         }
     }
 
+    @Test("An output that ends inside a character ends without it, as vLLM's incremental detokenizer ends it")
+    func outputEndsBeforeAnUnfinishedCharacter() throws {
+        let bundle = try SmolLM2.requireBundle()
+        // "a👍" is "a" and then the emoji's three byte tokens (F0 9F | 91 | 8D).
+        let ids = bundle.tokenizer.encode("a👍", addSpecialTokens: false)
+        try #require(ids.count == 4)
+        var stream = bundle.textStream()
+        let text = ids.dropLast().map { stream.append($0) }.joined() + stream.finish()
+        #expect(text == "a")
+        var whole = bundle.textStream()
+        #expect(ids.map { whole.append($0) }.joined() + whole.finish() == "a👍")
+    }
+
     @Test("Prefill logits at the first generated position are within 1e-3 of the reference top-5")
     func prefillLogits() throws {
         let bundle = try SmolLM2.requireBundle()

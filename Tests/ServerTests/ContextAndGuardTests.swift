@@ -46,9 +46,12 @@ struct ContextAndGuardTests {
     func apiKey() throws {
         try RequestGuards.authorize(path: "/v1/completions", authorization: nil, apiKey: "")
         try RequestGuards.authorize(path: "/v1/completions", authorization: "Bearer k3y", apiKey: "k3y")
+        // The scheme is case-insensitive (RFC 7235; vLLM compares it lowercased), the key is not.
+        try RequestGuards.authorize(path: "/v1/completions", authorization: "bearer k3y", apiKey: "k3y")
+        try RequestGuards.authorize(path: "/v1/completions", authorization: "BEARER k3y", apiKey: "k3y")
         try RequestGuards.authorize(path: "/health", authorization: nil, apiKey: "k3y")
         try RequestGuards.authorize(path: "/metrics", authorization: nil, apiKey: "k3y")
-        for bad in [nil, "Bearer k3", "Bearer k3yy", "bearer k3y", "k3y", ""] {
+        for bad in [nil, "Bearer k3", "Bearer k3yy", "Bearer K3Y", "Bearer  k3y", "Basic k3y", "Bearerk3y", "k3y", ""] {
             #expect(throws: APIError.unauthorized) {
                 try RequestGuards.authorize(path: "/v1/models", authorization: bad, apiKey: "k3y")
             }

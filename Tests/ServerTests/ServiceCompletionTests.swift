@@ -281,6 +281,21 @@ struct ServiceCompletionTests {
         #expect(content == message["content"] as? String)
     }
 
+    @Test("continue_final_message cuts the chat right after the final message, even when its text also occurs in the template's own",
+          arguments: ["", "m", ">", "end", "he ", "Hi"])
+    func continueFinalMessage(content: String) async throws {
+        let server = try TestServer()
+        let template = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+        let chat = try server.post("/tokenize", json: body([
+            "messages": [["role": "user", "content": "Hi"], ["role": "assistant", "content": content]],
+            "continue_final_message": true, "add_generation_prompt": false, "chat_template": template,
+        ])).json()
+        let text = "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n" + content
+        let plain = try server.post("/tokenize", json: body(["prompt": text, "add_special_tokens": false])).json()
+        await server.stop()
+        #expect(chat["tokens"] as? [Int] == plain["tokens"] as? [Int])
+    }
+
     @Test("tokenize and detokenize round-trip, and /v1/models lists the served name")
     func utilities() async throws {
         let server = try TestServer()

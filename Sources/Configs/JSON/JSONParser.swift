@@ -10,7 +10,11 @@ public struct JSONParseError: Error, Sendable, Equatable, CustomStringConvertibl
 
 /// Parses JSON the way Python's `json.loads` does: integers stay integers, floats stay floats,
 /// objects keep their key order, a repeated key keeps its last value, and the non-standard
-/// literals `NaN`, `Infinity` and `-Infinity` (which `json.dumps` writes) are accepted.
+/// literals `NaN`, `Infinity` and `-Infinity` (which `json.dumps` writes) are accepted. Where a
+/// Swift value cannot hold what Python reads, the nearest one is taken and the checks above the
+/// parser decide: an integer beyond 64 bits becomes a float (so a config field reports it at its
+/// key path), and an unpaired UTF-16 surrogate escape becomes U+FFFD. A leading byte-order mark is
+/// an error, as in `json.loads`.
 ///
 /// It never traps on bad input: every problem is a `JSONParseError`. Nesting is limited so a
 /// hostile document cannot exhaust the stack.
@@ -36,11 +40,12 @@ private struct Reader {
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
-        // A UTF-8 byte-order mark is tolerated (editors on some systems write one).
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
     }
 
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+            throw error("The text starts with a UTF-8 byte-order mark, which Python's json (and so the speculators library) rejects; save it without one")
+        }
         skipWhitespace()
         let value = try parseValue()
         skipWhitespace()
@@ -202,7 +207,9 @@ private struct Reader {
             return .double(value)
         }
         guard let value = Int(text) else {
-            throw error("Integer '\(text)' does not fit in 64 bits", at: start)
+            // Python reads any integer; a field that needs one reports this one at its key path.
+            guard let approximate = Double(text) else { throw error("Malformed number '\(text)'", at: start) }
+            return .double(approximate)
         }
         return .int(value)
     }
@@ -257,16 +264,19 @@ private struct Reader {
             case UInt8(ascii: "t"): buffer.append(0x09)
             case UInt8(ascii: "u"):
                 var scalar = try parseHex4()
+                // Python keeps an unpaired surrogate in its string; a Swift string cannot hold
+                // one, so it reads as U+FFFD. A high surrogate followed by an escaped low one is
+                // one character.
                 if (0xD800..<0xDC00).contains(scalar) {
-                    // A high surrogate must be followed by an escaped low surrogate.
-                    guard consume("\\u") else { throw error("Unpaired UTF-16 surrogate in a \\u escape") }
-                    let low = try parseHex4()
-                    guard (0xDC00..<0xE000).contains(low) else {
-                        throw error("Unpaired UTF-16 surrogate in a \\u escape")
+                    let resume = index
+                    if consume("\\u"), case let low = try parseHex4(), (0xDC00..<0xE000).contains(low) {
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else {
+                        index = resume
+                        scalar = 0xFFFD
                     }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 } else if (0xDC00..<0xE000).contains(scalar) {
-                    throw error("Unpaired UTF-16 surrogate in a \\u escape")
+                    scalar = 0xFFFD
                 }
                 guard let unicode = Unicode.Scalar(scalar) else { throw error("Invalid \\uXXXX escape") }
                 UTF8.encode(unicode) { buffer.append($0) }

@@ -153,3 +153,41 @@ extension JSONObject: Sequence {
         entries.makeIterator()
     }
 }
+
+// MARK: - Non-finite floats as transformers 5 saves them
+
+extension JSONValue {
+    /// The key of transformers 5's tagged float: it saves `inf` as `{"__float__": "Infinity"}`
+    /// (also `"-Infinity"`, `"NaN"`), because strict JSON readers refuse the bare literals
+    /// Python's `json` would write, and reads such objects back as floats.
+    public static let floatTagKey = "__float__"
+
+    /// The tagged form of a non-finite float, or nil for a finite one.
+    static func taggedFloat(_ value: Double) -> JSONValue? {
+        if value.isNaN { return .object([floatTagKey: "NaN"]) }
+        if value.isInfinite { return .object([floatTagKey: .string(value < 0 ? "-Infinity" : "Infinity")]) }
+        return nil
+    }
+
+    /// This value with every tagged float, at any depth, replaced by the float it stands for
+    /// (transformers' `_decode_special_floats`, applied to every `config.json` it reads). An
+    /// object with other keys, or an unknown tag, stays as it is.
+    public var decodingTaggedFloats: JSONValue {
+        switch self {
+        case .object(let object):
+            if object.count == 1, case .string(let tag)? = object[Self.floatTagKey] {
+                switch tag {
+                case "NaN": return .double(.nan)
+                case "Infinity": return .double(.infinity)
+                case "-Infinity": return .double(-.infinity)
+                default: return self
+                }
+            }
+            return .object(JSONObject(object.entries.map { ($0.key, $0.value.decodingTaggedFloats) }))
+        case .array(let elements):
+            return .array(elements.map(\.decodingTaggedFloats))
+        default:
+            return self
+        }
+    }
+}

@@ -4,6 +4,8 @@
 /// transformers writes `config.json` with `json.dumps(d, indent=2, sort_keys=True) + "\n"`:
 /// keys sorted by code point at every level, two-space indentation, `", "`/`": "` separators
 /// (`","` at line ends), `ensure_ascii` escaping, and floats in Python `repr` form (`1e-05`, `1.0`).
+/// A NaN or infinity is written as transformers 5 writes it, `{"__float__": "Infinity"}`, never
+/// as the bare literal strict JSON readers refuse.
 public enum PythonJSONWriter {
     /// The layout of `config.json` files: indent 2, sorted keys, trailing newline.
     public static func configFile(_ value: JSONValue) -> String {
@@ -27,7 +29,12 @@ public enum PythonJSONWriter {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
-        case .double(let d): out += PythonFloat.repr(d)
+        case .double(let d):
+            if let tagged = JSONValue.taggedFloat(d) {
+                write(tagged, indent: indent, sortKeys: sortKeys, level: level, into: &out)
+            } else {
+                out += PythonFloat.repr(d)
+            }
         case .string(let s): writeString(s, into: &out)
         case .array(let elements):
             if elements.isEmpty {

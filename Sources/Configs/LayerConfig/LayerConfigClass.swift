@@ -3,6 +3,10 @@
 enum LayerValueKind: Sendable {
     case integer
     case nullableInteger
+    /// A Python `float` field: transformers' strict check refuses a JSON integer (`1e-05`, not `0`).
+    case float
+    /// `int | float | None` (llama's `attention_dropout`).
+    case nullableNumber
     /// `eos_token_id`: an integer, a list of integers, or null.
     case tokenIds
     case number
@@ -18,6 +22,8 @@ enum LayerValueKind: Sendable {
         case (.tokenIds, .int), (.tokenIds, .null): return true
         case (.tokenIds, .array(let a)): return a.allSatisfy { $0.intValue != nil }
         case (.number, .int), (.number, .double): return true
+        case (.float, .double): return true
+        case (.nullableNumber, .int), (.nullableNumber, .double), (.nullableNumber, .null): return true
         case (.boolean, .bool), (.string, .string): return true
         case (.nullableStringList, .null): return true
         case (.nullableStringList, .array(let a)): return a.allSatisfy { $0.stringValue != nil }
@@ -32,6 +38,8 @@ enum LayerValueKind: Sendable {
         case .nullableInteger: return "an integer or null"
         case .tokenIds: return "a token id, a list of token ids, or null"
         case .number: return "a number"
+        case .float: return "a number written as a float (such as 1e-05 or 0.0, not 0)"
+        case .nullableNumber: return "a number or null"
         case .boolean: return "a boolean"
         case .string: return "a string"
         case .nullableStringList: return "a list of strings or null"
@@ -46,6 +54,8 @@ enum LayerValueKind: Sendable {
         case .nullableInteger: return ["type": ["integer", "null"]]
         case .tokenIds: return ["anyOf": [["type": "integer"], ["type": "array", "items": ["type": "integer"]], ["type": "null"]]]
         case .number: return ["type": "number"]
+        case .float: return ["type": "number"]
+        case .nullableNumber: return ["type": ["number", "null"]]
         case .boolean: return ["type": "boolean"]
         case .string: return ["type": "string"]
         case .nullableStringList: return ["anyOf": [["type": "array", "items": ["type": "string"]], ["type": "null"]]]
@@ -72,6 +82,19 @@ struct LayerConfigClass: Sendable {
     let defaults: [(String, JSONValue)]
     /// Missing-key defaults that are computed from other keys (post-init of the class).
     let derive: @Sendable (inout JSONObject) -> Void
+    /// Keys whose type in this class differs from `keys` (Qwen3's `head_dim` may not be null).
+    var kindOverrides: [String: LayerValueKind] = [:]
+
+    /// The type transformers checks `key` against in this class, or nil when the class has no
+    /// such field (transformers then keeps the value unchecked, as an extra attribute). The
+    /// transformers-4 RoPE keys are checked before they are moved into `rope_parameters`, and
+    /// `layer_types` always.
+    func kind(of key: LayerConfigKey) -> LayerValueKind? {
+        // `layer_types` is checked by the base class's validator whatever the class declares.
+        if ["model_type", "rope_theta", "rope_scaling", "layer_types"].contains(key.name) { return key.kind }
+        guard defaults.contains(where: { $0.0 == key.name }) else { return nil }
+        return kindOverrides[key.name] ?? key.kind
+    }
 
     static let known: [LayerConfigClass] = [llama, qwen3, qwen2]
 
@@ -89,8 +112,8 @@ struct LayerConfigClass: Sendable {
         LayerConfigKey(name: "head_dim", kind: .nullableInteger, doc: "Width of one attention head; defaults to hidden_size / num_attention_heads for llama."),
         LayerConfigKey(name: "hidden_act", kind: .string, doc: "MLP activation, normally \"silu\"."),
         LayerConfigKey(name: "max_position_embeddings", kind: .integer, doc: "Context length used by some RoPE scaling types."),
-        LayerConfigKey(name: "initializer_range", kind: .number, doc: "Training-time initialisation scale; unused at inference."),
-        LayerConfigKey(name: "rms_norm_eps", kind: .number, doc: "Epsilon of every RMSNorm in the draft."),
+        LayerConfigKey(name: "initializer_range", kind: .float, doc: "Training-time initialisation scale; unused at inference."),
+        LayerConfigKey(name: "rms_norm_eps", kind: .float, doc: "Epsilon of every RMSNorm in the draft."),
         LayerConfigKey(name: "use_cache", kind: .boolean, doc: "Carried; unused by the draft."),
         LayerConfigKey(name: "tie_word_embeddings", kind: .boolean, doc: "Carried; the draft has its own lm_head."),
         LayerConfigKey(name: "rope_parameters", kind: .nullableObject, doc: "RoPE base (rope_theta), type (rope_type) and scaling keys (transformers 5 spelling)."),
@@ -128,7 +151,8 @@ struct LayerConfigClass: Sendable {
                 values["head_dim"] = .int(floorDivide(hidden, heads))
             }
             if values["num_key_value_heads"] == .null { values["num_key_value_heads"] = .int(heads) }
-        })
+        },
+        kindOverrides: ["attention_dropout": .nullableNumber])
 
     static let qwen3 = LayerConfigClass(
         modelType: "qwen3", className: "Qwen3Config",
@@ -140,7 +164,8 @@ struct LayerConfigClass: Sendable {
             ("use_sliding_window", false), ("sliding_window", 4096), ("max_window_layers", 28), ("layer_types", nil),
             ("attention_dropout", 0.0), ("pad_token_id", nil), ("bos_token_id", nil), ("eos_token_id", nil),
         ],
-        derive: deriveQwenWindows)
+        derive: deriveQwenWindows,
+        kindOverrides: ["head_dim": .integer])
 
     static let qwen2 = LayerConfigClass(
         modelType: "qwen2", className: "Qwen2Config",

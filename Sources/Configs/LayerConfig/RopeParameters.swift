@@ -47,3 +47,33 @@ public struct RopeParameters: Sendable, Equatable {
         values["rope_parameters"] = .object(rope)
     }
 }
+
+extension RopeParameters {
+    /// Keys a `rope_type` cannot do without, beyond `rope_type` and `rope_theta` (which
+    /// `normalise` always supplies): transformers' `_validate_<type>_rope_parameters` raise a
+    /// KeyError without them. Types it has no validator for are not checked.
+    static let requiredKeys: [String: [String]] = [
+        "linear": ["factor"], "dynamic": ["factor"], "yarn": ["factor"],
+        "llama3": ["factor", "low_freq_factor", "high_freq_factor"], "longrope": ["short_factor", "long_factor"],
+    ]
+
+    /// After `normalise`, as transformers' `standardize_rope_params` then `validate_rope`: the
+    /// scaled types that need the pre-training length get `original_max_position_embeddings`
+    /// (a top-level one wins, else `max_position_embeddings`), then missing required keys are
+    /// errors at `path` (the `rope_parameters` object).
+    static func check(_ values: inout JSONObject, at path: JSONPath, issues: inout IssueCollector) {
+        guard case .object(var rope)? = values["rope_parameters"], case .string(let type)? = rope["rope_type"] else { return }
+        if ["llama3", "yarn", "longrope"].contains(type) {
+            if let original = values["original_max_position_embeddings"] {
+                rope["original_max_position_embeddings"] = original
+            } else if rope["original_max_position_embeddings"] == nil, let length = values["max_position_embeddings"] {
+                rope["original_max_position_embeddings"] = length
+            }
+            values["rope_parameters"] = .object(rope)
+        }
+        let missing = (requiredKeys[type] ?? []).filter { rope[$0] == nil }
+        guard !missing.isEmpty else { return }
+        issues.add(.error(.layerConfigValue, at: path, value: .object(rope),
+            "rope_type '\(type)' needs \(missing.map { "'\($0)'" }.joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") missing (transformers raises KeyError: Missing required keys in `rope_parameters`)"))
+    }
+}

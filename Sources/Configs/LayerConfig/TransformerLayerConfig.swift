@@ -117,10 +117,26 @@ public struct TransformerLayerConfig: Sendable, Equatable {
             object["dtype"] = torchDtype
         }
 
+        let configClass = LayerConfigClass.named(modelType)
         for key in LayerConfigClass.keys {
-            guard let v = object[key.name], !key.kind.accepts(v) else { continue }
+            // A class without the field keeps the value unchecked; an unknown class is checked
+            // against every key's usual type.
+            guard let v = object[key.name], let kind = configClass.map({ $0.kind(of: key) }) ?? key.kind,
+                  !kind.accepts(v) else { continue }
             issues.add(.error(.layerConfigValue, at: path.appending(key.name), value: v,
-                "must be \(key.kind.expected) (transformers checks this strictly); got \(LaxCoercion.describe(v))"))
+                "must be \(kind.expected) (transformers checks this strictly); got \(LaxCoercion.describe(v))"))
+        }
+        if modelType == "llama", let range = object["initializer_range"]?.doubleValue, !(0...1).contains(range) {
+            issues.add(.error(.layerConfigValue, at: path.appending("initializer_range"), value: object["initializer_range"],
+                "must be between 0.0 and 1.0 (LlamaConfig checks this); got \(range)"))
+        }
+        // Keys every transformers config inherits: a dtype transformers cannot resolve, labels
+        // that are not a mapping.
+        if let dtype = object["dtype"] { PretrainedConfigFields.checkDtype(dtype, at: path.appending("dtype"), issues: &issues) }
+        for key in ["id2label", "label2id"] {
+            guard let map = object[key], map != .null, map.objectValue == nil else { continue }
+            issues.add(.error(.layerConfigValue, at: path.appending(key), value: map,
+                "must be an object (a dictionary of labels) or null; got \(LaxCoercion.describe(map))"))
         }
         if let layers = object["num_hidden_layers"]?.intValue, layers < 0 || layers > maximumLayerCount {
             issues.add(.error(.layerConfigValue, at: path.appending("num_hidden_layers"), value: .int(layers),
@@ -132,7 +148,7 @@ public struct TransformerLayerConfig: Sendable, Equatable {
         }
         guard issues.errorCount == errorsBefore else { return nil }
 
-        if let configClass = LayerConfigClass.named(modelType) {
+        if let configClass {
             for shapeKey in LayerConfigClass.shapeKeys where object[shapeKey] == nil {
                 let fallback = configClass.defaults.first { $0.0 == shapeKey }?.1 ?? .null
                 issues.add(.warning(.layerConfigDefaultedKey, at: path.appending(shapeKey), value: nil,
@@ -141,25 +157,39 @@ public struct TransformerLayerConfig: Sendable, Equatable {
             for (key, defaultValue) in configClass.defaults where object[key] == nil { object[key] = defaultValue }
             configClass.derive(&object)
             RopeParameters.normalise(&object)
+            RopeParameters.check(&object, at: path.appending("rope_parameters"), issues: &issues)
         }
         let config = TransformerLayerConfig(normalised: object, modelType: modelType)
         config.checkGeometry(at: path, issues: &issues)
-        return config
+        return issues.errorCount == errorsBefore ? config : nil
     }
 
-    /// Shapes transformers or the draft model would refuse, reported as warnings.
+    /// The attention types transformers accepts in `layer_types` (`ALLOWED_ATTN_LAYER_TYPES`).
+    static let allowedLayerTypes: Set<String> = [
+        "full_attention", "sliding_attention", "chunked_attention", "window_attention", "indexed_attention",
+        "compressed_sparse_attention", "heavily_compressed_attention", "minimax_m3_sparse", "conv", "moe", "hybrid",
+        "hybrid_sliding", "linear_attention",
+    ]
+
+    /// Shapes transformers refuses (errors, as its class validators raise them) or the draft
+    /// model could not build (warnings).
     func checkGeometry(at path: JSONPath, issues: inout IssueCollector) {
         if modelType == "llama", numAttentionHeads > 0, hiddenSize % numAttentionHeads != 0 {
-            issues.add(.warning(.layerGeometry, at: path.appending("hidden_size"), value: .int(hiddenSize),
-                "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads); transformers' LlamaConfig rejects this"))
+            issues.add(.error(.layerConfigValue, at: path.appending("hidden_size"), value: .int(hiddenSize),
+                "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(numAttentionHeads), which LlamaConfig refuses"))
         }
         if numKeyValueHeads <= 0 || numAttentionHeads % max(numKeyValueHeads, 1) != 0 {
             issues.add(.warning(.layerGeometry, at: path.appending("num_key_value_heads"), value: .int(numKeyValueHeads),
                 "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads); grouped-query attention cannot be built"))
         }
-        if let layerTypes, layerTypes.count != numHiddenLayers {
-            issues.add(.warning(.layerGeometry, at: path.appending("layer_types"), value: values["layer_types"],
-                "has \(layerTypes.count) entries but num_hidden_layers is \(numHiddenLayers)"))
+        if let layerTypes {
+            if let unknown = layerTypes.first(where: { !Self.allowedLayerTypes.contains($0) }) {
+                issues.add(.error(.layerConfigValue, at: path.appending("layer_types"), value: values["layer_types"],
+                    "'\(unknown)' is not a layer type transformers knows (such as full_attention or sliding_attention)"))
+            } else if layerTypes.count != numHiddenLayers {
+                issues.add(.error(.layerConfigValue, at: path.appending("layer_types"), value: values["layer_types"],
+                    "has \(layerTypes.count) entries but num_hidden_layers is \(numHiddenLayers); transformers requires one per layer"))
+            }
         }
     }
 

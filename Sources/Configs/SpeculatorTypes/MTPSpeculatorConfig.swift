@@ -21,6 +21,8 @@ public struct MTPSpeculatorConfig: SpeculatorTypeConfig, Equatable {
     public static let schemaDescription =
         "Native multi-token-prediction head of the verifier, fine-tuned; shares the verifier's vocabulary."
 
+    public static let readOnlyKeys = SpeculatorModelConfig.readOnlyKeys + ["hidden_size", "vocab_size", "draft_vocab_size", "num_speculative_steps"]
+
     public static var typeFields: [ConfigField<Self>] {
         [
             .layerConfig("transformer_layer_config", \.transformerLayerConfig, defaultModelType: "qwen2",

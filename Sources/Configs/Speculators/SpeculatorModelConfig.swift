@@ -51,7 +51,7 @@ public struct SpeculatorModelConfig: Sendable, Equatable {
                       summary: "speculators_config should be present: no model can be built without it.") { config, path, issues in
                 if config.base.speculatorsConfig == nil {
                     issues.add(.warning(.missingSpeculatorsConfig, at: path.appending("speculators_config"), value: nil,
-                        "speculators_config is missing or null; the library parses this but fails when a model is built (no verifier, no proposal methods)"))
+                        "speculators_config is missing; the library parses this but fails when a model is built (no verifier, no proposal methods)"))
                 }
             },
             ModelRule(dependsOn: ["speculators_config"],
@@ -71,6 +71,9 @@ public struct SpeculatorModelConfig: Sendable, Equatable {
     }
 
     // MARK: - Top-level keys that are not fields
+
+    /// Read-only properties every Python config class has (pydantic's and transformers').
+    public static let readOnlyKeys = ["is_heterogeneous", "model_extra", "model_fields_set", "per_layer_attributes", "use_return_dict"]
 
     /// Generic transformers keys that legitimately appear at the top level.
     static let transformersKeys: Set<String> = [
@@ -119,11 +122,15 @@ public protocol SpeculatorTypeConfig: ConfigModel {
     /// The JSON key and value of the verifier layer ids this type reads hidden states from, when
     /// it has them (`eagle_aux_hidden_state_layer_ids`, `aux_hidden_state_layer_ids`).
     var auxLayerIdsField: (key: String, ids: [Int]?)? { get }
+    /// Names the Python class defines as read-only properties (derived values such as
+    /// `target_vocab_size`): a config that sets one fails there with "property ... has no setter".
+    static var readOnlyKeys: [String] { get }
 }
 
 extension SpeculatorTypeConfig {
     public static var typeRules: [ModelRule<Self>] { [] }
     public var auxLayerIdsField: (key: String, ids: [Int]?)? { nil }
+    public static var readOnlyKeys: [String] { SpeculatorModelConfig.readOnlyKeys + ["target_vocab_size"] }
 
     public static var fields: [ConfigField<Self>] { SpeculatorModelConfig.fields(of: Self.self) + typeFields }
     public static var rules: [ModelRule<Self>] { SpeculatorModelConfig.rules(of: Self.self) + typeRules }
@@ -190,6 +197,8 @@ extension SpeculatorModelConfig {
     /// Reads a config of any registered type (Python `SpeculatorModelConfig.model_validate` after
     /// the `from_dict` check): every problem goes to `issues`; nil when there is an error.
     public static func decode(_ value: JSONValue, issues: inout IssueCollector) -> (any SpeculatorTypeConfig)? {
+        // transformers reads a `{"__float__": "Infinity"}` it saved as the float it stands for.
+        let value = value.decodingTaggedFloats
         guard case .object(let object) = value else {
             issues.add(.error(.notAnObject, at: .root, value: nil,
                 "a speculator config must be a JSON object; got \(LaxCoercion.describe(value))"))
@@ -207,7 +216,18 @@ extension SpeculatorModelConfig {
             return nil
         }
         reviewExtraKeys(of: object, for: type, issues: &issues)
-        guard var config = type.decode(value, at: .root, issues: &issues) else { return nil }
+        let errorsBefore = issues.errorCount
+        PretrainedConfigFields.check(object, issues: &issues)
+        if object["speculators_config"] == .null {
+            issues.add(.error(.expectedObject, at: JSONPath.root.appending("speculators_config"), value: .null,
+                "must be an object (SpeculatorsConfig); the library refuses null here (a config without the key is read, but no model can be built from it)"))
+        }
+        for key in type.readOnlyKeys where object[key] != nil {
+            issues.add(.error(.readOnlyKey, at: JSONPath.root.appending(key), value: object[key],
+                "'\(key)' is derived by \(type.schemaTitle) and cannot be set: the library fails with \"property '\(key)' of '\(type.schemaTitle)' object has no setter\"; remove it"))
+        }
+        let topLevelFailed = issues.errorCount > errorsBefore
+        guard var config = type.decode(value, at: .root, issues: &issues), !topLevelFailed else { return nil }
         // transformers accepts the old `torch_dtype` spelling as `dtype`; the top level keeps both.
         if let torchDtype = config.base.extraKeys["torch_dtype"], config.base.extraKeys["dtype"] ?? .null == .null {
             config.base.extraKeys["dtype"] = torchDtype

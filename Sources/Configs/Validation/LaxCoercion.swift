@@ -10,6 +10,7 @@ enum LaxCoercion {
     static func describe(_ value: JSONValue) -> String {
         switch value {
         case .string: return "the string \(value.compactDescription)"
+        case .double(let d) where !d.isFinite: return "number \(PythonFloat.repr(d))"
         case .object, .array: return "an \(value.typeName)"
         case .null: return "null"
         default: return "\(value.typeName) \(value.compactDescription)"
@@ -149,5 +150,14 @@ extension String {
         let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
         guard let start = firstIndex(where: { !isSpace($0) }), let end = lastIndex(where: { !isSpace($0) }) else { return "" }
         return String(self[start...end])
+    }
+}
+
+extension JSONValue {
+    /// The value as pydantic's lax mode reads a boolean (`true`, `1`, `"yes"`, `"off"`, ...), or
+    /// nil when it cannot be one; for option parsers outside the config fields.
+    public var laxBoolValue: Bool? {
+        var issues = IssueCollector()
+        return LaxCoercion.bool(self, at: .root, &issues)
     }
 }

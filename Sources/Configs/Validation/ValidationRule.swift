@@ -25,10 +25,12 @@ public enum ValidationRule: String, Sendable, Hashable, CaseIterable, Codable {
     case unknownLayerModelType = "unknown_layer_model_type"
     case mtpLayerCount = "mtp_layer_count"
     case layerConfigValue = "layer_config_value"
+    case readOnlyKey = "read_only_key"
 
     // Errors the Python library raises only when a model is built or loaded (§7.2).
     case missingSpeculatorsConfig = "missing_speculators_config"
     case auxLayerIds = "aux_layer_ids"
+    case verifierMismatch = "verifier_mismatch"
 
     // Warnings: accepted by the library, but suspicious.
     case coercedValue = "coerced_value"
@@ -65,8 +67,9 @@ public enum ValidationRule: String, Sendable, Hashable, CaseIterable, Codable {
         case .defaultProposalMethod, .normFlagsExclusive, .unknownLayerModelType, .mtpLayerCount,
              .layerConfigValue:
             return "value_error"
-        case .missingSpeculatorsConfig: return "AttributeError"
+        case .missingSpeculatorsConfig, .readOnlyKey: return "AttributeError"
         case .auxLayerIds: return "ValueError"
+        case .verifierMismatch: return nil
         default: return nil
         }
     }

@@ -13,11 +13,16 @@ public enum RequestGuards {
     }
 
     /// With an API key configured, `/v1/*` requests need `Authorization: Bearer <key>`; other paths
-    /// (health, metrics, version) stay open, as in vLLM. An empty key disables the check.
+    /// (health, metrics, version) stay open, as in vLLM. An empty key disables the check. As in
+    /// vLLM, the header is split at its first space, the scheme compared without case (RFC 7235)
+    /// and the rest compared with the key exactly.
     public static func authorize(path: String, authorization: String?, apiKey: String) throws(APIError) {
         guard !apiKey.isEmpty, path.hasPrefix("/v1") else { return }
-        let expected = Array(("Bearer " + apiKey).utf8)
-        let given = Array((authorization ?? "").utf8)
+        let header = authorization ?? ""
+        let space = header.firstIndex(of: " ") ?? header.endIndex
+        guard header[..<space].lowercased() == "bearer" else { throw APIError.unauthorized }
+        let expected = Array(apiKey.utf8)
+        let given = Array(header[space...].dropFirst().utf8)
         // Compare every byte so that timing does not reveal the length of a matching prefix.
         var difference = UInt8(expected.count == given.count ? 0 : 1)
         for i in 0..<expected.count { difference |= expected[i] ^ (i < given.count ? given[i] : 0) }

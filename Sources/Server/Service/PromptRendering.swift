@@ -30,18 +30,32 @@ extension ServedModel {
             throw .badRequest("This model has no usable chat template (\(bundle.chatTemplateProblem ?? "none")); "
                               + "send one as chat_template or use /v1/completions.")
         }
-        let turns = messages.map { Tokenizers.ChatMessage(role: $0.role, content: $0.content) }
+        var turns = messages.map { Tokenizers.ChatMessage(role: $0.role, content: $0.content) }
+        // transformers (which vLLM calls) marks where the final message ends with a tag appended
+        // to it, renders, and cuts at the tag; searching for the content instead finds it inside
+        // the template's own text when the content is "", "m" or ">" (`<|im_end|>`).
+        let tag = "CONTINUE_FINAL_MESSAGE_TAG "
+        if continueFinalMessage, !turns.isEmpty { turns[turns.count - 1].content += tag }
         var text: String
         do {
             text = try template.render(turns, addGenerationPrompt: addGenerationPrompt && !continueFinalMessage)
         } catch {
             throw .badRequest("The chat template cannot render these messages: \(error)", param: "messages")
         }
-        if continueFinalMessage, let last = messages.last, !last.content.isEmpty,
-           let range = text.range(of: last.content, options: .backwards) {
-            text = String(text[..<range.upperBound])
+        guard continueFinalMessage, let last = messages.last else { return text }
+        let bareTag = tag.trimmingCharacters(in: .whitespaces)
+        let content = last.content.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let range = text.range(of: bareTag, options: .backwards), content.isEmpty || text.contains(content) else {
+            throw .badRequest("continue_final_message is set but the final message does not appear in the chat after "
+                              + "applying the chat template! This can happen if the chat template deletes portions of "
+                              + "the final message.", param: "messages")
         }
-        return text
+        // A template that keeps the message's spacing keeps the tag's space too; one that trims
+        // it also trimmed the message's own trailing space, which is then trimmed here as well.
+        if text[range.lowerBound...].hasPrefix(tag) { return String(text[..<range.lowerBound]) }
+        var end = range.lowerBound
+        while end > text.startIndex, text[text.index(before: end)].isWhitespace { end = text.index(before: end) }
+        return String(text[..<end])
     }
 
     /// `truncate_prompt_tokens`: keep the last `k` tokens (-1: as many as the context holds).

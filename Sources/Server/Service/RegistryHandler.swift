@@ -49,7 +49,7 @@ extension InferenceService {
         w.beginArray()
         for entry in registryEntries() {
             let report = SpeculatorConfigValidator.validate(path: entry.configFile.path,
-                                                            verifierLayerCount: model.bundle.verifier.config.layerCount)
+                                                            verifier: model.verifierShape)
             w.beginObject()
             w.field("name", entry.name)
             w.field("object", "speculator")
@@ -87,7 +87,7 @@ extension InferenceService {
             return
         }
         let report = SpeculatorConfigValidator.validate(data: Data(request.body), source: nil,
-                                                        verifierLayerCount: model.bundle.verifier.config.layerCount)
+                                                        verifier: model.verifierShape)
         responder.send(.json(Array(report.jsonText.utf8)))
     }
 

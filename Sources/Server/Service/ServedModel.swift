@@ -1,3 +1,4 @@
+import Configs
 import Engine
 import Foundation
 import Models
@@ -35,6 +36,11 @@ public struct ServedModel: Sendable {
 
     public var tokenizer: Tokenizer { bundle.tokenizer }
     public var vocabularySize: Int { bundle.verifier.config.vocabSize }
+    /// What the registry endpoints check speculator configs against.
+    public var verifierShape: VerifierShape {
+        let config = bundle.verifier.config
+        return VerifierShape(layerCount: config.layerCount, vocabSize: config.vocabSize, hiddenSize: config.hiddenSize)
+    }
 
     /// The speculator's folder name (its registry name).
     public var speculatorName: String? { speculatorPath.map { URL(fileURLWithPath: $0).lastPathComponent } }
