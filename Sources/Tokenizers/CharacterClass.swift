@@ -35,9 +35,19 @@ enum CharacterClass: UInt8 {
 }
 
 enum UnicodeRules {
-    /// Rust's `char::is_numeric` (categories Nd, Nl, No), used by the Digits pre-tokenizer.
+    /// Rust's `char::is_numeric` (categories Nd, Nl, No), used by the Digits pre-tokenizer. Unlike
+    /// the regex classes it follows the Swift runtime's own tables: Rust's standard library in the
+    /// reference build is at Unicode 17 too, and splits the digits 17.0 added (U+11DE0...U+11DE9,
+    /// U+16FF4...U+16FF6) one by one where the regex still sees unassigned characters.
     @inline(__always)
-    static func isNumeric(_ value: UInt32) -> Bool { CharacterClass.of(value) == .number }
+    static func isNumeric(_ value: UInt32) -> Bool {
+        if value < 128 { return CharacterClass.of(value) == .number }
+        guard let scalar = Unicode.Scalar(value) else { return false }
+        switch scalar.properties.generalCategory {
+        case .decimalNumber, .letterNumber, .otherNumber: return true
+        default: return false
+        }
+    }
 
     /// The Unicode White_Space property (`\s` of the regex engines, Rust's `char::is_whitespace`).
     @inline(__always)

@@ -240,14 +240,33 @@ struct ServiceCompletionTests {
         }
     }
 
-    @Test("echo with max_tokens 0 returns the prompt and runs nothing")
+    @Test("echo with max_tokens 0 returns the prompt, streamed or not, and /metrics counts it as vLLM does")
     func echoOnly() async throws {
         let server = try TestServer()
-        let json = try server.post("/v1/completions", json: body(["prompt": "Echo me", "max_tokens": 0, "echo": true])).json()
+        let request: [String: Any] = ["prompt": "Echo me", "max_tokens": 0, "echo": true]
+        let json = try server.post("/v1/completions", json: body(request)).json()
+        var streamedRequest = request
+        streamedRequest["stream"] = true
+        streamedRequest["stream_options"] = ["include_usage": true]
+        let streamed = try server.post("/v1/completions", json: body(streamedRequest))
+        let finished = try await server.metric("vllm:request_success_total{engine=\"0\",finished_reason=\"length\"", settlingTo: 2)
+        let promptTokens = try server.metricSum("vllm:prompt_tokens_total")
         await server.stop()
         let choice = try #require((json["choices"] as? [[String: Any]])?.first)
         #expect(choice["text"] as? String == "Echo me")
         #expect(choice["finish_reason"] as? String == "length")
+        let usage = try usageCounts(json)
+        #expect(usage["completion_tokens"] == 0)
+        var text = ""
+        for event in streamed.events.dropLast() {
+            let chunk = try #require(try JSONSerialization.jsonObject(with: Data(event.utf8)) as? [String: Any])
+            text += (chunk["choices"] as? [[String: Any]])?.first?["text"] as? String ?? ""
+        }
+        #expect(text == "Echo me")
+        #expect(streamed.events.last == "[DONE]")
+        // vLLM generates one token and drops it: the request is a finished one like any other.
+        #expect(finished == 2)
+        #expect(promptTokens == Double(2 * (usage["prompt_tokens"] ?? 0)))
     }
 
     @Test("chat renders the template, answers as the assistant, and streams role then content")

@@ -33,6 +33,23 @@ struct ReferenceFuzzTests {
         #expect(tokenizer.id(forToken: "\u{C5}") != nil)
     }
 
+    @Test("digits Unicode 17 added are split one by one, as the reference's Digits step (Rust's is_numeric) splits them")
+    func splitsUnicode17Digits() throws {
+        // Ids from tokenizers 0.23.3 on the fixture's tokenizer.json (add_special_tokens false).
+        let cases: [(String, [Int])] = [
+            ("\u{11DE0}'s", [187, 235, 132, 250, 506]),
+            ("  \u{16FF4}", [256, 187, 240, 140, 129]),
+            ("x\u{11DE9}\u{11DE5} 7", [104, 187, 235, 132, 119, 187, 235, 132, 115, 216, 39]),
+            ("\u{16FF6}\u{16FF5}", [187, 240, 140, 131, 187, 240, 140, 130]),
+        ]
+        let tokenizer = try Fixtures.smolLM2Tokenizer()
+        let gguf = try Tokenizer(gguf: Fixtures.smolLM2GGUFVocabulary())
+        for (text, ids) in cases {
+            #expect(tokenizer.encode(text) == ids, "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
+            #expect(gguf.encode(text) == ids)
+        }
+    }
+
     @Test("the GGUF path agrees with the reference on the random strings")
     func ggufEncodesRandomStrings() throws {
         let tokenizer = try Tokenizer(gguf: Fixtures.smolLM2GGUFVocabulary())

@@ -31,12 +31,9 @@ extension InferenceService {
             send(error, to: responder, requestID: request.headers["X-Request-Id"])
             return
         }
-        if prepared.request.maxTokens == 0 && prepared.request.promptLogprobs == nil {
-            answerEchoOnly(prepared, responder)
-            return
-        }
-        // `echo` with `max_tokens: 0` and logprobs scores the prompt: as vLLM does, one token is
-        // generated and dropped (`promptOnly`).
+        // `echo` with `max_tokens: 0` runs as vLLM runs it: one token is generated and dropped
+        // (`promptOnly`), which scores the prompt when logprobs are asked for and counts the
+        // request in /metrics as vLLM counts it.
         let requests = prepared.prompts.indices.flatMap { p in
             (0..<prepared.request.n).map { j in
                 EngineSupport.generationRequest(
@@ -79,36 +76,6 @@ extension InferenceService {
             prompts.append((ids, text))
         }
         return PreparedCompletion(request: decoded, context: context, prompts: prompts, budgets: budgets)
-    }
-
-    /// `echo` with `max_tokens: 0`: the prompt is the whole answer; nothing runs.
-    private func answerEchoOnly(_ prepared: PreparedCompletion, _ responder: HTTPResponder) {
-        let r = prepared.request
-        let id = RequestID.completionID(prepared.context.id)
-        let promptTokens = prepared.prompts.reduce(0) { $0 + $1.ids.count }
-        let usage = Usage(promptTokens: promptTokens, completionTokens: 0)
-        if r.stream {
-            var headers = HTTPHeaders()
-            headers.set(name: "X-Request-Id", value: prepared.context.id)
-            let stream = responder.startEventStream(headers: headers)
-            let encoder = CompletionStreamEncoder(id: id, created: prepared.context.created, model: r.model)
-            for choice in 0..<prepared.choiceCount {
-                stream.write(encoder.chunk(index: choice, text: prepared.prompts[prepared.prompt(ofChoice: choice)].text,
-                                           finishReason: .length))
-            }
-            if r.streamOptions.includeUsage { stream.write(encoder.usageChunk(usage)) }
-            stream.write(ServerSentEvents.done)
-            stream.finish()
-            return
-        }
-        let choices = (0..<prepared.choiceCount).map { c in
-            CompletionChoice(index: c, text: prepared.prompts[prepared.prompt(ofChoice: c)].text, finishReason: .length,
-                             tokenIDs: r.returnTokenIDs ? [] : nil,
-                             promptTokenIDs: r.returnTokenIDs ? prepared.prompts[prepared.prompt(ofChoice: c)].ids : nil)
-        }
-        let body = CompletionResponse(id: id, created: prepared.context.created, model: r.model, choices: choices,
-                                      usage: usage)
-        sendJSON(body.jsonString, to: responder, requestID: prepared.context.id)
     }
 
     /// Non-streaming: collect every choice, then answer once.
