@@ -20,21 +20,14 @@ public final class ModelBundle: @unchecked Sendable {
         self.path = path
         self.verifier = verifier
         self.tokenizer = tokenizer
-        var template: ChatTemplate?
-        var problem: String?
-        if let source = tokenizer.chatTemplateSource {
-            do {
-                template = try ChatTemplate(source, bosToken: tokenizer.bosTokenId.flatMap { tokenizer.token(forId: $0) })
-            } catch {
-                problem = "\(error)"
-            }
-        } else {
-            problem = "the model has no chat template"
-        }
-        chatTemplate = template
-        chatTemplateProblem = problem
+        let codec = PromptCodec(tokenizer: tokenizer)
+        chatTemplate = codec.chatTemplate
+        chatTemplateProblem = codec.chatTemplateProblem
         eosTokenIds = tokenizer.eosTokenIds.union(verifier.config.eosTokenIds)
     }
+
+    /// The tokenizer and chat template, as `PromptCodec.load` gives them without the weights.
+    public var codec: PromptCodec { PromptCodec(tokenizer: tokenizer, chatTemplate: chatTemplate, problem: chatTemplateProblem) }
 
     /// Loads `path`: a `.gguf` file or a folder with config.json, safetensors and tokenizer.json.
     /// `weights` says whether the verifier computes from the matrices the file keeps in blocks
@@ -51,17 +44,8 @@ public final class ModelBundle: @unchecked Sendable {
         let verifier: TransformerModel
         let tokenizer: Tokenizer
         if let gguf = (source as? GGUFHuggingFaceView)?.gguf {
-            let fields = try gguf.tokenizerMetadata()
-            let vocabulary = GGUFTokenizerVocabulary(
-                model: fields.model, pre: fields.preTokenizer, tokens: fields.tokens,
-                tokenTypes: (fields.tokenTypes ?? []).map { Int32(truncatingIfNeeded: $0) }, merges: fields.merges ?? [],
-                bosTokenId: fields.bosTokenId, eosTokenId: fields.eosTokenId,
-                eotTokenId: gguf.ggufMetadata["tokenizer.ggml.eot_token_id"]?.intValue,
-                eomTokenId: gguf.ggufMetadata["tokenizer.ggml.eom_token_id"]?.intValue,
-                paddingTokenId: fields.paddingTokenId, unknownTokenId: fields.unknownTokenId,
-                addBosToken: fields.addBosToken, addEosToken: fields.addEosToken, chatTemplate: fields.chatTemplate)
             verifier = try TransformerModel.load(gguf: gguf, blocksOnly: blocksOnly)
-            tokenizer = try Tokenizer(gguf: vocabulary)
+            tokenizer = try PromptCodec.tokenizer(gguf: gguf)
         } else {
             verifier = try TransformerModel.load(config: ModelConfig(huggingFaceFolder: path), weights: source,
                                                  blocksOnly: blocksOnly)
@@ -88,6 +72,63 @@ public final class ModelBundle: @unchecked Sendable {
     /// A detokenizer for one request's output (special tokens such as EOS are left out unless asked).
     public func textStream(skipSpecialTokens: Bool = true) -> any TextStream {
         DetokenizerStream(detokenizer: StreamingDetokenizer(tokenizer: tokenizer, skipSpecialTokens: skipSpecialTokens))
+    }
+}
+
+/// A model's tokenizer and chat template: all that turning text into prompt ids needs.
+public struct PromptCodec {
+    public let tokenizer: Tokenizer
+    public let chatTemplate: ChatTemplate?
+    /// Why there is no chat template, when there is none.
+    public let chatTemplateProblem: String?
+
+    init(tokenizer: Tokenizer, chatTemplate: ChatTemplate?, problem: String?) {
+        self.tokenizer = tokenizer
+        self.chatTemplate = chatTemplate
+        chatTemplateProblem = problem
+    }
+
+    /// The tokenizer's own chat template, compiled (or why it cannot be).
+    public init(tokenizer: Tokenizer) {
+        guard let source = tokenizer.chatTemplateSource else {
+            self.init(tokenizer: tokenizer, chatTemplate: nil, problem: "the model has no chat template")
+            return
+        }
+        do {
+            let template = try ChatTemplate(source, bosToken: tokenizer.bosTokenId.flatMap { tokenizer.token(forId: $0) })
+            self.init(tokenizer: tokenizer, chatTemplate: template, problem: nil)
+        } catch {
+            self.init(tokenizer: tokenizer, chatTemplate: nil, problem: "\(error)")
+        }
+    }
+
+    /// The tokenizer of a `.gguf` file (its metadata) or a Hugging Face folder (tokenizer.json
+    /// and its companions), without reading the weights, which need not be there.
+    public static func load(path: URL) throws -> PromptCodec {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path.path, isDirectory: &isDirectory)
+        if exists, isDirectory.boolValue,
+           FileManager.default.fileExists(atPath: path.appendingPathComponent("tokenizer.json").path) {
+            return PromptCodec(tokenizer: try Tokenizer(folder: path))
+        }
+        // A GGUF file, or a folder holding one; anything else gets the checkpoint reader's error.
+        guard let gguf = (try openCheckpoint(path) as? GGUFHuggingFaceView)?.gguf else {
+            return PromptCodec(tokenizer: try Tokenizer(folder: path))
+        }
+        return PromptCodec(tokenizer: try tokenizer(gguf: gguf))
+    }
+
+    /// The tokenizer a GGUF file's metadata describes.
+    static func tokenizer(gguf: GGUFFile) throws -> Tokenizer {
+        let fields = try gguf.tokenizerMetadata()
+        return try Tokenizer(gguf: GGUFTokenizerVocabulary(
+            model: fields.model, pre: fields.preTokenizer, tokens: fields.tokens,
+            tokenTypes: (fields.tokenTypes ?? []).map { Int32(truncatingIfNeeded: $0) }, merges: fields.merges ?? [],
+            bosTokenId: fields.bosTokenId, eosTokenId: fields.eosTokenId,
+            eotTokenId: gguf.ggufMetadata["tokenizer.ggml.eot_token_id"]?.intValue,
+            eomTokenId: gguf.ggufMetadata["tokenizer.ggml.eom_token_id"]?.intValue,
+            paddingTokenId: fields.paddingTokenId, unknownTokenId: fields.unknownTokenId,
+            addBosToken: fields.addBosToken, addEosToken: fields.addEosToken, chatTemplate: fields.chatTemplate))
     }
 }
 

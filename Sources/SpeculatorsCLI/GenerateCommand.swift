@@ -113,14 +113,23 @@ struct GenerateCommand: ParsableCommand {
 /// How a prompt becomes token ids: raw text with the model's special-token rules, or a chat turn.
 enum PromptEncoding {
     static func encode(_ text: String, chat: Bool, bundle: ModelBundle) throws -> [Int] {
+        try encode(text, chat: chat, codec: bundle.codec)
+    }
+
+    static func encode(_ text: String, chat: Bool, codec: PromptCodec) throws -> [Int] {
         if chat {
-            guard let template = bundle.chatTemplate else {
-                throw CommandFailure("--chat: \(bundle.chatTemplateProblem ?? "no chat template")")
-            }
-            let rendered = try template.render([ChatMessage(role: "user", content: text)], addGenerationPrompt: true)
-            return bundle.tokenizer.encode(rendered, parseSpecialTokens: true, addSpecialTokens: false)
+            let rendered = try render(text, codec: codec)
+            return codec.tokenizer.encode(rendered, parseSpecialTokens: true, addSpecialTokens: false)
         }
-        return bundle.tokenizer.encode(text, parseSpecialTokens: true, addSpecialTokens: true)
+        return codec.tokenizer.encode(text, parseSpecialTokens: true, addSpecialTokens: true)
+    }
+
+    /// `text` as the one user message of a chat, with the generation prompt.
+    static func render(_ text: String, codec: PromptCodec) throws -> String {
+        guard let template = codec.chatTemplate else {
+            throw CommandFailure("--chat: \(codec.chatTemplateProblem ?? "no chat template")")
+        }
+        return try template.render([ChatMessage(role: "user", content: text)], addGenerationPrompt: true)
     }
 }
 

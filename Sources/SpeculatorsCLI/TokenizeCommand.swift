@@ -13,19 +13,14 @@ struct TokenizeCommand: ParsableCommand {
     @Argument(help: "The text ('-' reads standard input exactly).") var text: String
 
     func run() throws {
-        let bundle = try ModelBundle.load(path: URL(fileURLWithPath: model))
+        // Only the tokenizer is read: a folder with tokenizer files and no weights will do.
+        let codec = try PromptCodec.load(path: URL(fileURLWithPath: model))
         let input = text == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : text
-        var rendered: String?
-        if chat {
-            guard let template = bundle.chatTemplate else {
-                throw CommandFailure("--chat: \(bundle.chatTemplateProblem ?? "no chat template")")
-            }
-            rendered = try template.render([.init(role: "user", content: input)], addGenerationPrompt: true)
-        }
-        let ids = try PromptEncoding.encode(input, chat: chat, bundle: bundle)
+        let rendered = chat ? try PromptEncoding.render(input, codec: codec) : nil
+        let ids = try PromptEncoding.encode(input, chat: chat, codec: codec)
         if json {
             struct Output: Encodable { let ids: [Int]; let tokens: [String]; let rendered: String? }
-            print(jsonString(Output(ids: ids, tokens: ids.map { bundle.tokenizer.token(forId: $0) ?? "" }, rendered: rendered)))
+            print(jsonString(Output(ids: ids, tokens: ids.map { codec.tokenizer.token(forId: $0) ?? "" }, rendered: rendered)))
         } else {
             if let rendered { print(rendered) }
             print(ids.map(String.init).joined(separator: " "))

@@ -48,6 +48,21 @@ struct SmolLM2Tests {
         }
     }
 
+    @Test("The tokenizer and chat template load without the weights, from the GGUF and from a folder of tokenizer files only")
+    func promptCodecWithoutWeights() throws {
+        let bundle = try SmolLM2.requireBundle()
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../TokenizersTests/Fixtures/smollm2-hf").standardizedFileURL
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path))
+        let text = "Hello 123, <|im_start|>wörld 👍"
+        let messages = [ChatMessage(role: "user", content: text)]
+        for codec in [try PromptCodec.load(path: SmolLM2.modelURL), try PromptCodec.load(path: folder)] {
+            #expect(codec.tokenizer.encode(text) == bundle.tokenizer.encode(text))
+            let rendered = try #require(codec.chatTemplate).render(messages, addGenerationPrompt: true)
+            #expect(rendered == (try #require(bundle.chatTemplate).render(messages, addGenerationPrompt: true)))
+        }
+    }
+
     @Test("An output that ends inside a character ends without it, as vLLM's incremental detokenizer ends it")
     func outputEndsBeforeAnUnfinishedCharacter() throws {
         let bundle = try SmolLM2.requireBundle()
