@@ -10,6 +10,8 @@ struct ConnectionShared {
         let isHead: Bool
         let version: HTTPVersion
         let keepAlive: Bool
+        /// The request's `Origin`, for the answer's CORS headers.
+        let origin: String?
         var stage = Stage.awaitingAnswer
         /// Decided when the answer starts: close the connection once it is sent.
         var closeAfter = false
@@ -44,6 +46,7 @@ extension HTTPConnection {
         let accepted = shared.withLock { s -> Bool in
             guard !s.closed, var exchange = s.exchange, exchange.id == id, case .awaitingAnswer = exchange.stage else { return false }
             exchange.closeAfter = !exchange.keepAlive || s.closeAfterAnswer || response.headers.listContains("Connection", token: "close")
+            context.configuration.crossOrigin.decorate(&response.headers, origin: exchange.origin)
             let hasBody = !exchange.isHead && !response.status.forbidsBody
             let framing: ResponseFraming = response.status.forbidsBody ? .noBody(advertisedLength: nil)
                 : exchange.isHead ? .noBody(advertisedLength: response.body.count) : .contentLength(response.body.count)
@@ -62,8 +65,10 @@ extension HTTPConnection {
 
     func startStream(status: HTTPStatus, headers: HTTPHeaders, exchange id: UInt64) {
         var finishedAtOnce = false
+        var headers = headers
         let accepted = shared.withLock { s -> Bool in
             guard !s.closed, var exchange = s.exchange, exchange.id == id, case .awaitingAnswer = exchange.stage else { return false }
+            context.configuration.crossOrigin.decorate(&headers, origin: exchange.origin)
             let noBody = exchange.isHead || status.forbidsBody || status.code < 200
             let chunked = exchange.version >= .http1_1
             exchange.closeAfter = !exchange.keepAlive || s.closeAfterAnswer || headers.listContains("Connection", token: "close")

@@ -192,10 +192,16 @@ final class HTTPConnection: @unchecked Sendable {
         request.remoteAddress = remoteAddress
         shared.withLock { s in
             s.exchange = ConnectionShared.Exchange(id: exchangeID, isHead: request.method == "HEAD",
-                                                   version: request.version, keepAlive: request.keepAlive)
+                                                   version: request.version, keepAlive: request.keepAlive,
+                                                   origin: request.headers["Origin"])
         }
         phase = .handling(exchange: exchangeID)
         let responder = HTTPResponder(connection: self, exchangeID: exchangeID, requestID: request.id)
+        // A CORS preflight is the server's to answer, before the handler (and its key check).
+        if let preflight = context.configuration.crossOrigin.preflightResponse(to: request) {
+            respond(preflight, exchange: exchangeID)
+            return
+        }
         let handler = context.handler
         let ready = request
         context.handlerQueue.async { handler.handle(ready, responder) }

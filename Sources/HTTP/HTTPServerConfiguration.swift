@@ -33,6 +33,9 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxPipelinedBytes: Int
     /// Value of the `Server` response header; nil sends none.
     public var serverName: String?
+    /// Which other origins' browser pages may call the server (off by default here; the
+    /// inference service allows every origin, as vLLM does).
+    public var crossOrigin = CrossOriginPolicy()
     /// Builds the responses to errors the server detects itself (parse errors, timeouts, 503).
     public var errorResponse: HTTPErrorResponder
     public var logger: Logger

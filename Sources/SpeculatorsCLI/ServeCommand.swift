@@ -28,6 +28,8 @@ struct ServeCommand: ParsableCommand {
     var quantizedWeights: Bool?
     @Option(help: "Bearer key required on /v1/* (health and metrics stay open). Default: $VLLM_API_KEY, which keeps the key out of the process list.")
     var apiKey: String?
+    @Option(help: "Origins whose browser pages may call the API (CORS), comma-separated; '*' for any (the default, as vLLM's), '' for none.")
+    var allowedOrigins: String?
     @Option(help: "Requests decoded together per engine step.") var maxBatch: Int?
     @Option(help: "Requests waiting beyond the batch; more get 503.") var maxQueue: Int?
     @Option(help: "Context length (prompt + output).") var maxModelLen: Int?
@@ -101,6 +103,7 @@ struct ServeCommand: ParsableCommand {
         overrides.maxModelLen = maxModelLen
         overrides.generationConfig = generationConfig
         overrides.apiKey = apiKey ?? ProcessInfo.processInfo.environment["VLLM_API_KEY"]
+        overrides.allowedOrigins = allowedOrigins.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
         overrides.registry = registry
         overrides.threads = threads
         overrides.logLevel = logLevel

@@ -60,6 +60,24 @@ struct ServiceErrorTests {
         #expect(metrics.text.hasPrefix("# HELP process_virtual_memory_bytes"), "the process collector's families come first")
     }
 
+    @Test("browser pages on other origins may call it, as vLLM's default allows: preflights pass the key check, answers carry the allow header")
+    func crossOrigin() async throws {
+        let server = try TestServer(apiKey: "secret")
+        let preflight = try TestHTTP.request(port: server.port, method: "OPTIONS", path: "/v1/completions",
+                                             headers: ["Origin": "https://chat.example", "Access-Control-Request-Method": "POST",
+                                                       "Access-Control-Request-Headers": "authorization,content-type"], body: [])
+        let answer = try server.post("/v1/completions", json: body(["prompt": "Hi", "max_tokens": 2]),
+                                     headers: ["Authorization": "Bearer secret", "Origin": "https://chat.example"])
+        let denied = try server.get("/v1/models", headers: ["Origin": "https://chat.example"])
+        await server.stop()
+        #expect(preflight.status == 200)
+        // (The test client lowercases header names.)
+        #expect(preflight.headers["access-control-allow-origin"] == "*")
+        #expect(preflight.headers["access-control-allow-headers"] == "authorization,content-type")
+        #expect(answer.status == 200 && answer.headers["access-control-allow-origin"] == "*")
+        #expect(denied.status == 401 && denied.headers["access-control-allow-origin"] == "*")
+    }
+
     @Test("a full queue answers 503 with Retry-After, and the queued work still completes")
     func queueFull() async throws {
         let server = try TestServer(maxBatch: 1, maxQueue: 0)

@@ -7,7 +7,7 @@ extension ServerConfiguration: Codable {
     static let topLevelKeys: Set<String> = [
         "host", "port", "model", "served_model_name", "speculator", "num_speculative_tokens", "confidence_gate",
         "quantized_weights",
-        "max_batch", "max_queue", "max_model_len", "generation_config", "api_key", "registry", "threads", "timeouts",
+        "max_batch", "max_queue", "max_model_len", "generation_config", "api_key", "allowed_origins", "registry", "threads", "timeouts",
         "limits", "log_level", "metrics_log_interval_seconds"]
 
     public init(from decoder: any Decoder) throws {
@@ -35,6 +35,8 @@ extension ServerConfiguration: Codable {
         s.generationConfig = try c.value("generation_config", GenerationConfigMode.self,
                                          expected: "\"auto\" or \"vllm\"", default: s.generationConfig)
         s.apiKey = try c.value("api_key", String.self, expected: "a string", default: s.apiKey)
+        s.allowedOrigins = try c.value("allowed_origins", [String].self, expected: "a list of origins (\"*\" for any)",
+                                       default: s.allowedOrigins)
         s.registry = try c.value("registry", String.self, expected: "a string", default: s.registry)
         s.threads = try c.value("threads", Int.self, expected: "an integer", default: s.threads)
         s.timeouts = try c.value("timeouts", Timeouts.self, expected: "an object", default: s.timeouts)
@@ -90,6 +92,7 @@ extension ServerConfiguration: Codable {
         try c.encode(maxModelLen, forKey: ConfigKey("max_model_len"))
         try c.encode(generationConfig, forKey: ConfigKey("generation_config"))
         try c.encode(apiKey, forKey: ConfigKey("api_key"))
+        try c.encode(allowedOrigins, forKey: ConfigKey("allowed_origins"))
         try c.encode(registry, forKey: ConfigKey("registry"))
         try c.encode(threads, forKey: ConfigKey("threads"))
         try c.encode(timeouts, forKey: ConfigKey("timeouts"))

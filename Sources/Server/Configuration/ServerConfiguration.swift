@@ -103,6 +103,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var generationConfig: GenerationConfigMode = .auto
     /// Bearer key required on /v1/*; empty = no authentication.
     public var apiKey = ""
+    /// Origins whose browser pages may call the API (CORS): `["*"]` for any, as vLLM's
+    /// `--allowed-origins` default; empty turns CORS off.
+    public var allowedOrigins = ["*"]
     /// Folder of speculator checkpoints the registry endpoints list and validate.
     public var registry = "assets/drafts"
     /// Compute threads; 0 = one per core.

@@ -19,6 +19,7 @@ extension ServerConfiguration {
         public var maxModelLen: Int?
         public var generationConfig: String?
         public var apiKey: String?
+        public var allowedOrigins: [String]?
         public var registry: String?
         public var threads: Int?
         public var logLevel: String?
@@ -60,6 +61,7 @@ extension ServerConfiguration {
             s.generationConfig = mode
         }
         if let v = overrides.apiKey { s.apiKey = v }
+        if let v = overrides.allowedOrigins { s.allowedOrigins = v }
         if let v = overrides.registry { s.registry = v }
         if let v = overrides.threads { s.threads = v }
         if let text = overrides.logLevel {

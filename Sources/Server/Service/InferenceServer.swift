@@ -66,17 +66,17 @@ public final class InferenceServer: Sendable {
         let timeouts = configuration.timeouts
         var limits = HTTPParserLimits()
         limits.maxBodyBytes = configuration.limits.maxBodyBytes
-        http = HTTPServer(
-            configuration: HTTPServerConfiguration(
-                host: configuration.host, port: configuration.port, maxConnections: configuration.limits.maxConnections,
-                limits: limits, headerReadTimeout: .seconds(timeouts.readSeconds),
-                bodyReadTimeout: .seconds(timeouts.readSeconds),
-                keepAliveTimeout: .seconds(timeouts.idleConnectionSeconds), serverName: "speculators",
-                errorResponse: { status, message in
-                    APIError(status: status.code, message: message, type: status.reasonPhrase).response
-                },
-                logger: logger),
-            handler: service)
+        var httpConfiguration = HTTPServerConfiguration(
+            host: configuration.host, port: configuration.port, maxConnections: configuration.limits.maxConnections,
+            limits: limits, headerReadTimeout: .seconds(timeouts.readSeconds),
+            bodyReadTimeout: .seconds(timeouts.readSeconds),
+            keepAliveTimeout: .seconds(timeouts.idleConnectionSeconds), serverName: "speculators",
+            errorResponse: { status, message in
+                APIError(status: status.code, message: message, type: status.reasonPhrase).response
+            },
+            logger: logger)
+        httpConfiguration.crossOrigin = CrossOriginPolicy(allowedOrigins: configuration.allowedOrigins)
+        http = HTTPServer(configuration: httpConfiguration, handler: service)
     }
 
     /// Loads the verifier, tokenizer and speculator the configuration names, then builds the server.
