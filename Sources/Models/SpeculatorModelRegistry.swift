@@ -49,6 +49,28 @@ public enum SpeculatorModelRegistry {
         return .eagle3(try Eagle3DraftModel.load(config: draftConfig, weights: weights, verifier: verifier))
     }
 
+    /// What loading `folder` would refuse in its checkpoint, found from the tensor headers alone:
+    /// the files' framing, and every tensor's name, shape and dtype against what the valid
+    /// `config` implies (`checkTensors`). Nil when the folder holds no checkpoint (a config alone
+    /// is fine to validate), when the type is not servable here, or when nothing is wrong. Without
+    /// `verifierLayerCount`, default aux layer ids are taken as three, as for any verifier deep enough.
+    public static func checkpointProblem(folder: URL, config: any SpeculatorTypeConfig, verifierLayerCount: Int?) -> String? {
+        guard let eagle3 = config as? Eagle3SpeculatorConfig else { return nil }
+        let files = FileManager.default
+        guard files.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path)
+            || files.fileExists(atPath: folder.appendingPathComponent(ShardedSafetensors.indexFileName).path) else { return nil }
+        let layers = verifierLayerCount ?? max(32, (eagle3.eagleAuxHiddenStateLayerIds?.max() ?? 0) + 2)
+        do {
+            let draftConfig = try Eagle3DraftConfig(eagle3, source: SpeculatorConfigFile.configPath(for: folder.path),
+                                                    verifierLayerCount: layers)
+            let weights = try openCheckpoint(folder)
+            try checkTensors(weights.tensorNames.compactMap { weights.info($0) }, against: draftConfig, source: weights.description)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
     /// The `speculators convert --algorithm` for a folder whose `config.json` is not a speculators
     /// config but looks like a draft another project wrote (upstream auto-converts DFlash ones on
     /// load; here the user is told which conversion to run).

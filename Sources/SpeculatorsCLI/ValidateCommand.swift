@@ -1,15 +1,19 @@
 import ArgumentParser
 import Configs
+import Foundation
+import Models
 
 /// `speculators validate <config.json|folder>...`: checks speculator configs the way the Python
 /// library would parse them, with clearer errors and warnings for configs it accepts but should
-/// not. Exit status 0 when every config is valid, 1 otherwise.
+/// not, and a folder's checkpoint against its config from the tensor headers (names, shapes,
+/// dtypes, the files' framing), without reading the weights. Exit status 0 when every one is
+/// valid, 1 otherwise.
 struct ValidateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check speculator config.json files or folders; exit 0 when all are valid, 1 otherwise.")
 
-    @Argument(help: "config.json files or speculator folders (a folder means its config.json).")
+    @Argument(help: "config.json files or speculator folders (a folder means its config.json, and its checkpoint's tensor headers are checked against it).")
     var paths: [String] = []
 
     @Flag(name: .long, help: "Print a JSON report instead of text.")
@@ -24,7 +28,15 @@ struct ValidateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let summary = SpeculatorConfigValidator.validate(paths: paths, verifierLayerCount: verifierLayers)
+        var summary = SpeculatorConfigValidator.validate(paths: paths, verifierLayerCount: verifierLayers)
+        for (index, path) in paths.enumerated() {
+            var isDirectory: ObjCBool = false
+            guard let config = summary.reports[index].config,
+                  FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
+                  let problem = SpeculatorModelRegistry.checkpointProblem(folder: URL(fileURLWithPath: path), config: config,
+                                                                          verifierLayerCount: verifierLayers) else { continue }
+            summary.reports[index].add(.error(.checkpoint, at: .root, value: nil, problem))
+        }
         print(json ? summary.jsonText : summary.text, terminator: "")
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }
     }

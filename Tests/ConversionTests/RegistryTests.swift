@@ -52,6 +52,30 @@ struct RegistryTests {
         #expect(message.contains("'\(type)'") && message.contains("'eagle3'"))
     }
 
+    @Test("Validation finds from the headers alone what loading would refuse in a folder's checkpoint (rule checkpoint)")
+    func checkpointProblems() throws {
+        func problem(_ folder: URL) throws -> String? {
+            let config = try SpeculatorModelConfig.load(from: folder.path)
+            return SpeculatorModelRegistry.checkpointProblem(folder: folder, config: config, verifierLayerCount: nil)
+        }
+        #expect(try problem(Fixtures.reference("single")) == nil)
+        #expect(try problem(Fixtures.reference("two-layers")) == nil)
+        let wide = try mutatedReference("single", tensors: { $0["fc.weight"] = .floats(.f32, [64, 128], [Float](repeating: 0, count: 64 * 128)) })
+        let message = try #require(try problem(wide))
+        #expect(message.contains("fc.weight") && message.contains("[64, 192]"), "\(message)")
+        let noNorm = try mutatedReference("single", tensors: { $0.removeValue(forKey: "layers.0.hidden_norm.weight") })
+        #expect(try problem(noNorm)?.contains("layers.0.hidden_norm.weight") == true)
+        // A config without weights is a config to validate, not a broken checkpoint.
+        let bare = try Fixtures.scratch("config-only")
+        try FileManager.default.copyItem(at: wide.appendingPathComponent("config.json"), to: bare.appendingPathComponent("config.json"))
+        #expect(try problem(bare) == nil)
+        // The report the CLI and the registry build from it.
+        var report = SpeculatorConfigValidator.validate(path: wide.path)
+        #expect(report.isValid)
+        report.add(.error(.checkpoint, at: .root, value: nil, message))
+        #expect(!report.isValid && report.config == nil && report.errors.map(\.rule) == [.checkpoint])
+    }
+
     @Test("Unknown or missing speculators_model_type is the Configs registry's error")
     func unknownType() throws {
         let unknown = try mutatedReference("single", config: { $0["speculators_model_type"] = "medusa" })

@@ -249,13 +249,15 @@ struct ServiceCompletionTests {
         streamedRequest["stream"] = true
         streamedRequest["stream_options"] = ["include_usage": true]
         let streamed = try server.post("/v1/completions", json: body(streamedRequest))
+        let usage = try usageCounts(json)
+        let expectedPromptTokens = Double(2 * (usage["prompt_tokens"] ?? 0))
+        // Counters are updated at the end of an engine step, a moment after the answers.
         let finished = try await server.metric("vllm:request_success_total{engine=\"0\",finished_reason=\"length\"", settlingTo: 2)
-        let promptTokens = try server.metricSum("vllm:prompt_tokens_total")
+        let promptTokens = try await server.metric("vllm:prompt_tokens_total{", settlingTo: expectedPromptTokens)
         await server.stop()
         let choice = try #require((json["choices"] as? [[String: Any]])?.first)
         #expect(choice["text"] as? String == "Echo me")
         #expect(choice["finish_reason"] as? String == "length")
-        let usage = try usageCounts(json)
         #expect(usage["completion_tokens"] == 0)
         var text = ""
         for event in streamed.events.dropLast() {
@@ -266,7 +268,7 @@ struct ServiceCompletionTests {
         #expect(streamed.events.last == "[DONE]")
         // vLLM generates one token and drops it: the request is a finished one like any other.
         #expect(finished == 2)
-        #expect(promptTokens == Double(2 * (usage["prompt_tokens"] ?? 0)))
+        #expect(promptTokens == expectedPromptTokens)
     }
 
     @Test("chat renders the template, answers as the assistant, and streams role then content")

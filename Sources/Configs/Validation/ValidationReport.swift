@@ -15,6 +15,17 @@ public struct ValidationReport: Sendable {
 
     public var isValid: Bool { errors.isEmpty }
 
+    /// Adds an issue found by a check outside this module (the checkpoint's tensors); an error
+    /// makes the report invalid and drops its config.
+    public mutating func add(_ issue: ValidationIssue) {
+        if issue.severity == .error {
+            errors.append(issue)
+            config = nil
+        } else {
+            warnings.append(issue)
+        }
+    }
+
     public init(source: String?, speculatorsModelType: String?, configClass: String?, issues: [ValidationIssue], config: (any SpeculatorTypeConfig)?) {
         self.source = source
         self.speculatorsModelType = speculatorsModelType

@@ -31,6 +31,7 @@ public enum ValidationRule: String, Sendable, Hashable, CaseIterable, Codable {
     case missingSpeculatorsConfig = "missing_speculators_config"
     case auxLayerIds = "aux_layer_ids"
     case verifierMismatch = "verifier_mismatch"
+    case checkpoint = "checkpoint"
 
     // Warnings: accepted by the library, but suspicious.
     case coercedValue = "coerced_value"

@@ -1,6 +1,7 @@
 import Configs
 import Foundation
 import HTTP
+import Models
 
 // The speculator registry: GET /v1/speculators lists the loaded speculator and every checkpoint
 // folder (one with a config.json) directly inside the registry folder; GET /v1/speculators/{name}
@@ -48,8 +49,15 @@ extension InferenceService {
         w.key("data")
         w.beginArray()
         for entry in registryEntries() {
-            let report = SpeculatorConfigValidator.validate(path: entry.configFile.path,
+            var report = SpeculatorConfigValidator.validate(path: entry.configFile.path,
                                                             verifier: model.verifierShape)
+            // A valid config over a broken checkpoint is not a servable speculator.
+            if let config = report.config,
+               let problem = SpeculatorModelRegistry.checkpointProblem(folder: entry.configFile.deletingLastPathComponent(),
+                                                                       config: config,
+                                                                       verifierLayerCount: model.verifierShape.layerCount) {
+                report.add(.error(.checkpoint, at: .root, value: nil, problem))
+            }
             w.beginObject()
             w.field("name", entry.name)
             w.field("object", "speculator")
