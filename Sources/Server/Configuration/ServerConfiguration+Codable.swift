@@ -6,9 +6,8 @@ import Foundation
 extension ServerConfiguration: Codable {
     static let topLevelKeys: Set<String> = [
         "host", "port", "model", "served_model_name", "speculator", "num_speculative_tokens", "confidence_gate",
-        "quantized_weights",
-        "max_batch", "max_queue", "max_model_len", "generation_config", "api_key", "allowed_origins", "registry", "threads", "timeouts",
-        "limits", "log_level", "metrics_log_interval_seconds"]
+        "quantized_weights", "max_batch", "max_queue", "max_model_len", "generation_config", "api_key", "allowed_origins",
+        "registry", "threads", "timeouts", "limits", "log_level", "metrics_log_interval_seconds"]
 
     public init(from decoder: any Decoder) throws {
         let c: KeyedDecodingContainer<ConfigKey>
