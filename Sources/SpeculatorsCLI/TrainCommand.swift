@@ -18,7 +18,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output folder: the trained speculator, plus checkpoints/<epoch>/ for resume.") var output: String
     @Option(help: "Continue from this speculator folder instead of fresh weights (with --vocab: moved to that vocabulary).")
     var fromPretrained: String?
-    @Option(help: "speculators_config.verifier.name_or_path to record (default: the --verifier path), e.g. a Hugging Face id.")
+    @Option(help: "speculators_config.verifier.name_or_path to record, e.g. a Hugging Face id (default: the --from-pretrained checkpoint's own, else the --verifier path).")
     var verifierName: String?
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Peak learning rate.") var lr = 3e-4
@@ -125,7 +125,8 @@ struct TrainCommand: ParsableCommand {
         }
         var options = TrainerOptions(checkpoint: DraftCheckpointOptions(
             dataType: dtype == "f32" ? .f32 : .bf16, includeEmbedding: includeEmbedding,
-            verifierNameOrPath: verifierName ?? verifierURL.path,
+            verifierNameOrPath: DraftCheckpointOptions.recordedVerifier(explicit: verifierName, pretrainedFolder: fromPretrained,
+                                                                        verifierPath: verifierURL.path),
             verifierArchitectures: [Self.architectureName(model.config.architecture)]))
         options.epochs = epochs
         options.learningRate = lr

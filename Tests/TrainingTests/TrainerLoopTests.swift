@@ -36,6 +36,15 @@ struct TrainerLoopTests {
         FileManager.default.temporaryDirectory.appendingPathComponent("trainer-tests-\(name)-\(UUID().uuidString)")
     }
 
+    @Test("A trained draft records the verifier asked for, else a fine-tuned checkpoint's own, else the path it was loaded from")
+    func recordedVerifier() throws {
+        let pretrained = TrainerFixtures.root.appendingPathComponent("tiny-eagle3").path
+        #expect(DraftCheckpointOptions.recordedVerifier(explicit: "org/model", pretrainedFolder: pretrained, verifierPath: "/m.gguf") == "org/model")
+        #expect(DraftCheckpointOptions.recordedVerifier(explicit: nil, pretrainedFolder: pretrained, verifierPath: "/m.gguf") == "tiny-llama")
+        #expect(DraftCheckpointOptions.recordedVerifier(explicit: nil, pretrainedFolder: nil, verifierPath: "/m.gguf") == "/m.gguf")
+        #expect(DraftCheckpointOptions.recordedVerifier(explicit: nil, pretrainedFolder: "/nonexistent", verifierPath: "/m.gguf") == "/m.gguf")
+    }
+
     @Test("Training lowers the loss, writes a loadable speculator whose logits equal the trained weights', and resumes")
     func endToEnd() throws {
         let verifier = try TrainerFixtures.verifier()

@@ -22,6 +22,19 @@ public struct DraftCheckpointOptions: Sendable {
         self.verifierNameOrPath = verifierNameOrPath
         self.verifierArchitectures = verifierArchitectures
     }
+
+    /// The verifier a trained draft records: the one asked for; else, fine-tuning a checkpoint,
+    /// the checkpoint's own (as the Python library keeps it: the path this run loaded the
+    /// verifier from, often a GGUF file, is no Hugging Face id, and the library could not load a
+    /// draft naming it); else the path the verifier was loaded from.
+    public static func recordedVerifier(explicit: String?, pretrainedFolder: String?, verifierPath: String) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let pretrainedFolder, let name = (try? SpeculatorModelConfig.load(from: pretrainedFolder))?.verifier?.nameOrPath,
+           !name.trimmingCharacters(in: .whitespaces).isEmpty {
+            return name
+        }
+        return verifierPath
+    }
 }
 
 extension TrainableDraft {
