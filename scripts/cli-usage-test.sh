@@ -41,6 +41,15 @@ done <<'CASES'
 --max-steps must not be negative | train --data none --verifier none --output none --max-steps=-1
 --muon-lr must be a positive number | train --data none --verifier none --output none --muon-lr 0
 --matmul-precision must be bf16 or f32 | train --data none --verifier none --output none --matmul-precision f16
+--threads must be between 1 and 1024 | generate --model none --prompt p --threads 100000
+--threads must be between 1 and 1024 | datagen --output none --magpie 1 --threads 0
+--max-conversations must be at least 1 | datagen --output none --magpie 1 --max-conversations 0
+--output README.md is a file, not a folder | datagen --output README.md --magpie 1
+--output README.md is a file, not a folder | train --data none --verifier none --output README.md
+--max-data-tokens must be at least 1 | vocab --data none --max-data-tokens 0
+bench verifier measures the verifier alone | bench verifier --speculator assets/drafts/smollm2-135m-eagle3
+--speculator and --no-speculator contradict each other | serve --speculator assets/drafts/smollm2-135m-eagle3 --no-speculator
+the output folder is given twice | convert none out1 --output-path out2 --verifier none
 CASES
 echo "cli checks: $passed passed, $failed failed"
 [[ $failed == 0 ]]

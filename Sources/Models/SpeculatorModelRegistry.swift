@@ -55,10 +55,7 @@ public enum SpeculatorModelRegistry {
     /// is fine to validate), when the type is not servable here, or when nothing is wrong. Without
     /// `verifierLayerCount`, default aux layer ids are taken as three, as for any verifier deep enough.
     public static func checkpointProblem(folder: URL, config: any SpeculatorTypeConfig, verifierLayerCount: Int?) -> String? {
-        guard let eagle3 = config as? Eagle3SpeculatorConfig else { return nil }
-        let files = FileManager.default
-        guard files.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path)
-            || files.fileExists(atPath: folder.appendingPathComponent(ShardedSafetensors.indexFileName).path) else { return nil }
+        guard let eagle3 = config as? Eagle3SpeculatorConfig, hasCheckpoint(folder: folder) else { return nil }
         let layers = verifierLayerCount ?? max(32, (eagle3.eagleAuxHiddenStateLayerIds?.max() ?? 0) + 2)
         do {
             let draftConfig = try Eagle3DraftConfig(eagle3, source: SpeculatorConfigFile.configPath(for: folder.path),
@@ -69,6 +66,13 @@ public enum SpeculatorModelRegistry {
         } catch {
             return "\(error)"
         }
+    }
+
+    /// Whether `folder` holds weights in the speculators layout (`model.safetensors`, or a sharded index).
+    public static func hasCheckpoint(folder: URL) -> Bool {
+        let files = FileManager.default
+        return files.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path)
+            || files.fileExists(atPath: folder.appendingPathComponent(ShardedSafetensors.indexFileName).path)
     }
 
     /// The `speculators convert --algorithm` for a folder whose `config.json` is not a speculators

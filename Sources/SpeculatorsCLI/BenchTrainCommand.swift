@@ -22,7 +22,7 @@ struct BenchTrainCommand: ParsableCommand {
     @Option(help: "Runs per precision (medians are reported).") var rounds = 3
 
     func validate() throws {
-        try requireOption(threads >= 1, "--threads must be at least 1, got \(threads)")
+        try requireOption((1...1024).contains(threads), "--threads must be between 1 and 1024, got \(threads)")
         try requireOption(tokensPerBatch >= 1, "--tokens-per-batch must be at least 1, got \(tokensPerBatch)")
         try requireOption(batches >= 1, "--batches must be at least 1, got \(batches)")
         try requireOption(rounds >= 1, "--rounds must be at least 1, got \(rounds)")

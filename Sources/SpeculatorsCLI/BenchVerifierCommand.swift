@@ -16,6 +16,7 @@ struct BenchVerifierCommand: ParsableCommand {
     @Option(help: "Sequences in the batched verification measurement (0 skips it).") var batchSequences = 8
 
     func validate() throws {
+        try requireOption(models.speculator == nil, "bench verifier measures the verifier alone; --speculator is not used here (bench spec and bench kernel take one)")
         try requireOption(promptTokens >= 1, "--prompt-tokens must be at least 1, got \(promptTokens)")
         try requireOption(decodeTokens >= 1, "--decode-tokens must be at least 1, got \(decodeTokens)")
         try requireOption(runs >= 1, "--runs must be at least 1, got \(runs)")

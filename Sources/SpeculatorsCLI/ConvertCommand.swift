@@ -46,6 +46,9 @@ struct ConvertCommand: ParsableCommand {
     var validateDevice: String?
 
     func run() throws {
+        if let output, let outputPath, output != outputPath {
+            throw ValidationError("the output folder is given twice, as \(output) and --output-path \(outputPath); give one")
+        }
         let destination = output ?? outputPath ?? "converted"
         let write: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
         do {

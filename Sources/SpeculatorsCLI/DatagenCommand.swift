@@ -45,10 +45,13 @@ struct DatagenCommand: ParsableCommand {
     @Option(help: "Aux layer ids, comma-separated (default: 2,N/2,N-3).") var auxLayerIds: String?
     @Option(help: "Random seed (Magpie prompts and sampled responses).") var seed: UInt64 = 0
     @Flag(help: "Drop conversations that contain an evaluation prompt instead of refusing the input.") var dropEvaluationPrompts = false
-    @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Worker threads: one per core unless given, at most 1024.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {
         _ = try precision()
+        try requireOption((1...1024).contains(threads), "--threads must be between 1 and 1024, got \(threads)")
+        try requireOption((maxConversations ?? 1) >= 1, "--max-conversations must be at least 1, got \(maxConversations ?? 0)")
+        try requireFolderPath(output, option: "--output")
     }
 
     /// `--matmul-precision`, parsed (a usage error names the option).

@@ -9,10 +9,10 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Verifier: a .gguf file or a Hugging Face model folder.")
     var model: String = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
-    @Option(help: "EAGLE-3 speculator folder (speculators format). Omit for plain decoding.")
+    @Option(help: "EAGLE-3 speculator folder (speculators format): generate drafts with it (omit it for plain decoding), bench spec compares against it, bench kernel measures its products.")
     var speculator: String?
 
-    @Option(help: "Worker threads (default: all cores).")
+    @Option(help: "Worker threads: one per core unless given, at most 1024.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Flag(inversion: .prefixedNo,
@@ -20,7 +20,7 @@ struct ModelOptions: ParsableArguments {
     var quantizedWeights: Bool?
 
     func validate() throws {
-        try requireOption(threads >= 1, "--threads must be at least 1, got \(threads)")
+        try requireOption((1...1024).contains(threads), "--threads must be between 1 and 1024, got \(threads)")
     }
 
     /// The verifier as `--quantized-weights` asks. Without the flag, a command that serves

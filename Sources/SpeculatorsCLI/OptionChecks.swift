@@ -20,3 +20,12 @@ func integerList(_ text: String, option: String, minimum: Int) throws -> [Int] {
     }
     return values
 }
+
+/// An output folder: it need not exist yet, but it must not be a file (found before any work,
+/// not when the results are written).
+func requireFolderPath(_ path: String, option: String) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+        throw ValidationError("\(option) \(path) is a file, not a folder")
+    }
+}

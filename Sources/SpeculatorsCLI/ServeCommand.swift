@@ -77,6 +77,9 @@ struct ServeCommand: ParsableCommand {
 
     /// The file's settings (or the defaults) with the flags applied.
     func resolvedConfiguration() throws -> ServerConfiguration {
+        if noSpeculator, speculator != nil {
+            throw ValidationError("--speculator and --no-speculator contradict each other; give one")
+        }
         var base = ServerConfiguration()
         if let file = configFile {
             do { base = try ServerConfiguration.load(from: URL(fileURLWithPath: file)) } catch {

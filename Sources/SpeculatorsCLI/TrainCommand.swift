@@ -38,7 +38,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Fraction of conversations (the last ones) kept for validation.") var validationFraction = 0.05
     @Option(help: "Train on the leading conversations that fit in this many tokens (a fixed data budget).") var maxDataTokens: Int?
     @Option(help: "Seed of the initial weights and of the per-epoch shuffles.") var seed: UInt64 = 42
-    @Option(help: "Worker threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Worker threads: one per core unless given, at most 1024.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Draft decoder layers.") var draftLayers = 1
     @Option(help: "Sliding window of the draft layers (0: full attention).") var slidingWindow = 2048
     @Option(help: "Print a progress line every N steps.") var logEvery = 10
@@ -48,7 +48,7 @@ struct TrainCommand: ParsableCommand {
     var matmulPrecision = "bf16"
     @Flag(inversion: .prefixedNo, help: "Resume from the latest checkpoint under <output>/checkpoints.") var resume = true
     @Flag(inversion: .prefixedNo, help: "RMSNorm over the concatenated aux states before fc.") var normBeforeFc = true
-    @Flag(help: "One RMSNorm per aux state before fc (excludes --norm-before-fc).") var fcNorm = false
+    @Flag(help: "One RMSNorm per aux state before fc, instead of the one over their concatenation (turns --norm-before-fc off).") var fcNorm = false
     @Flag(inversion: .prefixedNo, help: "Residual of draft layer 0 from the normalised hidden input.") var normBeforeResidual = true
     @Flag(inversion: .prefixedNo, help: "Feed the post-norm hidden state to the next step.") var normOutput = true
     @Flag(help: "Store embed_tokens.weight in the checkpoint (the Python library needs it; our loader and vLLM do not).")
@@ -67,7 +67,8 @@ struct TrainCommand: ParsableCommand {
         try requireOption(clip > 0 && clip.isFinite, "--clip must be a positive number, got \(clip)")
         try requireOption((0..<1).contains(validationFraction), "--validation-fraction must be in [0, 1), got \(validationFraction)")
         try requireOption((maxDataTokens ?? 1) >= 1, "--max-data-tokens must be at least 1")
-        try requireOption(threads >= 1, "--threads must be at least 1, got \(threads)")
+        try requireFolderPath(output, option: "--output")
+        try requireOption((1...1024).contains(threads), "--threads must be between 1 and 1024, got \(threads)")
         try requireOption(draftLayers >= 1, "--draft-layers must be at least 1, got \(draftLayers)")
         try requireOption(slidingWindow >= 0, "--sliding-window must not be negative (0: full attention)")
         try requireOption(logEvery >= 1, "--log-every must be at least 1, got \(logEvery)")

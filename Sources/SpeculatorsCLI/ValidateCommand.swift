@@ -32,10 +32,15 @@ struct ValidateCommand: ParsableCommand {
         for (index, path) in paths.enumerated() {
             var isDirectory: ObjCBool = false
             guard let config = summary.reports[index].config,
-                  FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
-                  let problem = SpeculatorModelRegistry.checkpointProblem(folder: URL(fileURLWithPath: path), config: config,
-                                                                          verifierLayerCount: verifierLayers) else { continue }
-            summary.reports[index].add(.error(.checkpoint, at: .root, value: nil, problem))
+                  FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            let folder = URL(fileURLWithPath: path)
+            if !SpeculatorModelRegistry.hasCheckpoint(folder: folder) {
+                summary.reports[index].add(.warning(.checkpoint, at: .root, value: nil,
+                    "the folder holds no model.safetensors (or sharded index): only its config was checked, and it cannot be served as it is"))
+            } else if let problem = SpeculatorModelRegistry.checkpointProblem(folder: folder, config: config,
+                                                                                verifierLayerCount: verifierLayers) {
+                summary.reports[index].add(.error(.checkpoint, at: .root, value: nil, problem))
+            }
         }
         print(json ? summary.jsonText : summary.text, terminator: "")
         if summary.exitCode != 0 { throw ExitCode(summary.exitCode) }

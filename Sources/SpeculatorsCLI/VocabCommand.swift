@@ -19,12 +19,16 @@ struct VocabCommand: ParsableCommand {
 
     func validate() throws {
         try requireOption(!data.isEmpty, "--data is required: a folder written by `speculators datagen`")
+        try requireOption((maxDataTokens ?? 1) >= 1, "--max-data-tokens must be at least 1, got \(maxDataTokens ?? 0)")
     }
 
     func run() throws {
         let directories = data.map { URL(fileURLWithPath: $0) }
         guard let directory = directories.first else { throw ValidationError("--data is required") }
         let counts = try TokenCounts.count(datasets: directories, maxTokens: maxDataTokens)
+        guard counts.total > 0 else {
+            throw CommandFailure("\(data.joined(separator: ", ")): no supervised token to count\(maxDataTokens.map { " within --max-data-tokens \($0)" } ?? ""); no mapping written")
+        }
         let mapping = try VocabularyMapping.build(counts: counts, draftVocabularySize: draftVocabSize)
         let url = output.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("vocab-\(draftVocabSize).safetensors")
         try mapping.write(to: url, counts: counts)

@@ -75,6 +75,9 @@ struct ConfigurationTests {
         #expect(try decode(#"{"num_speculative_tokens": null}"#).numSpeculativeTokens == .fromSpeculator)
         let off = try decode(#"{"speculator": null, "num_speculative_tokens": 0}"#)
         #expect(off.speculator == nil && off.numSpeculativeTokens == .fixed(0))
+        // The documented "null serves the verifier alone", with the draft length left at its default.
+        let alone = try decode(#"{"speculator": null}"#)
+        #expect(alone.speculator == nil && alone.numSpeculativeTokens == .fixed(0))
     }
 
     @Test("Errors name the key path and the problem", arguments: [

@@ -232,12 +232,35 @@ struct TrainerLoopTests {
         }
     }
 
+    @Test("A data budget that admits no conversation is an error that says so, not a crash")
+    func budgetAdmittingNothing() throws {
+        let verifier = try TrainerFixtures.verifier()
+        let samples = try TrainerFixtures.samples(verifier: verifier, lengths: [20, 16], prompt: 3)
+        let data = Self.temporaryFolder("budget"), output = Self.temporaryFolder("budget-out")
+        defer {
+            try? FileManager.default.removeItem(at: data)
+            try? FileManager.default.removeItem(at: output)
+        }
+        try Self.writeDataset(to: data, samples: samples)
+        let draft = try TrainableDraft.fresh(config: TrainerFixtures.draftConfig(verifier: verifier), verifier: verifier,
+                                             draftToTarget: TrainerFixtures.mapping(96), seed: 1)
+        var options = TrainerOptions(checkpoint: DraftCheckpointOptions(verifierNameOrPath: "tiny-llama"))
+        options.maxDataTokens = 10
+        let trainer = try Eagle3Trainer(draft: draft, dataset: try TrainingDataset(folder: data), options: options,
+                                        pool: TrainerFixtures.pool) { _ in }
+        #expect(throws: TrainingError.invalidOption("--max-data-tokens 10 admits no conversation: the first has 20 tokens")) {
+            _ = try trainer.train(output: output)
+        }
+    }
+
     @Test("Bad data folders and options give errors that name the problem")
     func errors() throws {
         let missing = Self.temporaryFolder("missing")
         #expect(throws: TrainingError.self) { try TrainingDataset(folder: missing) }
         #expect(throws: TrainingError.self) { try DraftLossSpec(parsing: "hinge") }
         #expect(throws: TrainingError.self) { try DraftLossSpec(parsing: #"{"kl_div": "x"}"#) }
+        #expect(throws: TrainingError.self) { try DraftLossSpec(parsing: #"{"kl_div": -1}"#) }
+        #expect(throws: TrainingError.self) { try DraftLossSpec(parsing: #"{"kl_div": 1, "ce": 0}"#) }
         let spec = try DraftLossSpec(parsing: #"{"ce": 0.25, "kl_div": 0.75}"#)
         #expect(spec.terms.map(\.kind) == [.crossEntropy, .klDivergence] && spec.terms.map(\.weight) == [0.25, 0.75])
         let schedule = LearningRateSchedule(kind: .linear, warmupSteps: 10, totalSteps: 110)

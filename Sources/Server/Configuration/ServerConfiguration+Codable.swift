@@ -24,6 +24,9 @@ extension ServerConfiguration: Codable {
             s.speculator = try c.optional("speculator", String.self, expected: "a string or null")
         }
         s.numSpeculativeTokens = try Self.decodeSpeculativeTokens(c)
+        // "speculator": null serves the verifier alone: the default "adaptive" then means no drafts
+        // (only a draft length the file itself gives without a speculator is an error).
+        if s.speculator == nil, !c.contains(ConfigKey("num_speculative_tokens")) { s.numSpeculativeTokens = .fixed(0) }
         s.confidenceGate = try c.value("confidence_gate", Bool.self, expected: "true or false", default: s.confidenceGate)
         s.verifierWeights = try Self.decodeVerifierWeights(c)
         s.maxBatch = try c.value("max_batch", Int.self, expected: "an integer", default: s.maxBatch)

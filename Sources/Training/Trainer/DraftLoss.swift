@@ -41,6 +41,10 @@ public struct DraftLossSpec: Sendable, Equatable {
             guard let weight = (object[name] as? NSNumber)?.doubleValue, weight.isFinite else {
                 throw TrainingError.invalidOption("--loss-fn: the weight of '\(name)' must be a number")
             }
+            // A negative weight would climb that loss; a zero one is the term left out.
+            guard weight > 0 else {
+                throw TrainingError.invalidOption("--loss-fn: the weight of '\(name)' must be positive, got \(weight) (leave the term out instead)")
+            }
             parsed.append((kind, weight))
         }
         terms = parsed

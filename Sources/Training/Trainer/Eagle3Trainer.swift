@@ -117,8 +117,14 @@ public final class Eagle3Trainer: @unchecked Sendable {
                 used += 1
             }
             log("data budget: the first \(used) of \(dataset.conversations.count) conversations, \(usedTokens) tokens (at most \(budget))")
+            guard used > 0 else {
+                throw TrainingError.invalidOption("--max-data-tokens \(budget) admits no conversation: the first has \(dataset.conversations.first?.count ?? 0) tokens")
+            }
         }
         let (trainSet, validationSet) = BatchPlan.split(count: used, validationFraction: options.validationFraction)
+        guard !trainSet.isEmpty else {
+            throw TrainingError.invalidOption("\(used) conversation\(used == 1 ? "" : "s") leave none to train on after the validation share \(options.validationFraction)")
+        }
         let length: (Int) -> Int = { self.dataset.conversations[$0].count }
         let plans = (0..<options.epochs).map { epoch in
             BatchPlan.batches(trainSet, lengths: length, maxRows: options.maxRowsPerBatch, seed: options.seed &+ UInt64(epoch))
