@@ -18,10 +18,14 @@ struct SchemaCommand: ParsableCommand {
             print(text, terminator: "")
             return
         }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CommandFailure("cannot write \(output): it is a folder, not a file")
+        }
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
         } catch {
-            throw ValidationError("Cannot write \(output): \(error.localizedDescription)")
+            throw CommandFailure("cannot write \(output): no such folder, or not writable")
         }
     }
 }

@@ -123,9 +123,11 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// wrong types and out-of-range values are errors naming the key path and the file.
     public static func load(from url: URL) throws(ConfigurationError) -> ServerConfiguration {
         let data: Data
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
         do { data = try Data(contentsOf: url) } catch {
-            throw ConfigurationError(path: "(file)", problem: "cannot be read: \(error.localizedDescription)",
-                                     file: url.path)
+            let problem = !exists ? "no such file" : isDirectory.boolValue ? "it is a folder, not a file" : "not readable"
+            throw ConfigurationError(path: "(file)", problem: "cannot be read: \(problem)", file: url.path)
         }
         do { return try decode(data) } catch {
             var located = error

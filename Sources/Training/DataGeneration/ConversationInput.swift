@@ -30,8 +30,12 @@ public struct Conversation: Sendable, Equatable {
 public enum ConversationReader {
     public static func read(_ url: URL) throws -> [Conversation] {
         let raw: Data
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
         do { raw = try Data(contentsOf: url) } catch {
-            throw DataGenerationError.unreadableFile(file: url.path, problem: error.localizedDescription)
+            // Foundation's own text for these on Linux is "(NSCocoaErrorDomain error 256.)".
+            let problem = !exists ? "no such file" : isDirectory.boolValue ? "it is a folder, not a file" : "not readable"
+            throw DataGenerationError.unreadableFile(file: url.path, problem: problem)
         }
         let data = try Gzip.decompressIfNeeded(raw, file: url.path)
         return try parse(data, file: url.path)
