@@ -104,6 +104,15 @@ public final class InferenceServer: Sendable {
             "max_queue": "\(configuration.maxQueue)",
             "seconds": "\(String(format: "%.2f", monotonicSeconds() - started))",
         ])
+        if let asked = configuration.maxModelLen, asked > server.service.model.maxModelLen {
+            logger.warning("max_model_len lowered to the model's positions", metadata: [
+                "asked": "\(asked)", "max_model_len": "\(server.service.model.maxModelLen)"])
+        }
+        var isDirectory: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: configuration.registry, isDirectory: &isDirectory) || !isDirectory.boolValue {
+            logger.warning("the registry folder does not exist; /v1/speculators lists only the loaded speculator",
+                           metadata: ["registry": "\(configuration.registry)"])
+        }
         return server
     }
 
