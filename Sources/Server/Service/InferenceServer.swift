@@ -22,7 +22,13 @@ public final class InferenceServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         let maxModelLen = min(configuration.maxModelLen ?? Int.max, bundle.verifier.config.maxPositions)
-        let draftLength = draft?.config.speculativeTokens ?? 0
+        // The speculator's own k, within the bound an explicit num_speculative_tokens has (a draft
+        // trained with many TTT steps records that many).
+        let draftLength = min(draft?.config.speculativeTokens ?? 0, ServerConfiguration.maxSpeculativeTokens)
+        if let recorded = draft?.config.speculativeTokens, recorded > ServerConfiguration.maxSpeculativeTokens {
+            logger.warning("the speculator's speculative_tokens is above the largest draft length served; using the largest",
+                           metadata: ["speculative_tokens": "\(recorded)", "k": "\(ServerConfiguration.maxSpeculativeTokens)"])
+        }
         let maxK: Int
         let pinned: Int?
         switch configuration.numSpeculativeTokens {
