@@ -21,6 +21,20 @@ struct SafetensorsHeader {
     /// Absolute file offset of the data area (8 + header length).
     let dataStart: Int
 
+    /// What a file that cannot be safetensors is, from its first bytes: a GGUF file, or JSON
+    /// text (a `config.json` or `tokenizer.json` given where a checkpoint was meant).
+    static func otherKind(_ file: MappedFile) -> String? {
+        let first = file.bytes.load(as: UInt32.self)
+        if first == 0x4655_4747 { return "a GGUF file" }  // "GGUF", little-endian
+        var index = 0
+        while index < min(file.size, 64), [0x20, 0x09, 0x0A, 0x0D].contains(file.bytes.load(fromByteOffset: index, as: UInt8.self)) {
+            index += 1
+        }
+        guard index < file.size else { return nil }
+        let byte = file.bytes.load(fromByteOffset: index, as: UInt8.self)
+        return byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") ? "JSON text (give the folder that holds it, or the checkpoint file)" : nil
+    }
+
     init(file: MappedFile) throws {
         let path = file.path
         guard file.size >= 8 else {
@@ -28,6 +42,11 @@ struct SafetensorsHeader {
                                           problem: "file is \(file.size) bytes, too short for the 8-byte header length")
         }
         let declared = file.bytes.loadUnaligned(as: UInt64.self)
+        // A file of another kind given by mistake says what it is, rather than "corrupt" (only
+        // when the header length is impossible: a real header may start with any byte).
+        if declared > UInt64(SafetensorsHeader.maxHeaderLength) || 8 + Int(declared) > file.size, let kind = Self.otherKind(file) {
+            throw CheckpointError.unrecognised(path: path, problem: "this is \(kind), not a safetensors file")
+        }
         guard declared <= UInt64(SafetensorsHeader.maxHeaderLength) else {
             throw CheckpointError.corrupt(file: path, tensor: nil,
                                           problem: "header length \(declared) exceeds the limit of \(SafetensorsHeader.maxHeaderLength) bytes")

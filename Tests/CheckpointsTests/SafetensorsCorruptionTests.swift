@@ -43,6 +43,28 @@ struct SafetensorsCorruptionTests {
         expectCorrupt(try openError(Data()), tensor: nil, mentioning: ["0 bytes"])
     }
 
+    @Test("A JSON or GGUF file given where safetensors are expected says what it is, not that it is corrupt")
+    func otherKinds() throws {
+        let json = try openError(Data("{\n  \"architectures\": [\"LlamaForCausalLM\"]\n}\n".utf8))
+        guard case let .unrecognised(_, problem)? = json else { Issue.record("got \(String(describing: json))"); return }
+        #expect(problem.contains("JSON text"))
+        let url = folder.appendingPathComponent("model.gguf.safetensors")
+        try (Data("GGUF".utf8) + Data([3, 0, 0, 0]) + Data(repeating: 0xFF, count: 64)).write(to: url)
+        #expect {
+            _ = try SafetensorsFile(url: url)
+        } throws: { error in
+            guard case let .unrecognised(_, problem)? = error as? CheckpointError else { return false }
+            return problem.contains("a GGUF file")
+        }
+        // A real header whose length starts with the byte of "{" (123) is still read as safetensors.
+        var header = Data("{\"__metadata__\":{}}".utf8)
+        header.append(Data(repeating: 0x20, count: 123 - header.count))
+        let padded = Data([123, 0, 0, 0, 0, 0, 0, 0]) + header
+        let real = folder.appendingPathComponent("brace.safetensors")
+        try padded.write(to: real)
+        #expect(try SafetensorsFile(url: real).tensorNames.isEmpty)
+    }
+
     @Test("A header cut short is refused")
     func cutHeader() throws {
         expectCorrupt(try openError(original.prefix(8 + 100)), tensor: nil, mentioning: ["runs past the end"])
