@@ -63,6 +63,7 @@ struct DatagenCommand: ParsableCommand {
     }
 
     func run() throws {
+        announceInterruption("datagen", resume: "the shards written so far are kept; run the same command again to continue after the last one")
         guard !data.isEmpty || magpie > 0 || magpieSteered > 0 else {
             throw CommandFailure("give --data files and/or --magpie N and/or --magpie-steered N")
         }

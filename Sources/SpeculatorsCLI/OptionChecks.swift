@@ -29,3 +29,22 @@ func requireFolderPath(_ path: String, option: String) throws {
         throw ValidationError("\(option) \(path) is a file, not a folder")
     }
 }
+
+/// For long, resumable jobs (datagen, train): Ctrl-C or SIGTERM ends the process at once with
+/// exit status 130 (143), saying what was kept, instead of dying silently. Nothing half-written is
+/// left behind: shards and checkpoints are written to a temporary file and renamed into place.
+/// The sources live as long as the process.
+func announceInterruption(_ job: String, resume: String) {
+    for (number, name) in [(SIGINT, "interrupted"), (SIGTERM, "terminated")] {
+        signal(number, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+        source.setEventHandler {
+            FileHandle.standardError.write(Data("\n\(job) \(name): \(resume)\n".utf8))
+            exit(128 + number)
+        }
+        source.resume()
+        interruptionSources.append(source)
+    }
+}
+
+nonisolated(unsafe) private var interruptionSources: [DispatchSourceSignal] = []

@@ -96,6 +96,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        announceInterruption("train", resume: "the checkpoints of finished epochs are kept in \(output)/checkpoints; run the same command again to resume after the last one")
         BLAS.configure()
         let pool = ThreadPool(threadCount: threads)
         let verifierURL = URL(fileURLWithPath: verifier)

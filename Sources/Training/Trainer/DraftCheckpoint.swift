@@ -158,7 +158,8 @@ public struct TrainerState: Sendable, Equatable {
         var json: [String: Any] = ["epoch": epoch, "global_step": globalStep, "local_step": 0]
         if let bestValidationLoss { json["best_validation_loss"] = bestValidationLoss }
         let data = try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys, .prettyPrinted])
-        try data.write(to: folder.appendingPathComponent(Self.jsonFile))
+        // Written last and atomically: a checkpoint counts (`latestEpoch`) only once it is whole.
+        try data.write(to: folder.appendingPathComponent(Self.jsonFile), options: .atomic)
     }
 
     /// Restores weights and optimizer state from `folder` into the given tensors.
