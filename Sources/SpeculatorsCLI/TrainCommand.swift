@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configs
 import Foundation
 import Models
 import Tensors
@@ -18,6 +19,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output folder: the trained speculator, plus checkpoints/<epoch>/ for resume.") var output: String
     @Option(help: "Continue from this speculator folder instead of fresh weights (with --vocab: moved to that vocabulary).")
     var fromPretrained: String?
+    @Option(help: "For --data folders in the Python library's layout, which record no aux layers: the verifier layers their hidden states come from, comma-separated (default: the library's [2, N/2, N-3]).")
+    var libraryAuxLayerIds: String?
     @Option(help: "speculators_config.verifier.name_or_path to record, e.g. a Hugging Face id (default: the --from-pretrained checkpoint's own, else the --verifier path).")
     var verifierName: String?
     @Option(help: "Epochs.") var epochs = 3
@@ -101,7 +104,10 @@ struct TrainCommand: ParsableCommand {
         let pool = ThreadPool(threadCount: threads)
         let verifierURL = URL(fileURLWithPath: verifier)
         let model = try TransformerModel.load(from: verifierURL)
-        let dataset = try TrainingDataset(folders: data.map { URL(fileURLWithPath: $0) })
+        let libraryIds = try libraryAuxLayerIds.map { try integerList($0, option: "--library-aux-layer-ids", minimum: 0) }
+            ?? AuxLayerIds.defaults(verifierLayerCount: model.config.layerCount)
+        let dataset = try TrainingDataset(folders: data.map { URL(fileURLWithPath: $0) }, libraryAuxLayerIds: libraryIds,
+                                          libraryVerifierLayers: model.config.layerCount)
         guard dataset.hiddenSize == model.config.hiddenSize else {
             throw CommandFailure("\(data.joined(separator: ", ")): hidden size \(dataset.hiddenSize) differs from the verifier's \(model.config.hiddenSize)")
         }

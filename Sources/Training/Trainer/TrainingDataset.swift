@@ -7,6 +7,10 @@ import Tensors
 /// per shard `input_ids` I32 [T], `loss_mask` BOOL [T], `offsets` I64 [n+1],
 /// `aux_hidden_states` [T, A·H] and `last_hidden_states` [T, H] (BF16, F16 or F32).
 ///
+/// A folder in the Python speculators library's offline layout (an Arrow dataset of `input_ids`
+/// and `loss_mask` plus `hidden_states/hs_<row>.safetensors` with `hidden_states [T, A+1, H]`) is
+/// read as it is (`LibraryDataFolder`); it does not record its aux layer ids, so the caller gives them.
+///
 /// Token ids, masks and offsets are read up front (small); hidden states stay memory-mapped and
 /// are converted to float32 only for the rows of the batch being built.
 public final class TrainingDataset: @unchecked Sendable {
@@ -27,24 +31,54 @@ public final class TrainingDataset: @unchecked Sendable {
     public let verifier: String
     public let conversations: [Conversation]
     private let shards: [SafetensorsFile]
+    /// How each shard keeps its hidden states.
+    private let layouts: [ShardLayout]
     private let tokens: [[Int32]]
     private let masks: [[Bool]]
+
+    enum ShardLayout {
+        /// `aux_hidden_states [T, A·H]` and `last_hidden_states [T, H]` (datagen).
+        case datagen
+        /// `hidden_states [T, A+1, H]`, the last layer's state in the last slot (the library).
+        case library(auxCount: Int)
+    }
 
     public var featureWidth: Int { auxiliaryLayerIds.count * hiddenSize }
     public var totalTokens: Int { conversations.reduce(0) { $0 + $1.count } }
 
-    public convenience init(folder: URL) throws {
-        try self.init(folders: [folder])
+    public convenience init(folder: URL, libraryAuxLayerIds: [Int]? = nil) throws {
+        try self.init(folders: [folder], libraryAuxLayerIds: libraryAuxLayerIds)
     }
 
-    public init(folders: [URL]) throws {
+    /// `libraryAuxLayerIds` (with `libraryVerifierLayers`) say which verifier layers the hidden
+    /// states of folders in the library's layout come from; datagen folders record their own.
+    public init(folders: [URL], libraryAuxLayerIds: [Int]? = nil, libraryVerifierLayers: Int = 0) throws {
         guard let firstFolder = folders.first else {
             throw TrainingError.invalidData(path: "", problem: "no dataset folder given")
         }
         self.folders = folders
         var files: [SafetensorsFile] = [], allTokens: [[Int32]] = [], allMasks: [[Bool]] = [], list: [Conversation] = []
+        var shardLayouts: [ShardLayout] = []
         var shape: (hidden: Int, ids: [Int], layers: Int, verifier: String)?
         for folder in folders {
+            if LibraryDataFolder.recognises(folder) {
+                guard let ids = libraryAuxLayerIds, !ids.isEmpty else {
+                    throw TrainingError.invalidData(path: folder.path, problem: "is in the Python library's layout, which does not record its aux layer ids; give them")
+                }
+                let library = try LibraryDataFolder(folder: folder, auxCount: ids.count)
+                if let shape, shape.hidden != library.hiddenSize || shape.ids != ids {
+                    throw TrainingError.invalidData(path: folder.path, problem: "holds hidden size \(library.hiddenSize) and aux layers \(ids); \(firstFolder.path) \(shape.hidden) and \(shape.ids): they cannot be trained together")
+                }
+                shape = shape ?? (library.hiddenSize, ids, libraryVerifierLayers, "python-library:\(folder.path)")
+                for row in library.rows {
+                    if row.tokens.count >= 2 { list.append(Conversation(shard: files.count, rows: 0..<row.tokens.count)) }
+                    files.append(row.file)
+                    allTokens.append(row.tokens)
+                    allMasks.append(row.mask)
+                    shardLayouts.append(.library(auxCount: ids.count))
+                }
+                continue
+            }
             let index = try Self.readIndex(folder)
             // The verifier's name is a path or an id as each run spelled it; its shape must agree.
             if let shape, shape.hidden != index.hidden || shape.ids != index.ids || shape.layers != index.layers {
@@ -63,6 +97,7 @@ public final class TrainingDataset: @unchecked Sendable {
                 files.append(file)
                 allTokens.append(tokenIds)
                 allMasks.append(mask)
+                shardLayouts.append(.datagen)
             }
         }
         guard let shape else { throw TrainingError.invalidData(path: firstFolder.path, problem: "no dataset folder given") }
@@ -71,6 +106,7 @@ public final class TrainingDataset: @unchecked Sendable {
         verifierLayers = shape.layers
         verifier = shape.verifier
         shards = files
+        layouts = shardLayouts
         tokens = allTokens
         masks = allMasks
         conversations = list
@@ -158,32 +194,44 @@ public final class TrainingDataset: @unchecked Sendable {
                 mask.append(masks[c.shard][s + t + 1])
                 positions.append(t + 1)
             }
-            try copyRows(shard: c.shard, tensor: "aux_hidden_states", from: s, count: n, width: width, into: features.base + row * width)
-            try copyRows(shard: c.shard, tensor: "last_hidden_states", from: s + 1, count: n, width: h, into: last.base + row * h)
+            switch layouts[c.shard] {
+            case .datagen:
+                try copyRows(shard: c.shard, tensor: "aux_hidden_states", from: s, count: n, rowWidth: width, column: 0, width: width,
+                             into: features.base + row * width)
+                try copyRows(shard: c.shard, tensor: "last_hidden_states", from: s + 1, count: n, rowWidth: h, column: 0, width: h,
+                             into: last.base + row * h)
+            case .library(let auxCount):
+                let rowWidth = (auxCount + 1) * h
+                try copyRows(shard: c.shard, tensor: "hidden_states", from: s, count: n, rowWidth: rowWidth, column: 0, width: width,
+                             into: features.base + row * width)
+                try copyRows(shard: c.shard, tensor: "hidden_states", from: s + 1, count: n, rowWidth: rowWidth, column: auxCount * h,
+                             width: h, into: last.base + row * h)
+            }
             row += n
         }
         return try TrainingBatch(tokens: ids, features: features, lastHidden: last, lossMask: mask, documents: documents,
                                  positions: positions, featureWidth: width, hiddenSize: h)
     }
 
-    private func copyRows(shard: Int, tensor: String, from start: Int, count: Int, width: Int,
+    /// `count` rows from row `start` of a tensor of `rowWidth` elements a row, elements
+    /// `column ..< column + width` of each, as float32 into `out` (`width` apart).
+    private func copyRows(shard: Int, tensor: String, from start: Int, count: Int, rowWidth: Int, column: Int, width: Int,
                           into out: UnsafeMutablePointer<Float>) throws {
         let file = shards[shard]
         let type = try file.requireInfo(tensor).dataType
         try file.withRawBytes(tensor) { bytes in
             guard let base = bytes.baseAddress else { return }
-            let n = count * width
-            switch type {
-            case .f32:
-                let source = base + start * width * 4
-                for i in 0..<n { out[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-            case .f16:
-                let source = base + start * width * 2
-                for i in 0..<n { out[i] = Float(Float16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
-            default:
-                let source = base + start * width * 2
-                for i in 0..<n {
-                    out[i] = BFloat16.widen(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+            let size = type == .f32 ? 4 : 2
+            for r in 0..<count {
+                let source = base + ((start + r) * rowWidth + column) * size
+                let target = out + r * width
+                switch type {
+                case .f32:
+                    for i in 0..<width { target[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+                case .f16:
+                    for i in 0..<width { target[i] = Float(Float16(bitPattern: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))) }
+                default:
+                    for i in 0..<width { target[i] = BFloat16.widen(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
                 }
             }
         }
