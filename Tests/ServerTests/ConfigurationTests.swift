@@ -254,5 +254,24 @@ struct DeploymentFileTests {
             .joined(separator: "\n")
         let config = try ServerConfiguration.decode(Data(json.utf8))
         #expect(config.host == "0.0.0.0" && config.port == 8000 && config.threads == 2)
+        // Otherwise the repository's defaults: the same speculator, policy and registry.
+        let repository = try ServerConfiguration.load(from: Fixtures.repositoryRoot.appendingPathComponent("config/server.json"))
+        #expect(config.speculator == repository.speculator && config.registry == repository.registry)
+        #expect(config.numSpeculativeTokens == repository.numSpeculativeTokens)
+    }
+
+    @Test("The Docker image holds the paths the default configuration names, draft weights included")
+    func dockerImageContents() throws {
+        let root = Fixtures.repositoryRoot
+        let dockerfile = try String(contentsOf: root.appendingPathComponent("deploy/docker/Dockerfile"), encoding: .utf8)
+        let ignore = try String(contentsOf: root.appendingPathComponent("deploy/docker/Dockerfile.dockerignore"), encoding: .utf8)
+        let repository = try ServerConfiguration.load(from: root.appendingPathComponent("config/server.json"))
+        for path in [repository.registry, try #require(repository.speculator)] {
+            let top = String(path.split(separator: "/").prefix(2).joined(separator: "/"))
+            #expect(dockerfile.contains("COPY \(top) "), "the image lacks \(path)")
+        }
+        #expect(ignore.contains("!\(repository.registry)/**/*.safetensors"), "the build context drops the drafts' weights")
+        let entrypoint = try String(contentsOf: root.appendingPathComponent("deploy/docker/entrypoint.sh"), encoding: .utf8)
+        #expect(entrypoint.contains("--host 0.0.0.0 --port 8000 \"$@\""))
     }
 }
