@@ -16,16 +16,19 @@ struct VocabCommand: ParsableCommand {
     var output: String?
     @Option(help: "Count only the leading conversations that fit in this many tokens (as `train --max-data-tokens`).")
     var maxDataTokens: Int?
+    @Option(help: "The verifier's vocabulary size, for --data folders in the Python library's layout (which do not record it).")
+    var vocabSize: Int?
 
     func validate() throws {
         try requireOption(!data.isEmpty, "--data is required: a folder written by `speculators datagen`")
         try requireOption((maxDataTokens ?? 1) >= 1, "--max-data-tokens must be at least 1, got \(maxDataTokens ?? 0)")
+        try requireOption((vocabSize ?? 1) >= 1, "--vocab-size must be at least 1, got \(vocabSize ?? 0)")
     }
 
     func run() throws {
         let directories = data.map { URL(fileURLWithPath: $0) }
         guard let directory = directories.first else { throw ValidationError("--data is required") }
-        let counts = try TokenCounts.count(datasets: directories, maxTokens: maxDataTokens)
+        let counts = try TokenCounts.count(datasets: directories, maxTokens: maxDataTokens, libraryVocabularySize: vocabSize)
         guard counts.total > 0 else {
             throw CommandFailure("\(data.joined(separator: ", ")): no supervised token to count\(maxDataTokens.map { " within --max-data-tokens \($0)" } ?? ""); no mapping written")
         }

@@ -44,6 +44,18 @@ struct LibraryDataTests {
         }
     }
 
+    @Test("Supervised tokens are counted from its Arrow rows, given the vocabulary size it does not record")
+    func tokenCounts() throws {
+        var expected = [Int64](repeating: 0, count: 384)
+        for (r, n) in Self.lengths.enumerated() { for t in 0..<n where t % 3 != 0 { expected[Self.token(r, t)] += 1 } }
+        #expect(try TokenCounts.count(datasets: [Self.folder], libraryVocabularySize: 384).counts == expected)
+        // A budget stops before the first conversation that does not fit (6 + 9 tokens fit in 15).
+        var budget = [Int64](repeating: 0, count: 384)
+        for (r, n) in Self.lengths.prefix(2).enumerated() { for t in 0..<n where t % 3 != 0 { budget[Self.token(r, t)] += 1 } }
+        #expect(try TokenCounts.count(datasets: [Self.folder], maxTokens: 15, libraryVocabularySize: 384).counts == budget)
+        #expect(throws: DataGenerationError.self) { try TokenCounts.count(datasets: [Self.folder]) }
+    }
+
     @Test("Without aux layer ids, or with a count its states do not hold, the folder is refused by name")
     func refusals() throws {
         #expect {

@@ -24,29 +24,7 @@ struct LibraryDataFolder {
     }
 
     init(folder: URL, auxCount: Int) throws {
-        let statePath = folder.appendingPathComponent("state.json").path
-        guard let data = FileManager.default.contents(atPath: statePath),
-              let state = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              let dataFiles = state["_data_files"] as? [[String: Any]] else {
-            throw TrainingError.invalidData(path: statePath, problem: "is not a `datasets` state (no _data_files list)")
-        }
-        var ids: [[Int64]] = [], masks: [[Int64]] = []
-        for entry in dataFiles {
-            guard let name = entry["filename"] as? String, !name.contains("/") else {
-                throw TrainingError.invalidData(path: statePath, problem: "a data file has no plain 'filename'")
-            }
-            let arrow: ArrowStream
-            do { arrow = try ArrowStream(url: folder.appendingPathComponent(name)) } catch {
-                throw TrainingError.invalidData(path: folder.appendingPathComponent(name).path, problem: "\(error)")
-            }
-            guard case .integerLists(let fileIds)? = arrow.columns["input_ids"],
-                  case .integerLists(let fileMasks)? = arrow.columns["loss_mask"] else {
-                throw TrainingError.invalidData(path: folder.appendingPathComponent(name).path,
-                                                problem: "needs the list columns input_ids and loss_mask")
-            }
-            ids += fileIds
-            masks += fileMasks
-        }
+        let (ids, masks) = try Self.tokenRows(folder: folder)
         var hidden = 0
         var list: [Row] = []
         for (row, (tokens, mask)) in zip(ids, masks).enumerated() {
@@ -75,5 +53,34 @@ struct LibraryDataFolder {
         guard !list.isEmpty else { throw TrainingError.invalidData(path: folder.path, problem: "holds no rows") }
         hiddenSize = hidden
         rows = list
+    }
+
+    /// The folder's rows as token ids and 0/1 loss masks, from its Arrow files alone (what
+    /// counting supervised tokens needs).
+    static func tokenRows(folder: URL) throws -> (ids: [[Int64]], masks: [[Int64]]) {
+        let statePath = folder.appendingPathComponent("state.json").path
+        guard let data = FileManager.default.contents(atPath: statePath),
+              let state = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let dataFiles = state["_data_files"] as? [[String: Any]] else {
+            throw TrainingError.invalidData(path: statePath, problem: "is not a `datasets` state (no _data_files list)")
+        }
+        var ids: [[Int64]] = [], masks: [[Int64]] = []
+        for entry in dataFiles {
+            guard let name = entry["filename"] as? String, !name.contains("/") else {
+                throw TrainingError.invalidData(path: statePath, problem: "a data file has no plain 'filename'")
+            }
+            let arrow: ArrowStream
+            do { arrow = try ArrowStream(url: folder.appendingPathComponent(name)) } catch {
+                throw TrainingError.invalidData(path: folder.appendingPathComponent(name).path, problem: "\(error)")
+            }
+            guard case .integerLists(let fileIds)? = arrow.columns["input_ids"],
+                  case .integerLists(let fileMasks)? = arrow.columns["loss_mask"] else {
+                throw TrainingError.invalidData(path: folder.appendingPathComponent(name).path,
+                                                problem: "needs the list columns input_ids and loss_mask")
+            }
+            ids += fileIds
+            masks += fileMasks
+        }
+        return (ids, masks)
     }
 }

@@ -31,10 +31,31 @@ public struct TokenCounts: Sendable, Equatable {
     }
 
     /// The same over several dataset folders taken one after the other (as `train --data A --data B`).
-    public static func count(datasets directories: [URL], maxTokens: Int? = nil) throws -> TokenCounts {
+    /// A folder in the Python library's layout records no vocabulary size: `libraryVocabularySize` gives it.
+    public static func count(datasets directories: [URL], maxTokens: Int? = nil,
+                             libraryVocabularySize: Int? = nil) throws -> TokenCounts {
         var counts: TokenCounts?
         var used = 0
         for directory in directories {
+            if LibraryDataFolder.recognises(directory) {
+                guard let size = libraryVocabularySize ?? counts?.vocabularySize, size > 0 else {
+                    throw DataGenerationError.invalidDataset(file: directory.path, problem: "is in the Python library's layout, which records no vocabulary size; give it (vocab --vocab-size)")
+                }
+                if let known = counts?.vocabularySize, known != size {
+                    throw DataGenerationError.invalidDataset(file: directory.path, problem: "vocabulary size \(size) differs from the first dataset's \(known)")
+                }
+                var folderCounts = counts ?? TokenCounts(vocabularySize: size)
+                let (ids, masks) = try LibraryDataFolder.tokenRows(folder: directory)
+                var finished = false
+                for (tokens, mask) in zip(ids, masks) {
+                    if let budget = maxTokens, used + tokens.count > budget { finished = true; break }
+                    used += tokens.count
+                    try folderCounts.add(inputIds: tokens.map { Int(clamping: $0) }, lossMask: mask.map { $0 != 0 }, origin: directory.path)
+                }
+                counts = folderCounts
+                if finished { break }
+                continue
+            }
             guard let index = try DatasetIndex.load(directory: directory) else {
                 throw DataGenerationError.invalidDataset(file: directory.path, problem: "no \(DatasetIndex.fileName); run `speculators datagen` first")
             }
