@@ -42,11 +42,20 @@ public enum SpeculatorModelRegistry {
         guard let eagle3 = config as? Eagle3SpeculatorConfig else {
             throw SpeculatorModelError.notServable(source: folder.path, type: config.speculatorsModelType, servable: servableTypes)
         }
-        let draftConfig = try Eagle3DraftConfig(eagle3, source: SpeculatorConfigFile.configPath(for: folder.path),
-                                                verifierLayerCount: verifier.config.layerCount)
+        let (draftConfig, weights) = try checkedCheckpoint(folder: folder, config: eagle3, verifierLayerCount: verifier.config.layerCount)
+        return .eagle3(try Eagle3DraftModel.load(config: draftConfig, weights: weights, verifier: verifier))
+    }
+
+    /// The draft config `config` describes and the folder's checkpoint, its tensors checked
+    /// against that config from the headers alone (`checkTensors`): what `load` and
+    /// `checkpointProblem` both need before any weight is read.
+    static func checkedCheckpoint(folder: URL, config: Eagle3SpeculatorConfig,
+                                  verifierLayerCount: Int) throws -> (Eagle3DraftConfig, TensorSource) {
+        let draftConfig = try Eagle3DraftConfig(config, source: SpeculatorConfigFile.configPath(for: folder.path),
+                                                verifierLayerCount: verifierLayerCount)
         let weights = try openCheckpoint(folder)
         try checkTensors(weights.tensorNames.compactMap { weights.info($0) }, against: draftConfig, source: weights.description)
-        return .eagle3(try Eagle3DraftModel.load(config: draftConfig, weights: weights, verifier: verifier))
+        return (draftConfig, weights)
     }
 
     /// What loading `folder` would refuse in its checkpoint, found from the tensor headers alone:
@@ -58,10 +67,7 @@ public enum SpeculatorModelRegistry {
         guard let eagle3 = config as? Eagle3SpeculatorConfig, hasCheckpoint(folder: folder) else { return nil }
         let layers = verifierLayerCount ?? max(32, (eagle3.eagleAuxHiddenStateLayerIds?.max() ?? 0) + 2)
         do {
-            let draftConfig = try Eagle3DraftConfig(eagle3, source: SpeculatorConfigFile.configPath(for: folder.path),
-                                                    verifierLayerCount: layers)
-            let weights = try openCheckpoint(folder)
-            try checkTensors(weights.tensorNames.compactMap { weights.info($0) }, against: draftConfig, source: weights.description)
+            _ = try checkedCheckpoint(folder: folder, config: eagle3, verifierLayerCount: layers)
             return nil
         } catch {
             return "\(error)"

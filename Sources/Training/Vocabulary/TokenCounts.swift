@@ -37,37 +37,44 @@ public struct TokenCounts: Sendable, Equatable {
         var counts: TokenCounts?
         var used = 0
         for directory in directories {
-            if LibraryDataFolder.recognises(directory) {
-                guard let size = libraryVocabularySize ?? counts?.vocabularySize, size > 0 else {
-                    throw DataGenerationError.invalidDataset(file: directory.path, problem: "is in the Python library's layout, which records no vocabulary size; give it (vocab --vocab-size)")
-                }
-                if let known = counts?.vocabularySize, known != size {
-                    throw DataGenerationError.invalidDataset(file: directory.path, problem: "vocabulary size \(size) differs from the first dataset's \(known)")
-                }
-                var folderCounts = counts ?? TokenCounts(vocabularySize: size)
-                let (ids, masks) = try LibraryDataFolder.tokenRows(folder: directory)
-                var finished = false
-                for (tokens, mask) in zip(ids, masks) {
-                    if let budget = maxTokens, used + tokens.count > budget { finished = true; break }
-                    used += tokens.count
-                    try folderCounts.add(inputIds: tokens.map { Int(clamping: $0) }, lossMask: mask.map { $0 != 0 }, origin: directory.path)
-                }
-                counts = folderCounts
-                if finished { break }
-                continue
+            // The library's layout keeps no index, so neither the vocabulary size nor shards.
+            let library = LibraryDataFolder.recognises(directory)
+            let index = library ? nil : try DatasetIndex.load(directory: directory)
+            guard let size = library ? libraryVocabularySize ?? counts?.vocabularySize : index?.vocabSize, !library || size > 0 else {
+                throw DataGenerationError.invalidDataset(file: directory.path, problem: library
+                    ? "is in the Python library's layout, which records no vocabulary size; give it (vocab --vocab-size)"
+                    : "no \(DatasetIndex.fileName); run `speculators datagen` first")
             }
-            guard let index = try DatasetIndex.load(directory: directory) else {
-                throw DataGenerationError.invalidDataset(file: directory.path, problem: "no \(DatasetIndex.fileName); run `speculators datagen` first")
+            if let known = counts?.vocabularySize, known != size {
+                throw DataGenerationError.invalidDataset(file: directory.path, problem: "vocabulary size \(size) differs from the first dataset's \(known)")
             }
-            if let size = counts?.vocabularySize, size != index.vocabSize {
-                throw DataGenerationError.invalidDataset(file: directory.path, problem: "vocabulary size \(index.vocabSize) differs from the first dataset's \(size)")
-            }
-            var folderCounts = counts ?? TokenCounts(vocabularySize: index.vocabSize)
-            let finished = try folderCounts.add(dataset: directory, index: index, maxTokens: maxTokens, used: &used)
+            var folderCounts = counts ?? TokenCounts(vocabularySize: size)
+            let finished = try index.map { try folderCounts.add(dataset: directory, index: $0, maxTokens: maxTokens, used: &used) }
+                ?? folderCounts.add(libraryFolder: directory, maxTokens: maxTokens, used: &used)
             counts = folderCounts
             if finished { break }
         }
         return counts ?? TokenCounts(vocabularySize: 0)
+    }
+
+    /// Adds one conversation unless it would take the count past `maxTokens`; returns false then.
+    private mutating func add(conversation ids: [Int], lossMask: [Bool], origin: String, maxTokens: Int?,
+                              used: inout Int) throws -> Bool {
+        if let budget = maxTokens, used + ids.count > budget { return false }
+        used += ids.count
+        try add(inputIds: ids, lossMask: lossMask, origin: origin)
+        return true
+    }
+
+    /// Adds the supervised tokens of a folder in the Python library's layout (its Arrow rows);
+    /// returns true once the token budget is spent.
+    private mutating func add(libraryFolder directory: URL, maxTokens: Int?, used: inout Int) throws -> Bool {
+        let (ids, masks) = try LibraryDataFolder.tokenRows(folder: directory)
+        for (tokens, mask) in zip(ids, masks) {
+            guard try add(conversation: tokens.map { Int(clamping: $0) }, lossMask: mask.map { $0 != 0 }, origin: directory.path,
+                          maxTokens: maxTokens, used: &used) else { return true }
+        }
+        return false
     }
 
     /// Adds one folder's supervised tokens; returns true once the token budget is spent.
@@ -81,9 +88,8 @@ public struct TokenCounts: Sendable, Equatable {
             }
             for c in 0..<(file.offsets.count - 1) {
                 let rows = file.offsets[c]..<file.offsets[c + 1]
-                guard used + rows.count <= budget else { return true }
-                used += rows.count
-                try add(inputIds: Array(file.inputIds[rows]), lossMask: Array(file.lossMask[rows]), origin: url.path)
+                guard try add(conversation: Array(file.inputIds[rows]), lossMask: Array(file.lossMask[rows]), origin: url.path,
+                              maxTokens: budget, used: &used) else { return true }
             }
         }
         return false
