@@ -16,13 +16,17 @@ enum {
     /// weight vectors and an input vector fit AVX-512's 32 registers. A pass of more rows is cut
     /// into groups of equal size (16 rows: two of 8).
     GROUP_ROWS = 12,
-    /// The same for AVX2 (and portable code), whose 16 registers hold a 16-lane accumulator as two
-    /// halves, so fewer accumulators fit. With the AVX2 variant forced on this machine (one run,
-    /// 51 GB/s state, 4/8/16 rows): groups of 4 took 11.1/14.4/26.6 ms, of 12 11.0/14.9/29.0, of 2
-    /// 13.4/16.4/25.1; AVX-512 took 11.0/13.1/17.6. On AVX2-only CPUs multi-row passes are
-    /// therefore slower than the 8-lane Swift kernel this replaced was (about 10-20%; not measured
-    /// on such a CPU): the 16-lane order costs AVX2 twice the registers per accumulator.
-    AVX2_GROUP_ROWS = 4,
+    /// The same for AVX2 (`block_halves`), whose 16 registers of 8 lanes hold a 16-lane
+    /// accumulator as two halves: three rows of two streams are 12 accumulator halves, two weight
+    /// halves and an input half. Passes of up to AVX2_ONE_GROUP_ROWS rows are one group (four rows
+    /// spill a few accumulators, but when memory is the bound one pass over the weights beats a
+    /// second group reading them from L2). Measured on an AVX2-only EPYC (Zen 3, 2 cores under
+    /// KVM, 30-36 GB/s; SmolLM2's matrices, best of 4 alternating `bench kernel` runs): 1/4/8/16
+    /// rows 13.3/16.1/25.0/38.6 ms, against 16.3/17.3/27.1/46.2 for the earlier groups of 4 in
+    /// whole 16-lane vectors, which the compiler spilled to the stack; in L2 on one core, 8 rows
+    /// 83 against 53 GFLOP/s (peak about 105). The portable variant keeps `block` in groups of 3.
+    AVX2_GROUP_ROWS = 3,
+    AVX2_ONE_GROUP_ROWS = 4,
     AVX2_STREAMS = 2,
     /// Weight rows a block streams at once, half the column range apart, so that each is one long
     /// sequential read the hardware prefetchers follow (two streams per core read fastest here).
@@ -130,13 +134,87 @@ INLINE void block(const float *x, long ldx, const char *w, long row_stride, long
     }
 }
 
-#define BLOCK(R) block(xs, ldx, unit, row_stride, k, ys, ldy, begin + j, units, prefetch, W, R, bf16)
+/// Eight weights from element `i` of a row (`load_w`'s half).
+INLINE v8 load_w8(const char *row, long i, const int bf16) {
+    if (bf16) {
+        uint16_t h[8];
+        memcpy(h, row + 2 * i, sizeof h);
+        typedef uint16_t h8 __attribute__((ext_vector_type(8)));
+        typedef uint32_t u8v __attribute__((ext_vector_type(8)));
+        h8 v;
+        memcpy(&v, h, sizeof v);
+        u8v bits = __builtin_convertvector(v, u8v) << 16;
+        return __builtin_bit_cast(v8, bits);
+    }
+    v8 v;
+    memcpy(&v, row + 4 * i, sizeof v);
+    return v;
+}
+
+INLINE v8 load8(const float *p) {
+    v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/// `block` for AVX2, whose 16 registers of 8 lanes hold a 16-lane accumulator as two halves.
+///
+/// The sums are the same: lanes 0-7 of an accumulator take elements 0-7 of every 16-float chunk
+/// and lanes 8-15 elements 8-15, each by the same fused multiply-adds in the same order, and the
+/// reduction starts by adding the two halves. Only the schedule differs: each half of a chunk is
+/// finished before the next, so a block keeps 2·W·R eight-lane accumulators, W weight halves and
+/// one input half live (15 of the 16 registers for W = 2, R = 3). Written with whole 16-lane
+/// vectors (as `block`), the compiler kept both halves of everything live and spilled to the stack.
+INLINE void block_halves(const float *x, long ldx, const char *w, long row_stride, long k, float *y, long ldy,
+                         long column, long column_stride, const char *prefetch, const int W, const int R,
+                         const int bf16) {
+    v8 lo[AVX2_STREAMS][AVX2_ONE_GROUP_ROWS], hi[AVX2_STREAMS][AVX2_ONE_GROUP_ROWS];
+    for (int c = 0; c < W; c++)
+        for (int r = 0; r < R; r++) lo[c][r] = hi[c][r] = (v8)(0.0f);
+    const long element_bytes = bf16 ? 2 : 4;
+    const long vector_end = k & ~(long)(LANES - 1);
+    long i = 0;
+    for (; i < vector_end; i += LANES) {
+        if (prefetch && ((i * element_bytes) & 63) == 0)
+            for (int c = 0; c < W; c++) __builtin_prefetch(prefetch + c * row_stride + i * element_bytes, 0, 3);
+        v8 weights[AVX2_STREAMS];
+        for (int c = 0; c < W; c++) weights[c] = load_w8(w + c * row_stride, i, bf16);
+        for (int r = 0; r < R; r++) {
+            const v8 input = load8(x + r * ldx + i);
+            for (int c = 0; c < W; c++) lo[c][r] = __builtin_elementwise_fma(input, weights[c], lo[c][r]);
+        }
+        for (int c = 0; c < W; c++) weights[c] = load_w8(w + c * row_stride, i + 8, bf16);
+        for (int r = 0; r < R; r++) {
+            const v8 input = load8(x + r * ldx + i + 8);
+            for (int c = 0; c < W; c++) hi[c][r] = __builtin_elementwise_fma(input, weights[c], hi[c][r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        for (int c = 0; c < W; c++) {
+            // reduce16 of the whole accumulator: its first step is exactly lo + hi.
+            v4 b = (lo[c][r] + hi[c][r]).lo + (lo[c][r] + hi[c][r]).hi;
+            v2 d = b.lo + b.hi;
+            float s = d.x + d.y;
+            for (long j = vector_end; j < k; j++) s = __builtin_fmaf(x[r * ldx + j], load_w1(w + c * row_stride, j, bf16), s);
+            y[r * ldy + column + c * column_stride] = s;
+        }
+    }
+}
+
+#define BLOCK(R)                                                                                  \
+    do {                                                                                          \
+        if (halves)                                                                               \
+            block_halves(xs, ldx, unit, row_stride, k, ys, ldy, begin + j, units, prefetch, W,    \
+                         (R) < AVX2_ONE_GROUP_ROWS ? (R) : AVX2_ONE_GROUP_ROWS, bf16);            \
+        else                                                                                      \
+            block(xs, ldx, unit, row_stride, k, ys, ldy, begin + j, units, prefetch, W, R, bf16); \
+    } while (0)
 
 /// The whole product for one column range: tiles of weight units (STREAMS rows each, `units`
 /// columns apart), each tile against every group of up to GROUP_ROWS input rows, then the
 /// columns left over when the range does not divide by STREAMS, as single dot products.
 INLINE void product(const float *x, long rows, long ldx, const char *weight, long k, long begin, long end,
-                    float *y, long ldy, const int bf16, const long group_limit, const int W) {
+                    float *y, long ldy, const int bf16, const long group_limit, const int W, const int halves) {
     x = aligned_input(x, rows, &ldx, k);
     const long element_bytes = bf16 ? 2 : 4;
     const long row_bytes = k * element_bytes;
@@ -175,20 +253,20 @@ INLINE void product(const float *x, long rows, long ldx, const char *weight, lon
         for (long r = 0; r < rows; r++) y[r * ldy + n] = dot_body(x + r * ldx, weight + n * row_bytes, k, bf16);
 }
 
-#define VARIANT(NAME, ATTRIBUTES, GROUP_LIMIT, W)                                                          \
-    ATTRIBUTES static void NAME(const float *x, long rows, long ldx, const void *weight, int bf16, long k,  \
-                                long begin, long end, float *y, long ldy) {                                \
-        if (bf16) product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 1, GROUP_LIMIT, W);   \
-        else product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 0, GROUP_LIMIT, W);        \
+#define VARIANT(NAME, ATTRIBUTES, GROUP_LIMIT, W, HALVES)                                                         \
+    ATTRIBUTES static void NAME(const float *x, long rows, long ldx, const void *weight, int bf16, long k,          \
+                                long begin, long end, float *y, long ldy) {                                        \
+        if (bf16) product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 1, GROUP_LIMIT, W, HALVES);   \
+        else product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 0, GROUP_LIMIT, W, HALVES);        \
     }                                                                                                      \
     ATTRIBUTES static float NAME##_dot(const float *x, const void *w, int bf16, long k) {                  \
         return bf16 ? dot_body(x, (const char *)w, k, 1) : dot_body(x, (const char *)w, k, 0);             \
     }
 
-VARIANT(portable, , AVX2_GROUP_ROWS, AVX2_STREAMS)
+VARIANT(portable, , AVX2_GROUP_ROWS, AVX2_STREAMS, 0)
 #if defined(__x86_64__)
-VARIANT(avx2, SPECULATORS_AVX2, AVX2_GROUP_ROWS, AVX2_STREAMS)
-VARIANT(avx512, SPECULATORS_AVX512, GROUP_ROWS, STREAMS)
+VARIANT(avx2, SPECULATORS_AVX2, rows <= AVX2_ONE_GROUP_ROWS ? AVX2_ONE_GROUP_ROWS : AVX2_GROUP_ROWS, AVX2_STREAMS, 1)
+VARIANT(avx512, SPECULATORS_AVX512, GROUP_ROWS, STREAMS, 0)
 #endif
 
 int speculators_isa_limit = 2;

@@ -14,8 +14,9 @@ import CMatmul
 /// GFLOP/s on two cores, in cache, and an 8-token verification pass was bound by that arithmetic
 /// (13.1 ms against 6.0 for one token). The C body is compiled for AVX-512, for AVX2 and for any
 /// CPU, and picked at run time; all three do the same operations in the same order. (On CPUs
-/// without AVX-512 the 16-lane order costs two registers per accumulator, and passes of 4-16 rows
-/// run 10-30% slower than the former 8-lane Swift kernel did there; see `AVX2_GROUP_ROWS`.)
+/// without AVX-512 the 16-lane order costs two 8-lane registers per accumulator; the AVX2
+/// variant schedules the halves separately so that they stay in registers, see
+/// `AVX2_GROUP_ROWS`.)
 ///
 /// **Streams.** The two rows of a pair are taken half the range apart (rows j and j+h), not side
 /// by side: each then reads one long sequential stream as j advances, which the hardware
