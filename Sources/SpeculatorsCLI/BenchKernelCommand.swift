@@ -52,12 +52,15 @@ struct BenchKernelCommand: ParsableCommand {
             linears = model.layers.flatMap { [$0.qkv, $0.output, $0.gateUp, $0.down] } + [model.head]
         }
         if cached {
-            // One matrix (512 x 576 for SmolLM2, 1.2 MB: half of it per core, inside a 1 MiB L2)
-            // applied as many times: the kernel's arithmetic ceiling without memory traffic. A
-            // 128-row matrix measured the per-call cost instead (8 rows: 243 against 367 GFLOP/s).
-            let small = Linear(weight: Tensor(shape: [512, model.config.hiddenSize],
-                                              values: (0..<(512 * model.config.hiddenSize)).map { Float($0 % 17) / 17 }))
-            linears = Array(repeating: small, count: 250)
+            // One matrix applied many times: the kernel's arithmetic ceiling without memory
+            // traffic. Its rows fill about 60% of each worker's L2 (512 x 576 for SmolLM2 on
+            // cores with 1 MiB; 256 rows where L2 is 512 KiB, as on Zen 3, whose 512 rows ran
+            // from L3). Fewer rows measure the per-call cost instead (128 rows, 8 input rows:
+            // 243 against 367 GFLOP/s on Zen 5).
+            let hidden = model.config.hiddenSize
+            let rows = Self.cachedMatrixRows(inFeatures: hidden, threads: pool.threadCount)
+            let small = Linear(weight: Tensor(shape: [rows, hidden], values: (0..<(rows * hidden)).map { Float($0 % 17) / 17 }))
+            linears = Array(repeating: small, count: 250 * 512 / rows)
         }
         let maxIn = linears.map(\.inFeatures).max() ?? 0, maxOut = linears.map(\.outFeatures).max() ?? 0
         var input = [Float](repeating: 0, count: widest * maxIn)
@@ -115,5 +118,14 @@ struct BenchKernelCommand: ParsableCommand {
                              2 * Double(parameters) * Double(m) / t / 1e9, bytesPerWeight * Double(parameters) / t / 1e9))
             }
         }
+    }
+
+    /// Rows of the `--cached` matrix: about 60% of the L2 of each of `threads` cores (the
+    /// per-core size Linux reports; 1 MiB when it reports none), in multiples of 64, 64 to 512.
+    static func cachedMatrixRows(inFeatures: Int, threads: Int) -> Int {
+        let reported = sysconf(Int32(_SC_LEVEL2_CACHE_SIZE))
+        let l2 = reported > 0 ? reported : 1 << 20
+        let rows = Int(Double(l2) * 0.6) * max(threads, 1) / max(inFeatures * 4, 1)
+        return min(512, max(64, rows / 64 * 64))
     }
 }
