@@ -29,6 +29,8 @@ final class HTTPConnection: @unchecked Sendable {
     let context: ServerCore
     let queue: DispatchQueue
     let shared = Locked(ConnectionShared())
+    /// Taken over the connection bound: serves `probePaths` only, then closes.
+    let probesOnly: Bool
     /// Coalesces "output is queued" signals from any thread into one flush on `queue`, without
     /// allocating per signal (the per-token path of a stream).
     private let flushSignal: DispatchSourceUserDataOr
@@ -59,8 +61,10 @@ final class HTTPConnection: @unchecked Sendable {
     private static let readsPerEvent = 8
     private static let retainedOutputCapacity = 64 << 10
 
-    init(id: UInt64, fd: Int32, remoteAddress: String, context: ServerCore, targetQueue: DispatchQueue) {
+    init(id: UInt64, fd: Int32, remoteAddress: String, context: ServerCore, targetQueue: DispatchQueue,
+         probesOnly: Bool = false) {
         self.id = id
+        self.probesOnly = probesOnly
         self.fd = fd
         self.remoteAddress = remoteAddress
         self.context = context
@@ -70,6 +74,7 @@ final class HTTPConnection: @unchecked Sendable {
         self.flushSignal = DispatchSource.makeUserDataOrSource(queue: queue)
         flushSignal.setEventHandler { [weak self] in self?.flush() }
         flushSignal.activate()
+        if probesOnly { shared.withLock { $0.closeAfterAnswer = true } }
     }
 
     /// Asks the connection's queue to write what is queued. Safe on any thread.
@@ -185,6 +190,12 @@ final class HTTPConnection: @unchecked Sendable {
     }
 
     private func dispatch(_ request: HTTPRequest) {
+        if probesOnly, !isProbe(request) {
+            context.logger.warning("connection bound reached; refusing", metadata: [
+                "remote": "\(remoteAddress)", "maxConnections": "\(context.configuration.maxConnections)"])
+            answerAndClose(.serviceUnavailable, "The server is at its connection limit; retry later.", retryAfter: true)
+            return
+        }
         var request = request
         nextExchangeID += 1
         let exchangeID = nextExchangeID
@@ -207,6 +218,11 @@ final class HTTPConnection: @unchecked Sendable {
         context.handlerQueue.async { handler.handle(ready, responder) }
     }
 
+    /// What a connection taken over the bound may ask: `GET` or `HEAD` of one of `probePaths`.
+    private func isProbe(_ request: HTTPRequest) -> Bool {
+        (request.method == "GET" || request.method == "HEAD") && context.configuration.probePaths.contains(request.path)
+    }
+
     /// The handler's answer is fully queued: go on with the next request or close.
     func exchangeCompleted(_ exchangeID: UInt64) {
         guard phase == .handling(exchange: exchangeID) else { return }
@@ -225,12 +241,14 @@ final class HTTPConnection: @unchecked Sendable {
         flush()
     }
 
-    /// Answers a problem the server found itself (parse error, timeout) and closes.
-    private func answerAndClose(_ status: HTTPStatus, _ message: String) {
+    /// Answers a problem the server found itself (parse error, timeout, the connection bound) and closes.
+    private func answerAndClose(_ status: HTTPStatus, _ message: String, retryAfter: Bool = false) {
         let response = context.configuration.errorResponse(status, message)
+        var headers = response.headers
+        if retryAfter { headers.set(name: "Retry-After", value: "1") }
         shared.withLock { s in
             s.exchange = nil
-            ResponseEncoding.appendHead(status: response.status, headers: response.headers,
+            ResponseEncoding.appendHead(status: response.status, headers: headers,
                                         framing: response.status.forbidsBody ? .noBody(advertisedLength: nil) : .contentLength(response.body.count),
                                         closeConnection: true, announceKeepAlive: false,
                                         serverName: context.configuration.serverName, into: &s.output)

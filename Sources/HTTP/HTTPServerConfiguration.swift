@@ -8,8 +8,16 @@ public struct HTTPServerConfiguration: Sendable {
     /// Port to bind; 0 picks a free port (see `HTTPServer.port`).
     public var port: Int
     public var backlog: Int
-    /// Connections served at once; over it a new connection gets a 503 and is closed.
+    /// Connections served at once; over it a new connection gets a 503 and is closed (but see
+    /// `probePaths`).
     public var maxConnections: Int
+    /// Paths that health checks and scrapers ask for (`GET` or `HEAD`). When set, up to
+    /// `probeConnections` connections beyond `maxConnections` are still taken, and serve these
+    /// paths only (anything else gets the 503) and close after their answer. A server saturated
+    /// with clients then still answers its liveness probe, so an orchestrator does not restart
+    /// it for being busy.
+    public var probePaths: Set<String> = []
+    public var probeConnections = 8
     public var limits: HTTPParserLimits
     /// Time allowed from the start of a request (or from accepting the connection) until its
     /// head is complete. It is a total, not an inactivity timer, so a client trickling bytes

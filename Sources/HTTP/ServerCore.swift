@@ -55,10 +55,15 @@ final class ServerCore: Sendable {
             switch Socket.accept(listener) {
             case .accepted(let fd, let remote):
                 let connection = state.withLock { s -> HTTPConnection? in
-                    guard s.stage == .running, s.connections.count < configuration.maxConnections else { return nil }
+                    guard s.stage == .running else { return nil }
+                    let probesOnly = s.connections.count >= configuration.maxConnections
+                    if probesOnly {
+                        let reserve = configuration.probePaths.isEmpty ? 0 : max(configuration.probeConnections, 0)
+                        guard s.connections.count < configuration.maxConnections + reserve else { return nil }
+                    }
                     s.nextConnectionID += 1
                     let connection = HTTPConnection(id: s.nextConnectionID, fd: fd, remoteAddress: remote,
-                                                    context: self, targetQueue: ioQueue)
+                                                    context: self, targetQueue: ioQueue, probesOnly: probesOnly)
                     s.connections[connection.id] = connection
                     return connection
                 }

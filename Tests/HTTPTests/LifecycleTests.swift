@@ -58,6 +58,51 @@ import Glibc
         }
     }
 
+    @Test("Over the connection bound, reserved connections answer probe paths once; other requests get 503")
+    func probesPassTheConnectionBound() async throws {
+        try await withServer({ config in
+            config.maxConnections = 2
+            config.probePaths = ["/health"]
+            config.probeConnections = 1
+        }, handler: echoHandler) { server, port in
+            let a = try TestClient(port: port), b = try TestClient(port: port)
+            for (client, path) in [(a, "/a"), (b, "/b")] {
+                try client.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(try client.readResponse().status == 200)
+            }
+            #expect(server.connectionCount == 2)
+
+            // A keep-alive probe is answered, then its reserved connection closes.
+            let probe = try TestClient(port: port)
+            try probe.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answer = try probe.readResponse()
+            #expect(answer.status == 200)
+            #expect(answer.headers["Connection"]?.lowercased() == "close")
+            #expect(probe.waitForClose(timeout: 2))
+
+            // Any other path on a reserved connection is refused as over the bound.
+            let other = try TestClient(port: port)
+            try other.send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            let refused = try other.readResponse()
+            #expect(refused.status == 503)
+            #expect(refused.headers["Retry-After"] == "1")
+            #expect(other.waitForClose(timeout: 2))
+
+            // With the reserve taken by an idle connection, even a probe is refused.
+            let deadline = Date().addingTimeInterval(3)
+            while server.connectionCount > 2, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            let idle = try TestClient(port: port)
+            while server.connectionCount < 3, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            let late = try TestClient(port: port)
+            try? late.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            if let response = try? late.readResponse() { #expect(response.status == 503) }
+            #expect(late.waitForClose(timeout: 2))
+            idle.close()
+            a.close()
+            b.close()
+        }
+    }
+
     @Test("Graceful shutdown stops accepting, closes idle connections, and lets an in-flight request finish")
     func gracefulShutdown() async throws {
         let inHandler = Signal<Bool>()

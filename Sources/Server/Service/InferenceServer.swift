@@ -82,6 +82,8 @@ public final class InferenceServer: Sendable {
             },
             logger: logger)
         httpConfiguration.crossOrigin = CrossOriginPolicy(allowedOrigins: configuration.allowedOrigins)
+        // Liveness and readiness probes and Prometheus still get through at the connection bound.
+        httpConfiguration.probePaths = ["/health", "/ping", "/metrics", "/version"]
         http = HTTPServer(configuration: httpConfiguration, handler: service)
     }
 
