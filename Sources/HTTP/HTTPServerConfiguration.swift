@@ -17,6 +17,7 @@ public struct HTTPServerConfiguration: Sendable {
     /// with clients then still answers its liveness probe, so an orchestrator does not restart
     /// it for being busy.
     public var probePaths: Set<String> = []
+    /// Connections beyond `maxConnections` kept for `probePaths` (none when that is empty).
     public var probeConnections = 8
     public var limits: HTTPParserLimits
     /// Time allowed from the start of a request (or from accepting the connection) until its

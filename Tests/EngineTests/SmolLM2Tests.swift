@@ -200,7 +200,7 @@ struct SmolLM2Tests {
     }
 
     @Test("The screened head picks the float32 head's token at every greedy step, with bit-identical candidate logits",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
     func screenedHead() throws {
         let bundle = try SmolLM2.requireBundle()
         let model = bundle.verifier

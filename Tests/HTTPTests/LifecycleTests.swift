@@ -79,20 +79,30 @@ import Glibc
             #expect(answer.status == 200)
             #expect(answer.headers["Connection"]?.lowercased() == "close")
             #expect(probe.waitForClose(timeout: 2))
+            probe.close()
 
-            // Any other path on a reserved connection is refused as over the bound.
+            /// Waits until the server holds `count` connections (a closed one leaves after its linger).
+            func awaitConnections(_ count: Int) async throws {
+                let deadline = Date().addingTimeInterval(3)
+                while server.connectionCount != count, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+                #expect(server.connectionCount == count)
+            }
+
+            // Any other path on a reserved connection (taken: the server holds three) gets 503.
+            try await awaitConnections(2)
             let other = try TestClient(port: port)
+            try await awaitConnections(3)
             try other.send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
             let refused = try other.readResponse()
             #expect(refused.status == 503)
             #expect(refused.headers["Retry-After"] == "1")
             #expect(other.waitForClose(timeout: 2))
+            other.close()
 
             // With the reserve taken by an idle connection, even a probe is refused.
-            let deadline = Date().addingTimeInterval(3)
-            while server.connectionCount > 2, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            try await awaitConnections(2)
             let idle = try TestClient(port: port)
-            while server.connectionCount < 3, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            try await awaitConnections(3)
             let late = try TestClient(port: port)
             try? late.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
             if let response = try? late.readResponse() { #expect(response.status == 503) }

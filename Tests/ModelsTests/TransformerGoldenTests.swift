@@ -24,7 +24,7 @@ struct TransformerGoldenTests {
     }
 
     @Test("bf16 GEMM precision is ignored by a batch-invariant model and only rounds a throughput batch's operands",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
     func bf16GemmPrecision() throws {
         let model = try TransformerModel.load(from: Fixtures.folder("tiny-llama"))
         let ids = ints(try Fixtures.expected("tiny-llama")["input_ids"])
@@ -254,7 +254,8 @@ struct ScreenedForwardTests {
             let output = try model.forward(chunks.indices.map {
                 .init(cache: caches[$0], tokens: chunks[$0], logits: .all, argmaxOnly: argmaxOnly[$0])
             }, pool: Fixtures.pool)
-            #expect(output.screenedRows == (screening ? zip(chunks, argmaxOnly).reduce(0) { $0 + ($1.1 ? $1.0.count : 0) } : 0))
+            let screenedRows = screening ? zip(chunks, argmaxOnly).reduce(0) { $0 + ($1.1 ? $1.0.count : 0) } : 0
+            #expect(output.screenedRows == screenedRows)
             return chunks.indices.map { request in
                 (0..<chunks[request].count).map { rowArray(output.logits(request: request, row: $0), vocab) }
             }

@@ -27,7 +27,7 @@ struct BFloat16ProductTests {
     static func rounded(_ x: Float) -> Double { Double(BFloat16.widen(BFloat16.rounded(x))) }
 
     @Test("Products of bfloat16-rounded operands are summed to float32 accuracy",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"), arguments: shapes)
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"), arguments: shapes)
     func matchesReference(shape: Shape) throws {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(shape.m * 31 + shape.n * 7 + shape.k)
         func next() -> Float {
@@ -67,7 +67,7 @@ struct BFloat16ProductTests {
     }
 
     @Test("With beta 0 the output is overwritten without being read, and rounding is to nearest even",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
     func betaZeroAndRounding() throws {
         // 1 + 2^-8 is halfway between bfloat16 1 and 1 + 2^-7: ties to even gives 1.
         // 1 + 3·2^-8 is halfway between 1 + 2^-7 and 1 + 2^-6: ties to even gives 1 + 2^-6.
@@ -87,7 +87,7 @@ struct BFloat16ProductTests {
     }
 
     @Test("Weights packed once give exactly the on-the-fly product, for any 32-aligned column range",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"), arguments: [
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"), arguments: [
         (rows: 5, outFeatures: 100, inFeatures: 1001), (rows: 128, outFeatures: 960, inFeatures: 576), (rows: 17, outFeatures: 64, inFeatures: 7),
     ])
     func packedWeights(shape: (rows: Int, outFeatures: Int, inFeatures: Int)) throws {
@@ -117,7 +117,7 @@ struct BFloat16ProductTests {
     }
 
     @Test("The unblocked few-row product of packed weights sums bfloat16-rounded operands to float32 accuracy",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"), arguments: [
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"), arguments: [
         (rows: 1, outFeatures: 33, inFeatures: 7), (rows: 3, outFeatures: 100, inFeatures: 576), (rows: 12, outFeatures: 64, inFeatures: 1001),
         (rows: 13, outFeatures: 96, inFeatures: 576), (rows: 30, outFeatures: 40, inFeatures: 20),
     ])

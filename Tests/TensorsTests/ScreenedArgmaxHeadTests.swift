@@ -82,7 +82,7 @@ struct ScreenedArgmaxHeadTests {
     }
 
     @Test("Every row's argmax is the float32 head's, its candidates' logits are bit-identical and the rest are -infinity",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"),
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"),
           arguments: [1, 3, 12, 13, 30])
     func matchesFloat32Head(rowCount: Int) throws {
         let vocab = 3001, k = 576
@@ -107,7 +107,7 @@ struct ScreenedArgmaxHeadTests {
     }
 
     @Test("A tie between identical head rows goes to the lower token id, as the float32 argmax does",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
     func tiesGoToTheLowerToken() throws {
         let vocab = 64, k = 576
         let (head, screened) = try Self.screenedHead(vocab: vocab, k: k, seed: 5)
@@ -119,7 +119,7 @@ struct ScreenedArgmaxHeadTests {
     }
 
     @Test("A row that is not finite gets the whole float32 row",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
     func nonFiniteRowFallsBack() throws {
         let vocab = 100, k = 576
         let (head, screened) = try Self.screenedHead(vocab: vocab, k: k, seed: 9)

@@ -189,7 +189,7 @@ import Training
     }
 
     @Test("A bf16 run records its precision in the index, and resuming it in float32 is refused",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
     func bf16Precision() throws {
         let single = try TrainingFixtures.temporaryDirectory("f32"), half = try TrainingFixtures.temporaryDirectory("bf16")
         defer { for folder in [single, half] { try? FileManager.default.removeItem(at: folder) } }

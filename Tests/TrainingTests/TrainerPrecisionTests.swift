@@ -9,7 +9,7 @@ import Training
 @Suite("Trainer with bfloat16 matrix products")
 struct TrainerPrecisionTests {
     @Test("A bf16 pass gives the f32 pass's loss within 1% and gradients pointing the same way",
-              .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
+          .enabled(if: BFloat16Product.isSupported, "needs AVX-512 BF16"))
     func bf16PassTracksFloat32() throws {
         let verifier = try TrainerFixtures.verifier()
         let config = TrainerFixtures.draftConfig(verifier: verifier, layers: 2, normBeforeFC: true, normOutput: true)
