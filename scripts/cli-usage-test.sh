@@ -51,5 +51,24 @@ bench verifier measures the verifier alone | bench verifier --speculator assets/
 --speculator and --no-speculator contradict each other | serve --speculator assets/drafts/smollm2-135m-eagle3 --no-speculator
 the output folder is given twice | convert none out1 --output-path out2 --verifier none
 CASES
+
+# Input that cannot be taken is an error (exit code 1) naming the problem, read before any model.
+while IFS='|' read -r expected input args; do
+  expected=${expected% }
+  input=${input# }
+  input=${input% }
+  # shellcheck disable=SC2086
+  output=$(printf "$input" | timeout 20 "$BIN" $args 2>&1 >/dev/null)
+  status=$?
+  if [[ $status == 1 && $output == *"$expected"* ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: printf '$input' | speculators $args: exit $status, '$output' (expected 1 and '$expected')" >&2
+  fi
+done <<'CASES'
+the bytes from offset 2 (of 5) are not a valid UTF-8 sequence | ab\xffcd | tokenize --model none -
+the bytes from offset 3 (of 4) are not a valid UTF-8 sequence | h\xc3\xa9\xe2 | generate --model none --prompt -
+CASES
 echo "cli checks: $passed passed, $failed failed"
 [[ $failed == 0 ]]

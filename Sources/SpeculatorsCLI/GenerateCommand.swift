@@ -41,9 +41,9 @@ struct GenerateCommand: ParsableCommand {
     }
 
     func run() throws {
+        let text = prompt == "-" ? try standardInputText() : prompt
         let bundle = try models.loadBundle(forServing: true)
         let draft = try models.loadDraft(for: bundle)
-        let text = prompt == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : prompt
         let promptIds = try PromptEncoding.encode(text, chat: chat, bundle: bundle)
         let pool = ThreadPool(threadCount: models.threads)
         let firstPositionTop = topLogits > 0

@@ -13,9 +13,9 @@ struct TokenizeCommand: ParsableCommand {
     @Argument(help: "The text ('-' reads standard input exactly).") var text: String
 
     func run() throws {
+        let input = text == "-" ? try standardInputText() : text
         // Only the tokenizer is read: a folder with tokenizer files and no weights will do.
         let codec = try PromptCodec.load(path: URL(fileURLWithPath: model))
-        let input = text == "-" ? String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) : text
         let rendered = chat ? try PromptEncoding.render(input, codec: codec) : nil
         let ids = try PromptEncoding.encode(input, chat: chat, codec: codec)
         if json {
