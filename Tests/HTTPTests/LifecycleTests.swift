@@ -113,6 +113,25 @@ import Glibc
         }
     }
 
+    @Test("A closing answer arrives whole despite the client's leftovers, and the server lets go when the client closes")
+    func lingerReadsLeftoversAndEndsAtTheClientsClose() async throws {
+        try await withServer(handler: echoHandler) { server, port in
+            let client = try TestClient(port: port)
+            let garbage = String(repeating: "x", count: 64 << 10)
+            try client.send("GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" + garbage)
+            try await Task.sleep(for: .milliseconds(50))
+            try? client.send(garbage) // while the server lingers
+            let response = try client.readResponse()
+            #expect(response.status == 200)
+            #expect(client.waitForClose(timeout: 2), "the server's FIN follows the answer")
+            client.close()
+            // Well inside the 2 s linger time: the server saw the client's close.
+            let deadline = Date().addingTimeInterval(1)
+            while server.connectionCount > 0, Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(server.connectionCount == 0)
+        }
+    }
+
     @Test("Graceful shutdown stops accepting, closes idle connections, and lets an in-flight request finish")
     func gracefulShutdown() async throws {
         let inHandler = Signal<Bool>()
