@@ -22,7 +22,7 @@ func integerList(_ text: String, option: String, minimum: Int) throws -> [Int] {
 }
 
 /// All of standard input as text, for the `-` arguments that read it "exactly": bytes that are
-/// not UTF-8 are an error naming the first one, not replaced by U+FFFD behind the user's back.
+/// not UTF-8 are an error naming where they start, not replaced by U+FFFD behind the user's back.
 func standardInputText() throws -> String {
     let data = FileHandle.standardInput.readDataToEndOfFile()
     if let text = String(validating: data, as: UTF8.self) { return text }
@@ -30,7 +30,8 @@ func standardInputText() throws -> String {
     var parser = Unicode.UTF8.ForwardParser()
     var offset = 0
     while case .valid(let scalar) = parser.parseScalar(from: &bytes) { offset += scalar.count }
-    throw CommandFailure("standard input is not UTF-8 text: the bytes from offset \(offset) (of \(data.count)) are not a valid UTF-8 sequence")
+    throw CommandFailure("standard input is not UTF-8 text: the bytes from offset \(offset) (of \(data.count)) "
+                         + "are not a valid UTF-8 sequence")
 }
 
 /// An output folder: it need not exist yet, but it must not be a file (found before any work,
