@@ -8,18 +8,22 @@ BIN=.build/release/speculators
 
 passed=0
 failed=0
+# record WANTED_STATUS EXPECTED_TEXT STATUS OUTPUT COMMAND: counts one check.
+record() {
+  if [[ $3 == "$1" && $4 == *"$2"* ]]; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    echo "FAIL: $5: exit $3, '$4' (expected $1 and '$2')" >&2
+  fi
+}
+
 # expected text | arguments
 while IFS='|' read -r expected args; do
   expected=${expected% }
   # shellcheck disable=SC2086
   output=$(timeout 20 "$BIN" $args 2>&1 >/dev/null)
-  status=$?
-  if [[ $status == 64 && $output == *"$expected"* ]]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: speculators $args: exit $status, '$output' (expected 64 and '$expected')" >&2
-  fi
+  record 64 "$expected" $? "$output" "speculators $args"
 done <<'CASES'
 --max-tokens must be at least 1 | generate --model none --prompt p --max-tokens 0
 --temperature must be 0 or more | generate --model none --prompt p --temperature=-1
@@ -59,13 +63,7 @@ while IFS='|' read -r expected input args; do
   input=${input% }
   # shellcheck disable=SC2086
   output=$(printf "$input" | timeout 20 "$BIN" $args 2>&1 >/dev/null)
-  status=$?
-  if [[ $status == 1 && $output == *"$expected"* ]]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: printf '$input' | speculators $args: exit $status, '$output' (expected 1 and '$expected')" >&2
-  fi
+  record 1 "$expected" $? "$output" "printf '$input' | speculators $args"
 done <<'CASES'
 the bytes from offset 2 (of 5) are not a valid UTF-8 sequence | ab\xffcd | tokenize --model none -
 the bytes from offset 3 (of 4) are not a valid UTF-8 sequence | h\xc3\xa9\xe2 | generate --model none --prompt -

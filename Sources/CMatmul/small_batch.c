@@ -85,14 +85,26 @@ INLINE float load_w1(const char *row, long i, const int bf16) {
     return f;
 }
 
+/// `s` plus the products of elements `from` to `k` - 1 (the ones after the last whole 16-float
+/// chunk), one fused multiply-add each, in order.
+INLINE float add_tail(float s, const float *x, const char *w, long from, long k, const int bf16) {
+    for (long j = from; j < k; j++) s = __builtin_fmaf(x[j], load_w1(w, j, bf16), s);
+    return s;
+}
+
+/// Asks for the next cache line of each of the W weight rows of the unit at `prefetch` once per
+/// 64 weight bytes consumed (`block`'s and `block_halves`'s prefetch).
+INLINE void prefetch_unit(const char *prefetch, long row_stride, long i, long element_bytes, const int W) {
+    if (prefetch && ((i * element_bytes) & 63) == 0)
+        for (int c = 0; c < W; c++) __builtin_prefetch(prefetch + c * row_stride + i * element_bytes, 0, 3);
+}
+
 INLINE float dot_body(const float *x, const char *w, long k, const int bf16) {
     v16 acc = (v16)(0.0f);
     const long vector_end = k & ~(long)(LANES - 1);
     long i = 0;
     for (; i < vector_end; i += LANES) acc = __builtin_elementwise_fma(load16(x + i), load_w(w, i, bf16), acc);
-    float s = reduce16(acc);
-    for (; i < k; i++) s = __builtin_fmaf(x[i], load_w1(w, i, bf16), s);
-    return s;
+    return add_tail(reduce16(acc), x, w, i, k, bf16);
 }
 
 /// `R` input rows (`ldx` apart) against `W` weight rows (`row_stride` bytes apart), writing
@@ -109,8 +121,7 @@ INLINE void block(const float *x, long ldx, const char *w, long row_stride, long
     const long vector_end = k & ~(long)(LANES - 1);
     long i = 0;
     for (; i < vector_end; i += LANES) {
-        if (prefetch && ((i * element_bytes) & 63) == 0)
-            for (int c = 0; c < W; c++) __builtin_prefetch(prefetch + c * row_stride + i * element_bytes, 0, 3);
+        prefetch_unit(prefetch, row_stride, i, element_bytes, W);
         v16 weights[STREAMS];
         for (int c = 0; c < W; c++) weights[c] = load_w(w + c * row_stride, i, bf16);
         for (int r = 0; r < R; r++) {
@@ -127,9 +138,8 @@ INLINE void block(const float *x, long ldx, const char *w, long row_stride, long
     }
     for (int r = 0; r < R; r++) {
         for (int c = 0; c < W; c++) {
-            float s = sums[r * W + c];
-            for (long j = vector_end; j < k; j++) s = __builtin_fmaf(x[r * ldx + j], load_w1(w + c * row_stride, j, bf16), s);
-            y[r * ldy + column + c * column_stride] = s;
+            y[r * ldy + column + c * column_stride] =
+                add_tail(sums[r * W + c], x + r * ldx, w + c * row_stride, vector_end, k, bf16);
         }
     }
 }
@@ -175,8 +185,7 @@ INLINE void block_halves(const float *x, long ldx, const char *w, long row_strid
     const long vector_end = k & ~(long)(LANES - 1);
     long i = 0;
     for (; i < vector_end; i += LANES) {
-        if (prefetch && ((i * element_bytes) & 63) == 0)
-            for (int c = 0; c < W; c++) __builtin_prefetch(prefetch + c * row_stride + i * element_bytes, 0, 3);
+        prefetch_unit(prefetch, row_stride, i, element_bytes, W);
         v8 weights[AVX2_STREAMS];
         for (int c = 0; c < W; c++) weights[c] = load_w8(w + c * row_stride, i, bf16);
         for (int r = 0; r < R; r++) {
@@ -191,12 +200,10 @@ INLINE void block_halves(const float *x, long ldx, const char *w, long row_strid
     }
     for (int r = 0; r < R; r++) {
         for (int c = 0; c < W; c++) {
-            // reduce16 of the whole accumulator: its first step is exactly lo + hi.
-            v4 b = (lo[c][r] + hi[c][r]).lo + (lo[c][r] + hi[c][r]).hi;
-            v2 d = b.lo + b.hi;
-            float s = d.x + d.y;
-            for (long j = vector_end; j < k; j++) s = __builtin_fmaf(x[r * ldx + j], load_w1(w + c * row_stride, j, bf16), s);
-            y[r * ldy + column + c * column_stride] = s;
+            const v16 whole = __builtin_shufflevector(lo[c][r], hi[c][r], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                                      14, 15);
+            y[r * ldy + column + c * column_stride] =
+                add_tail(reduce16(whole), x + r * ldx, w + c * row_stride, vector_end, k, bf16);
         }
     }
 }
