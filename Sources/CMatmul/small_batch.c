@@ -10,6 +10,7 @@
 #include "cpu_isa.h"
 #include "kernel_vectors.h"
 #include "aligned_rows.h"
+#include "prefetch_tuner.h"
 
 enum {
     /// Input rows one block multiplies with each weight vector it loads: 24 accumulators, two
@@ -31,11 +32,8 @@ enum {
     /// Weight rows a block streams at once, half the column range apart, so that each is one long
     /// sequential read the hardware prefetchers follow (two streams per core read fastest here).
     STREAMS = 2,
-    /// Passes of up to this many rows leave the weights to the hardware prefetchers. Measured
-    /// (SmolLM2's matrices, 2 threads, variants interleaved, medians of 9): with software
-    /// prefetch 2 rows took 6.75 and 4 rows 7.55 ms, without 5.96 and 6.87 (one row: 5.7).
-    PREFETCH_FROM_ROWS = 4,
-    /// Larger passes ask for the unit this many units ahead into L1 (`prefetcht0`), one line per
+    /// Passes that prefetch in software (all of more than TUNED_ROWS rows, fewer when their
+    /// thread's `prefetch_tuner` finds it pays) ask for the unit this many units ahead into L1 (`prefetcht0`), one line per
     /// 64 weight bytes consumed: 8 rows 9.4-10.0 ms; 4 and 8 units ahead or L2 instead of L1
     /// were 10.1-11.6, and no software prefetch 14.4.
     PREFETCH_DISTANCE = 2,
@@ -221,7 +219,8 @@ INLINE void block_halves(const float *x, long ldx, const char *w, long row_strid
 /// columns apart), each tile against every group of up to GROUP_ROWS input rows, then the
 /// columns left over when the range does not divide by STREAMS, as single dot products.
 INLINE void product(const float *x, long rows, long ldx, const char *weight, long k, long begin, long end,
-                    float *y, long ldy, const int bf16, const long group_limit, const int W, const int halves) {
+                    float *y, long ldy, const int bf16, const long group_limit, const int W, const int halves,
+                    const long prefetch_from) {
     x = aligned_input(x, rows, &ldx, k);
     const long element_bytes = bf16 ? 2 : 4;
     const long row_bytes = k * element_bytes;
@@ -237,8 +236,8 @@ INLINE void product(const float *x, long rows, long ldx, const char *weight, lon
     for (long tile_start = 0; tile_start < units; tile_start += tile_units) {
         const long tile_end = tile_start + tile_units < units ? tile_start + tile_units : units;
         // Group 0 streams the tile from memory (prefetching a few units ahead of itself when
-        // it has more than PREFETCH_FROM_ROWS rows; fewer are left to the hardware prefetchers,
-        // which do best alone); the later groups find the tile in L2 and prefetch nothing.
+        // it has more than `prefetch_from` rows); the later groups find the tile in L2 and
+        // prefetch nothing.
         for (long g = 0; g < groups; g++) {
             const long m = g * group_rows;
             const long take = rows - m < group_rows ? rows - m : group_rows;
@@ -247,7 +246,7 @@ INLINE void product(const float *x, long rows, long ldx, const char *weight, lon
             float *ys = y + m * ldy;
             for (long j = tile_start; j < tile_end; j++) {
                 const char *prefetch = 0;
-                if (g == 0 && rows > PREFETCH_FROM_ROWS) {
+                if (g == 0 && rows > prefetch_from) {
                     const long ahead = j + PREFETCH_DISTANCE < units ? j + PREFETCH_DISTANCE : units - 1;
                     prefetch = first + ahead * row_bytes;
                 }
@@ -262,9 +261,9 @@ INLINE void product(const float *x, long rows, long ldx, const char *weight, lon
 
 #define VARIANT(NAME, ATTRIBUTES, GROUP_LIMIT, W, HALVES)                                                         \
     ATTRIBUTES static void NAME(const float *x, long rows, long ldx, const void *weight, int bf16, long k,          \
-                                long begin, long end, float *y, long ldy) {                                        \
-        if (bf16) product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 1, GROUP_LIMIT, W, HALVES);   \
-        else product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 0, GROUP_LIMIT, W, HALVES);        \
+                                long begin, long end, float *y, long ldy, long from) {                             \
+        if (bf16) product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 1, GROUP_LIMIT, W, HALVES, from); \
+        else product(x, rows, ldx, (const char *)weight, k, begin, end, y, ldy, 0, GROUP_LIMIT, W, HALVES, from);  \
     }                                                                                                      \
     ATTRIBUTES static float NAME##_dot(const float *x, const void *w, int bf16, long k) {                  \
         return bf16 ? dot_body(x, (const char *)w, k, 1) : dot_body(x, (const char *)w, k, 0);             \
@@ -282,17 +281,48 @@ void speculators_kernels_limit_isa(int isa) { __atomic_store_n(&speculators_isa_
 
 int speculators_small_batch_isa(void) { return speculators_isa(); }
 
-void speculators_small_batch_using(int code, const float *x, long rows, long ldx, const void *weight, int bf16,
-                                   long k, long column_begin, long column_end, float *y, long ldy) {
-    if (rows <= 0 || column_end <= column_begin) return;
+/// The product with software prefetch from `from` rows up (0: always), in the code for `code`.
+static void product_using(int code, const float *x, long rows, long ldx, const void *weight, int bf16, long k,
+                          long column_begin, long column_end, float *y, long ldy, long from) {
 #if defined(__x86_64__)
     switch (speculators_isa_for(code)) {
-    case 2: avx512(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy); return;
-    case 1: avx2(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy); return;
+    case 2: avx512(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy, from); return;
+    case 1: avx2(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy, from); return;
     default: break;
     }
 #endif
-    portable(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy);
+    portable(x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy, from);
+}
+
+/// Each thread's tuners, by weight type and row count (prefetch_tuner.h).
+static _Thread_local prefetch_tuner tuners[2][TUNED_ROWS + 1];
+
+void speculators_small_batch_using(int code, const float *x, long rows, long ldx, const void *weight, int bf16,
+                                   long k, long column_begin, long column_end, float *y, long ldy) {
+    if (rows <= 0 || column_end <= column_begin) return;
+    if (rows > TUNED_ROWS) {
+        product_using(code, x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy, 0);
+        return;
+    }
+    prefetch_tuner *tuner = &tuners[bf16 ? 1 : 0][rows];
+    const int policy = prefetch_tuner_choose(tuner);
+    const double start = prefetch_tuner_clock();
+    product_using(code, x, rows, ldx, weight, bf16, k, column_begin, column_end, y, ldy, policy ? 0 : TUNED_ROWS);
+    const double bytes = (double)(column_end - column_begin) * (double)k * (bf16 ? 2 : 4);
+    prefetch_tuner_record(tuner, policy, prefetch_tuner_clock() - start, bytes);
+}
+
+int speculators_prefetch_tuner_simulate(double hardware_cost, double software_cost, long calls,
+                                        long *software_calls) {
+    prefetch_tuner tuner = {0};
+    long software = 0;
+    for (long call = 0; call < calls; call++) {
+        const int policy = prefetch_tuner_choose(&tuner);
+        software += policy;
+        prefetch_tuner_record(&tuner, policy, (policy ? software_cost : hardware_cost) * 1e6, 1e6);
+    }
+    if (software_calls) *software_calls = software;
+    return tuner.current;
 }
 
 void speculators_small_batch(const float *x, long rows, long ldx, const void *weight, int bf16, long k,

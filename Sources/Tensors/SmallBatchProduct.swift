@@ -26,7 +26,13 @@ import CMatmul
 /// **Prefetch.** With several input rows the arithmetic per weight byte grows, and the hardware
 /// prefetchers alone no longer keep the loads ahead, so passes of more than four rows prefetch
 /// into L1 the pair they will need two pairs later, one cache line per 64 bytes consumed (8 rows:
-/// 9.4-10.0 ms with it, 14.4 without). Up to four rows the hardware prefetchers do better alone.
+/// 9.4-10.0 ms with it, 14.4 without). Up to four rows it depends on the machine and the minute:
+/// with quiet memory the hardware prefetchers did 11-13% better alone, with memory loaded by
+/// other tenants 4 rows took 1.4-1.6 times one row without software prefetch. Each thread
+/// therefore times both ways on such passes (one call in 16 runs the way not chosen) and keeps
+/// the cheaper (`prefetch_tuner.h`); both give the same bits. Same runs, alternating binaries,
+/// loaded memory: 1/2/4 rows 11.8-13.0/11.9-12.6/12.4-14.2 ms tuned against
+/// 12.3-13.7/12.8-14.1/13.4-15.1 with the hardware prefetchers alone.
 ///
 /// **Tiles.** Passes of more rows than a group holds (a batch of sequences verifying drafts) are
 /// cut into equal groups and take the weights in tiles of `tileBytes`: the first group streams a

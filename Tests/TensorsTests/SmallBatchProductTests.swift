@@ -1,3 +1,4 @@
+import CMatmul
 import Testing
 import Tensors
 
@@ -120,6 +121,38 @@ struct SmallBatchProductTests {
                 #expect(alone.map(\.bitPattern) == batched[(r * out)..<((r + 1) * out)].map(\.bitPattern), "row \(r) of \(rows)")
             }
         }
+    }
+
+    @Test("Passes of a few rows give the same bits every call, whichever way their weights are prefetched")
+    func fewRowsAreStableAcrossPrefetchPolicies() {
+        var random = TestRandom(state: 11)
+        let k = 80, out = 37
+        let weight = random.values(out * k)
+        for rows in 1...4 {
+            let inputs = Inputs(rows: rows, k: k, misaligned: false, random: &random)
+            let first = Self.product(inputs, rows: rows, weight: weight, halves: nil, k: k, columns: 0..<out, out: out,
+                                     isa: .best)
+            // One call in 16 takes the way the tuner has not chosen: 40 calls run both.
+            for call in 1..<40 {
+                let again = Self.product(inputs, rows: rows, weight: weight, halves: nil, k: k, columns: 0..<out, out: out,
+                                         isa: .best)
+                #expect(again.map(\.bitPattern) == first.map(\.bitPattern), "rows \(rows), call \(call)")
+            }
+        }
+    }
+
+    @Test("The prefetch tuner settles on the cheaper way and keeps trying the other one call in 16")
+    func prefetchTunerFollowsTheCheaperPolicy() {
+        var software = 0
+        // Software prefetch 20% cheaper: the tuner switches to it and stays.
+        #expect(speculators_prefetch_tuner_simulate(1.0, 0.8, 1600, &software) == 1)
+        #expect(software > 1400)
+        // The hardware prefetchers cheaper: only the exploring calls prefetch in software.
+        #expect(speculators_prefetch_tuner_simulate(1.0, 1.3, 1600, &software) == 0)
+        #expect(software == 100)
+        // Within the switching margin (3%): the first way stays, not flipping on noise.
+        #expect(speculators_prefetch_tuner_simulate(1.0, 0.99, 1600, &software) == 0)
+        #expect(software == 100)
     }
 
     @Test("The kernel reports which instruction set it runs; a limit caps it and lifting the limit restores it")

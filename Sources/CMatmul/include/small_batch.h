@@ -39,6 +39,13 @@ float speculators_small_batch_dot_using(int isa, const float *x, const void *w, 
 /// compare the variants in one run.
 void speculators_kernels_limit_isa(int isa);
 
+/// For tests of the prefetch tuner (prefetch_tuner.h): `calls` calls in which a byte costs
+/// `hardware_cost` cycles with the hardware prefetchers alone and `software_cost` with software
+/// prefetch too, from a fresh tuner. Returns the policy it ends on (1: software) and writes how
+/// many calls prefetched in software.
+int speculators_prefetch_tuner_simulate(double hardware_cost, double software_cost, long calls,
+                                        long *software_calls);
+
 /// Weight bytes a tile holds: the rows past the first group of a multi-group pass re-read a
 /// tile from L2 instead of memory.
 long speculators_small_batch_tile_bytes(void);
