@@ -11,7 +11,6 @@
 #ifndef SPECULATORS_PREFETCH_TUNER_H
 #define SPECULATORS_PREFETCH_TUNER_H
 
-#include <stdint.h>
 #include <time.h>
 
 enum {
@@ -24,7 +23,8 @@ enum {
 
 /// What one thread has measured for passes of one row count and weight type: cycles and
 /// weight bytes per policy (0: hardware prefetchers alone, 1: software prefetch too), both sums
-/// decaying by DECAY per call of the policy, so that they follow the last few dozen calls.
+/// decaying by PREFETCH_TUNER_DECAY per call of the policy, so that they follow its last few
+/// dozen calls; the calls counted, and the policy chosen now.
 typedef struct {
     double cycles[2];
     double bytes[2];

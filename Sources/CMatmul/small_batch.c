@@ -33,9 +33,9 @@ enum {
     /// sequential read the hardware prefetchers follow (two streams per core read fastest here).
     STREAMS = 2,
     /// Passes that prefetch in software (all of more than TUNED_ROWS rows, fewer when their
-    /// thread's `prefetch_tuner` finds it pays) ask for the unit this many units ahead into L1 (`prefetcht0`), one line per
-    /// 64 weight bytes consumed: 8 rows 9.4-10.0 ms; 4 and 8 units ahead or L2 instead of L1
-    /// were 10.1-11.6, and no software prefetch 14.4.
+    /// thread's `prefetch_tuner` finds it pays) ask for the unit this many units ahead into L1
+    /// (`prefetcht0`), one line per 64 weight bytes consumed: 8 rows 9.4-10.0 ms; 4 and 8 units
+    /// ahead or L2 instead of L1 were 10.1-11.6, and no software prefetch 14.4.
     PREFETCH_DISTANCE = 2,
     /// Weight bytes per tile of a multi-group pass: the first group streams a tile from memory,
     /// the later ones find it in L2 (1 MiB per core here). Later groups that also prefetched
